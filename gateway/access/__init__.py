@@ -1,0 +1,1 @@
+"""Who is calling: the caller context that every repository call is bound to."""

@@ -1,0 +1,82 @@
+"""One ``Settings`` class for the whole gateway (environment prefix ``GATEWAY_``).
+
+Tests build ``Settings(...)`` directly and pass it to :func:`gateway.app.create_app`;
+nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["dev", "test", "prod"]
+
+
+class LimitSettings(BaseModel):
+    """Request limits. Beyond any of them the answer is 413 or 400, never a crash."""
+
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_bundle_entries: int = Field(default=1000, ge=1)
+    default_count: int = Field(default=50, ge=1)
+    max_count: int = Field(default=1000, ge=1)
+    max_json_depth: int = Field(default=64, ge=8)
+    max_json_container_items: int = Field(default=100_000, ge=100)
+    max_string_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+
+class Settings(BaseSettings):
+    """Gateway configuration.
+
+    ``GATEWAY_DATABASE_URL`` selects PostgreSQL (``postgresql://…``); without it the
+    gateway stores its data in SQLite under ``GATEWAY_DATA_DIR`` (default ``./var``).
+    Nested groups use ``__`` in environment names, e.g. ``GATEWAY_LIMITS__MAX_COUNT``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    env: Environment = "prod"
+    auth: Literal["enabled", "disabled"] = "enabled"
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    base_url: str | None = Field(
+        default=None,
+        description="Public base URL of the FHIR endpoint (for fullUrl and Location); "
+        "derived from the request when unset.",
+    )
+    update_create: bool = Field(
+        default=True, description="Allow PUT to create a resource with a client-chosen id."
+    )
+    migrate_on_start: bool = True
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_combinations(self) -> Settings:
+        if self.auth == "disabled" and self.env != "dev":
+            raise ValueError(
+                "GATEWAY_AUTH=disabled is only allowed with GATEWAY_ENV=dev; "
+                "refusing to start an open API"
+            )
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The SQLAlchemy URL: PostgreSQL through psycopg 3, or SQLite in the data dir."""
+        if self.database_url:
+            url = self.database_url
+            for prefix in ("postgresql://", "postgres://"):
+                if url.startswith(prefix):
+                    return "postgresql+psycopg://" + url[len(prefix) :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'gateway.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")

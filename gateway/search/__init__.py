@@ -1,0 +1,1 @@
+"""Search: the parameter registry, pure index extraction and the query grammar."""
