@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["dev", "test", "prod"]
@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         default=True, description="Allow PUT to create a resource with a client-chosen id."
     )
     migrate_on_start: bool = True
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key for signing paging cursors (32+ random bytes, base64 or hex). "
+        "Required in production; generated under the data dir in dev and test.",
+    )
     limits: LimitSettings = Field(default_factory=LimitSettings)
 
     @model_validator(mode="after")

@@ -22,7 +22,8 @@ Hierarchy (status, FHIR issue code)::
 Each error carries one or more :class:`Issue` with a FHIRPath ``expression`` where a
 location exists, and a stable code (``GW-nnnn``) in ``issue.details`` so that clients
 can branch on it. Codes group by their first digit: 1 request syntax and limits,
-2 authentication and access, 3 resource state, 4 content rules, 5 server. A 500 never shows internals: see :mod:`gateway.api.errors`.
+2 authentication and access, 3 resource state, 4 content rules, 5 server.
+A 500 never shows internals: see :mod:`gateway.api.errors`.
 
 See https://hl7.org/fhir/R4/operationoutcome.html and
 https://hl7.org/fhir/R4/http.html#summary for the status codes.
@@ -31,7 +32,7 @@ https://hl7.org/fhir/R4/http.html#summary for the status codes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 Severity = Literal["fatal", "error", "warning", "information"]
@@ -52,9 +53,7 @@ class Issue:
     def to_fhir(self) -> dict[str, Any]:
         out: dict[str, Any] = {"severity": self.severity, "code": self.code}
         if self.gateway_code:
-            out["details"] = {
-                "coding": [{"system": ERROR_CODE_SYSTEM, "code": self.gateway_code}]
-            }
+            out["details"] = {"coding": [{"system": ERROR_CODE_SYSTEM, "code": self.gateway_code}]}
         out["diagnostics"] = self.diagnostics
         if self.expression:
             out["expression"] = list(self.expression)

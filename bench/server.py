@@ -1,0 +1,97 @@
+"""Start a throw-away gateway server for a benchmark (a real ``dmp-gateway serve`` process)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn workers), in MiB."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        status = Path(f"/proc/{p}/status")
+        if status.exists():
+            for line in status.read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def fresh_postgres(admin_url: str, name: str) -> str:
+    engine = create_engine(
+        admin_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextmanager
+def gateway_server(
+    backend: str,
+    *,
+    workers: int = 1,
+    pg_admin: str = "postgresql://postgres@127.0.0.1:5432/postgres",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, int]]:
+    """Yield (base URL, server pid) of a fresh gateway on ``backend``."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="dmpgw-bench-") as data_dir:
+        env = {
+            **os.environ,
+            "GATEWAY_ENV": "dev",
+            "GATEWAY_AUTH": "disabled",
+            "GATEWAY_DATA_DIR": data_dir,
+            **(extra_env or {}),
+        }
+        env.pop("GATEWAY_DATABASE_URL", None)
+        if backend == "postgresql":
+            env["GATEWAY_DATABASE_URL"] = fresh_postgres(pg_admin, "dmpgw_bench")
+        exe = Path(sys.executable).with_name("dmp-gateway")
+        proc = subprocess.Popen(
+            [str(exe), "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    raise RuntimeError(f"gateway did not start: {err[-2000:]}")
+                time.sleep(0.2)
+            yield url, proc.pid
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

@@ -1,0 +1,1 @@
+"""The HTTP layer (FastAPI): adapts HTTP to FHIR interactions and back. Decides nothing."""

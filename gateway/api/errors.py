@@ -1,0 +1,70 @@
+"""The one place where exceptions become responses: always an OperationOutcome.
+
+A :class:`~gateway.errors.GatewayError` is rendered with its status and issues. Any
+other exception is a 500 that shows no internals; the log line carries the request id
+and the exception type, never the request body or a token.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from gateway.api.responses import outcome_response
+from gateway.errors import (
+    BadRequest,
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+)
+
+log = logging.getLogger("gateway.api")
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+async def gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return outcome_response(exc, request_id=_request_id(request))
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    err: GatewayError
+    if exc.status_code == 404:
+        err = NotFound(f"No endpoint at {request.url.path}", code="GW-3002")
+    elif exc.status_code == 405:
+        err = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+    else:
+        err = BadRequest(str(exc.detail))
+        err.status = exc.status_code  # type: ignore[misc]
+    return outcome_response(err, request_id=_request_id(request))
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    return outcome_response(BadRequest("Invalid request"), request_id=_request_id(request))
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.error(
+        "unhandled error",
+        extra={"request_id": _request_id(request), "error_type": type(exc).__name__},
+        exc_info=exc,
+    )
+    return outcome_response(
+        GatewayError("Internal server error; the request id identifies it in the logs"),
+        request_id=_request_id(request),
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(GatewayError, gateway_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected_error)

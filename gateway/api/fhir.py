@@ -1,0 +1,94 @@
+"""``/fhir/...``: every FHIR interaction goes through one catch-all route.
+
+This module only adapts HTTP to a :class:`~gateway.rest.request.FhirRequest` (path,
+query, headers, parsed body) and the :class:`~gateway.rest.request.FhirResponse` back;
+the interaction itself runs in a worker thread through the route table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from gateway.access.context import AccessContext
+from gateway.api.media import body_kind, check_format, response_type
+from gateway.config import Settings
+from gateway.errors import BadRequest
+from gateway.fhir.json import _default, loads
+from gateway.record.repository import Repository
+from gateway.rest.request import FhirRequest, FhirResponse
+from gateway.rest.router import dispatch
+
+router = APIRouter()
+GENERAL = frozenset({"_format", "_pretty"})
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def fhir_base(request: Request, settings: Settings) -> str:
+    if settings.base_url:
+        return settings.base_url.rstrip("/")
+    return str(request.base_url).rstrip("/") + "/fhir"
+
+
+@router.api_route("/fhir", methods=METHODS, include_in_schema=False)
+@router.api_route("/fhir/{path:path}", methods=METHODS, include_in_schema=False)
+async def fhir_endpoint(request: Request, path: str = "") -> Response:
+    settings: Settings = request.app.state.settings
+    query = parse_qsl(request.url.query, keep_blank_values=True)
+    check_format(next((v for k, v in query if k == "_format"), None))
+    media = response_type(request.headers.get("accept"))
+    pretty = next((v for k, v in query if k == "_pretty"), "false") == "true"
+    method = request.method
+    resource: Any = None
+    content_type = request.headers.get("content-type")
+    if method in ("POST", "PUT", "PATCH"):
+        kind = body_kind(content_type, method)
+        body = await request.body()
+        if kind == "form":
+            query += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        elif body:
+            limits = settings.limits
+            resource = await run_in_threadpool(
+                loads,
+                body,
+                max_depth=limits.max_json_depth,
+                max_items=limits.max_json_container_items,
+                max_string=limits.max_string_bytes,
+            )
+        elif method in ("PUT", "PATCH") or not path.endswith("_search"):
+            raise BadRequest(f"{method} needs a body", code="GW-1001")
+    segments = [unquote(s) for s in path.split("/") if s]
+    req = FhirRequest(
+        method=method,
+        segments=segments,
+        query=[(k, v) for k, v in query if k not in GENERAL],
+        headers={k.lower(): v for k, v in request.headers.items()},
+        resource=resource,
+        base=fhir_base(request, settings),
+        content_type=content_type,
+    )
+    ctx: AccessContext = request.app.state.authenticate(request)
+    repo = Repository(ctx, request.app.state.services)
+    result: FhirResponse = await run_in_threadpool(dispatch, req, repo)
+    return _http_response(result, media, pretty, head=method == "HEAD")
+
+
+def _http_response(result: FhirResponse, media: str, pretty: bool, *, head: bool) -> Response:
+    body = result.body
+    if body is not None and pretty:
+        body = orjson.dumps(
+            loads(body, max_depth=10_000), default=_default, option=orjson.OPT_INDENT_2
+        )
+    if head or result.status == 304:
+        body = None
+    return Response(
+        content=body if body is not None else b"",
+        status_code=result.status,
+        headers=result.headers,
+        media_type=f"{media}; charset=utf-8" if body is not None else None,
+    )

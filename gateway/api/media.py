@@ -1,0 +1,63 @@
+"""Content negotiation: JSON only (https://hl7.org/fhir/R4/http.html#mime-type).
+
+XML is refused with 415 wherever it is asked for: ``_format``, ``Accept`` or the body's
+``Content-Type``.
+"""
+
+from __future__ import annotations
+
+from gateway.errors import UnsupportedMediaType
+
+FHIR_JSON = "application/fhir+json"
+JSON_PATCH = "application/json-patch+json"
+FORM = "application/x-www-form-urlencoded"
+
+_JSON_FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
+_ACCEPTABLE = {"*/*", "application/*", "application/json", FHIR_JSON, "application/json+fhir"}
+
+
+def check_format(value: str | None) -> None:
+    """``_format``: json, or one of the JSON mime types."""
+    if value is None:
+        return
+    if value.strip().lower().split(";")[0] not in _JSON_FORMATS:
+        raise UnsupportedMediaType(
+            f"_format={value} is not served: this server speaks FHIR JSON only",
+            expression="_format",
+            code="GW-1015",
+        )
+
+
+def response_type(accept: str | None) -> str:
+    """The response media type for an ``Accept`` header; 415 when JSON is not acceptable."""
+    if not accept:
+        return FHIR_JSON
+    offered = []
+    for part in accept.split(","):
+        media, _, params = part.strip().partition(";")
+        media = media.strip().lower()
+        if "q=0" in params.replace(" ", "") and "q=0." not in params.replace(" ", ""):
+            continue
+        offered.append(media)
+    if not offered or any(m in _ACCEPTABLE for m in offered):
+        return "application/json" if offered == ["application/json"] else FHIR_JSON
+    raise UnsupportedMediaType(
+        f"Accept: {accept} is not served: this server speaks FHIR JSON only",
+        code="GW-1015",
+    )
+
+
+def body_kind(content_type: str | None, method: str) -> str:
+    """What the body is: 'json', 'patch' or 'form'; 415 for anything else."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media in ("", "application/json", FHIR_JSON, "application/json+fhir"):
+        return "json"
+    if media == JSON_PATCH and method == "PATCH":
+        return "patch"
+    if media == FORM and method == "POST":
+        return "form"
+    raise UnsupportedMediaType(
+        f"Content-Type {media} is not accepted: send {FHIR_JSON}"
+        + (f" or {JSON_PATCH}" if method == "PATCH" else ""),
+        code="GW-1015",
+    )

@@ -1,0 +1,113 @@
+"""FHIR JSON in and out, with decimal precision kept and nesting limits enforced.
+
+FHIR decimals carry their precision (``1.50`` is not ``1.5``:
+https://hl7.org/fhir/R4/json.html#primitive), so JSON numbers with a fraction or an
+exponent are parsed as :class:`decimal.Decimal` and written back verbatim.
+
+Parsing enforces limits on nesting depth, items per object or array and string
+length, so a hostile body gets a 400 instead of exhausting the server.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from gateway.errors import BadRequest, PayloadTooLarge
+
+_DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(format(value, "f") if _plain(value) else str(value))
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _plain(value: Decimal) -> bool:
+    # Keep the written form of ordinary decimals ("7.40"); only NaN/inf are refused below.
+    if not value.is_finite():
+        raise TypeError("non-finite decimal")
+    return -28 < value.as_tuple().exponent <= 0  # type: ignore[operator]
+
+
+def dumps(value: Any) -> bytes:
+    """Serialise FHIR JSON compactly (UTF-8 bytes), decimals verbatim."""
+    return orjson.dumps(value, default=_default, option=_DUMP_OPTIONS)
+
+
+def loads(
+    data: bytes | str,
+    *,
+    max_depth: int = 64,
+    max_items: int = 100_000,
+    max_string: int = 8 * 1024 * 1024,
+) -> Any:
+    """Parse JSON, turning decimals into ``Decimal``; raise a 400 naming the position.
+
+    Raises :class:`BadRequest` for malformed JSON or a body nested deeper than
+    ``max_depth``, and :class:`PayloadTooLarge` for a container with more than
+    ``max_items`` items or a string longer than ``max_string`` characters.
+    """
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(
+                f"The body is not valid UTF-8 (byte {exc.start})", code="GW-1102"
+            ) from None
+    data = data.removeprefix("\ufeff")  # a UTF-8 byte-order mark is tolerated
+    try:
+        value = json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            code="GW-1101",
+        ) from None
+    except RecursionError:
+        raise BadRequest(
+            f"JSON nested deeper than the limit of {max_depth} levels", code="GW-1103"
+        ) from None
+    except ValueError as exc:  # parse_constant refusal
+        raise BadRequest(str(exc), code="GW-1101") from None
+    check_limits(value, max_depth=max_depth, max_items=max_items, max_string=max_string)
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def check_limits(value: Any, *, max_depth: int, max_items: int, max_string: int) -> None:
+    """Walk containers iteratively (no recursion) and enforce the nesting limits."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise BadRequest(
+                f"JSON nested deeper than the limit of {max_depth} levels", code="GW-1103"
+            )
+        if isinstance(node, dict):
+            items: Any = node.values()
+            size = len(node)
+        elif isinstance(node, list):
+            items = node
+            size = len(node)
+        else:
+            continue
+        if size > max_items:
+            raise PayloadTooLarge(
+                f"A JSON object or array holds {size} items; the limit is {max_items}",
+                code="GW-1104",
+            )
+        for item in items:
+            if isinstance(item, (dict, list)):
+                stack.append((item, depth + 1))
+            elif isinstance(item, str) and len(item) > max_string:
+                raise PayloadTooLarge(
+                    f"A JSON string is {len(item)} characters long; the limit is {max_string}",
+                    code="GW-1105",
+                )

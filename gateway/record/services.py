@@ -1,0 +1,36 @@
+"""What a repository needs, built once by the composition root (:func:`gateway.app.create_app`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gateway.config import Settings
+from gateway.fhir.cursor import CursorCodec
+from gateway.record.seams import (
+    AccessPolicy,
+    CommitListener,
+    Indexer,
+    ProfileValidator,
+    SearchEngine,
+)
+from gateway.storage.store import SqlStore
+
+
+def system_clock() -> int:
+    """Now, in microseconds since the Unix epoch."""
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True)
+class RecordServices:
+    store: SqlStore
+    settings: Settings
+    indexer: Indexer
+    validator: ProfileValidator
+    policy: AccessPolicy
+    cursors: CursorCodec
+    search: SearchEngine
+    clock: Callable[[], int] = system_clock
+    listeners: tuple[CommitListener, ...] = field(default=())

@@ -1,0 +1,242 @@
+"""Writes through the caller-bound repository: validate, check, stamp, index, store.
+
+Every write goes through the same steps, in this order:
+1. structural validation (:func:`gateway.fhir.structure.validate_structure`) → 400;
+2. the access policy (:class:`gateway.record.seams.AccessPolicy`) → 403;
+3. profile validation → 422 on errors, warnings returned with the result;
+4. ``meta.versionId`` / ``meta.lastUpdated`` stamped, index rows extracted;
+5. the new version queued in this unit of work; queued versions are flushed to the
+   database in bulk before any read and at commit, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from gateway.errors import (
+    BadRequest,
+    Issue,
+    MethodNotAllowed,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+)
+from gateway.fhir.json import dumps, loads
+from gateway.fhir.meta import stamp, without_server_meta
+from gateway.fhir.structure import is_valid_id, validate_structure
+from gateway.record.reader import RecordReader
+from gateway.record.results import WriteResult
+from gateway.storage.records import StoredVersion, WriteOp
+from gateway.storage.store import StoreTx
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class RecordWriter(RecordReader):
+    """Reads and writes inside one open write transaction (a unit of work)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: list[WriteOp] = []
+        self.committed: list[StoredVersion] = []
+        self._last_now = 0
+
+    @property
+    def tx(self) -> StoreTx:
+        self.flush()
+        return self._tx
+
+    def flush(self) -> None:
+        """Write the queued versions now (in bulk), so that reads see them."""
+        if not self._pending:
+            return
+        ops, self._pending = self._pending, []
+        seqs = self._tx.write(ops)
+        for op, seq in zip(ops, seqs, strict=True):
+            self.committed.append(
+                StoredVersion(
+                    resource_type=op.resource_type,
+                    id=op.id,
+                    version=op.version,
+                    last_updated=op.last_updated,
+                    deleted=op.deleted,
+                    content=op.content,
+                    patient_id=op.patient_id,
+                    pk=op.existing_pk,
+                    seq=seq,
+                    method=op.method,
+                )
+            )
+
+    # -- the interactions --------------------------------------------------------------
+
+    def create(self, resource: dict[str, Any], *, rid: str | None = None) -> WriteResult:
+        """Create a resource with a server-assigned id (``rid`` when a transaction chose it).
+
+        Any ``id`` in the body is ignored, as https://hl7.org/fhir/R4/http.html#create allows.
+        """
+        rtype = validate_structure(resource)
+        self.services.policy.check_write(self.ctx, "create", resource, None)
+        issues = self._profile_issues(resource)
+        return self._queue(rtype, rid or new_id(), resource, None, "POST", issues, "created")
+
+    def update(
+        self,
+        resource_type: str,
+        rid: str,
+        resource: dict[str, Any],
+        *,
+        if_match: int | None = None,
+        method: str = "PUT",
+    ) -> WriteResult:
+        """Update (or create with a client-chosen id when update-as-create is on)."""
+        _check_body_identity(resource, resource_type, rid)
+        validate_structure(resource)
+        current = self._tx_current(resource_type, rid)
+        _check_if_match(current, if_match, resource_type, rid)
+        exists = current is not None and not current.deleted
+        if not exists and not self.services.settings.update_create:
+            raise MethodNotAllowed(
+                f"{resource_type}/{rid} does not exist and this server does not allow "
+                "update-as-create",
+                code="GW-3007",
+            )
+        action = "update" if exists else "create"
+        self.services.policy.check_write(self.ctx, action, resource, current if exists else None)
+        issues = self._profile_issues(resource)
+        if exists and current is not None and _same_content(resource, current):
+            return WriteResult("unchanged", current, tuple(issues))
+        status = "updated" if exists else "created"
+        return self._queue(resource_type, rid, resource, current, method, issues, status)
+
+    def delete(self, resource_type: str, rid: str, *, if_match: int | None = None) -> WriteResult:
+        """Logical delete: a tombstone version; history is kept."""
+        current = self._tx_current(resource_type, rid)
+        if current is None or not self.visible(current):
+            raise NotFound(f"{resource_type}/{rid} is not known")
+        _check_if_match(current, if_match, resource_type, rid)
+        if current.deleted:
+            return WriteResult("unchanged", current)
+        self.services.policy.check_write(self.ctx, "delete", None, current)
+        now = self._now(current)
+        op = WriteOp(
+            resource_type=resource_type,
+            id=rid,
+            version=current.version + 1,
+            last_updated=now,
+            method="DELETE",
+            content=None,
+            patient_id=current.patient_id,
+            index=None,
+            existing_pk=current.pk,
+        )
+        self._pending.append(op)
+        return WriteResult("deleted", _as_version(op))
+
+    # -- steps -------------------------------------------------------------------------
+
+    def _tx_current(self, resource_type: str, rid: str) -> StoredVersion | None:
+        return self.tx.current(resource_type, rid, lock=True)
+
+    def _profile_issues(self, resource: dict[str, Any]) -> list[Issue]:
+        issues = self.services.validator.validate(resource)
+        errors = [i for i in issues if i.is_error]
+        if errors:
+            raise Unprocessable(
+                f"{resource.get('resourceType')} does not conform to its profiles "
+                f"({len(errors)} error{'s' if len(errors) > 1 else ''})",
+                issues=issues,
+                code="GW-4001",
+            )
+        return issues
+
+    def _now(self, current: StoredVersion | None) -> int:
+        now = max(self.services.clock(), self._last_now)
+        if current is not None and now <= current.last_updated:
+            now = current.last_updated + 1  # versions of one resource never go back in time
+        self._last_now = now
+        return now
+
+    def _queue(
+        self,
+        rtype: str,
+        rid: str,
+        resource: dict[str, Any],
+        current: StoredVersion | None,
+        method: str,
+        issues: list[Issue],
+        status: str,
+    ) -> WriteResult:
+        version = current.version + 1 if current is not None else 1
+        now = self._now(current)
+        stamped = stamp(resource, rid, version, now)
+        indexer = self.services.indexer
+        op = WriteOp(
+            resource_type=rtype,
+            id=rid,
+            version=version,
+            last_updated=now,
+            method=method,
+            content=dumps(stamped),
+            patient_id=indexer.patient_of(stamped),
+            index=indexer.rows(stamped),
+            existing_pk=current.pk if current is not None else None,
+        )
+        self._pending.append(op)
+        return WriteResult(status, _as_version(op), tuple(issues))  # type: ignore[arg-type]
+
+
+def _as_version(op: WriteOp) -> StoredVersion:
+    return StoredVersion(
+        resource_type=op.resource_type,
+        id=op.id,
+        version=op.version,
+        last_updated=op.last_updated,
+        deleted=op.deleted,
+        content=op.content,
+        patient_id=op.patient_id,
+        method=op.method,
+    )
+
+
+def _check_body_identity(resource: Any, resource_type: str, rid: str) -> None:
+    if not is_valid_id(rid):
+        raise BadRequest(f"Invalid resource id '{rid}' in the URL", code="GW-1201")
+    if not isinstance(resource, dict):
+        raise BadRequest("The body is not a JSON object", code="GW-1001")
+    if resource.get("resourceType") != resource_type:
+        raise BadRequest(
+            f"The body is a {resource.get('resourceType')!s}, the URL names a {resource_type}",
+            expression="resourceType",
+            code="GW-1204",
+        )
+    if resource.get("id") != rid:
+        raise BadRequest(
+            f"The body's id must equal the id in the URL ('{rid}')",
+            expression=f"{resource_type}.id",
+            code="GW-1205",
+        )
+
+
+def _check_if_match(
+    current: StoredVersion | None, if_match: int | None, resource_type: str, rid: str
+) -> None:
+    if if_match is None:
+        return
+    if current is None or current.deleted or current.version != if_match:
+        have = "none" if current is None or current.deleted else str(current.version)
+        raise PreconditionFailed(
+            f"If-Match expected version {if_match} of {resource_type}/{rid}; "
+            f"the current version is {have}",
+            code="GW-3012",
+        )
+
+
+def _same_content(resource: dict[str, Any], current: StoredVersion) -> bool:
+    if current.content is None:
+        return False
+    old = without_server_meta(loads(current.content, max_depth=10_000))
+    return old == without_server_meta(resource)

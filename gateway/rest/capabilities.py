@@ -1,0 +1,100 @@
+"""``GET /metadata``: a CapabilityStatement built from the route and operation tables.
+
+Nothing here is written by hand: the interactions come from
+:data:`gateway.rest.router.ROUTES`, the operations from
+:data:`gateway.rest.operations.OPERATIONS`, the search parameters from the search
+engine's registry, so the statement lists exactly what is served.
+https://hl7.org/fhir/R4/capabilitystatement.html
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway import __version__
+from gateway.fhir.instant import format_instant
+from gateway.fhir.json import dumps
+from gateway.fhir.resource_types import RESOURCE_TYPES
+from gateway.record.repository import Repository
+from gateway.rest.request import FhirRequest, FhirResponse
+
+_TYPE_INTERACTIONS = (
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+    "search-type",
+)
+
+
+def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
+    from gateway.rest.operations import OPERATIONS
+    from gateway.rest.router import ROUTES
+
+    settings = repo.services.settings
+    type_codes = {r.interaction for r in ROUTES if r.shape[:1] == ("{type}",)}
+    system_codes = {r.interaction for r in ROUTES if r.shape[:1] != ("{type}",)}
+    described = getattr(repo.services.search, "describe", None)
+    resources = []
+    for rtype in sorted(RESOURCE_TYPES):
+        entry: dict[str, Any] = {
+            "type": rtype,
+            "interaction": [{"code": c} for c in _TYPE_INTERACTIONS if c in type_codes],
+            "versioning": "versioned-update",
+            "readHistory": True,
+            "updateCreate": settings.update_create,
+            "conditionalCreate": True,
+            "conditionalRead": "full-support",
+            "conditionalUpdate": True,
+            "conditionalDelete": "single",
+        }
+        if callable(described):
+            params = described(rtype)
+            if params:
+                entry["searchParam"] = params
+        ops = [
+            {"name": op.name, "definition": op.definition}
+            for op in OPERATIONS.values()
+            if op.levels & {"type", "instance"}
+            and (op.resource_types is None or rtype in op.resource_types)
+        ]
+        if ops:
+            entry["operation"] = ops
+        resources.append(entry)
+    rest: dict[str, Any] = {
+        "mode": "server",
+        "resource": resources,
+        "interaction": [
+            {"code": code}
+            for code in ("transaction", "batch", "history-system")
+            if code in system_codes or code == "batch"
+        ],
+    }
+    system_ops = [
+        {"name": op.name, "definition": op.definition}
+        for op in OPERATIONS.values()
+        if "system" in op.levels
+    ]
+    if system_ops:
+        rest["operation"] = system_ops
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": format_instant(repo.services.clock())[:10],
+        "publisher": "dmp-gateway",
+        "kind": "instance",
+        "software": {"name": "dmp-gateway", "version": __version__},
+        "implementation": {"description": "DMP-style shared health-record gateway", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [rest],
+    }
+
+
+def metadata(req: FhirRequest, repo: Repository) -> FhirResponse:
+    return FhirResponse(200, dumps(capability_statement(req.base, repo)))

@@ -1,0 +1,94 @@
+"""Instance-level interactions: read, vread, update, patch, delete.
+
+https://hl7.org/fhir/R4/http.html#read, #vread, #update, #patch, #delete.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from gateway.errors import BadRequest, UnsupportedMediaType
+from gateway.fhir.json import loads
+from gateway.fhir.patch import apply_json_patch
+from gateway.record.repository import Repository
+from gateway.rest.request import FhirRequest, FhirResponse
+from gateway.rest.respond import parse_etag, read_response, write_response
+
+JSON_PATCH = "application/json-patch+json"
+
+
+def read(req: FhirRequest, repo: Repository) -> FhirResponse:
+    rtype, rid = req.segments[0], req.segments[1]
+    with repo.reading() as r:
+        return read_response(req, r.read(rtype, rid))
+
+
+def vread(req: FhirRequest, repo: Repository) -> FhirResponse:
+    rtype, rid, vid = req.segments[0], req.segments[1], req.segments[3]
+    if not vid.isdigit():
+        raise BadRequest(f"Invalid version id '{vid}'", code="GW-1206")
+    with repo.reading() as r:
+        return read_response(req, r.vread(rtype, rid, int(vid)))
+
+
+def update(req: FhirRequest, repo: Repository) -> FhirResponse:
+    rtype, rid = req.segments[0], req.segments[1]
+    if_match = parse_etag(req.header("if-match"), header="If-Match")
+    with repo.writing() as w:
+        result = w.update(rtype, rid, req.resource, if_match=if_match)
+    return write_response(req, result.version, result.http_status, result.issues)
+
+
+def patch(req: FhirRequest, repo: Repository) -> FhirResponse:
+    rtype, rid = req.segments[0], req.segments[1]
+    operations = patch_document(req)
+    if_match = parse_etag(req.header("if-match"), header="If-Match")
+    with repo.writing() as w:
+        current = w.read(rtype, rid)
+        patched = apply_json_patch(loads(current.content or b"{}", max_depth=10_000), operations)
+        result = w.update(rtype, rid, patched, if_match=if_match, method="PATCH")
+    return write_response(req, result.version, result.http_status, result.issues)
+
+
+def patch_document(req: FhirRequest) -> Any:
+    """The JSON Patch document (RFC 6902) of a PATCH; FHIRPath Patch is not served.
+
+    Over HTTP the body is the patch itself (``Content-Type: application/json-patch+json``);
+    in a Bundle entry it is a Binary of that content type
+    (https://hl7.org/fhir/R4/http.html#patch).
+    """
+    if req.in_bundle:
+        binary = req.resource
+        if not isinstance(binary, dict) or binary.get("resourceType") != "Binary":
+            raise UnsupportedMediaType(
+                "A PATCH entry must carry its JSON Patch as a Binary resource",
+                code="GW-1016",
+            )
+        if binary.get("contentType") != JSON_PATCH or not isinstance(binary.get("data"), str):
+            raise UnsupportedMediaType(
+                f"The PATCH entry's Binary must have contentType {JSON_PATCH} and data",
+                code="GW-1016",
+            )
+        try:
+            return loads(base64.b64decode(binary["data"], validate=True))
+        except binascii.Error:
+            raise BadRequest("The PATCH entry's Binary data is not base64") from None
+    ctype = (req.content_type or "").split(";")[0].strip().lower()
+    if ctype != JSON_PATCH:
+        raise UnsupportedMediaType(
+            f"PATCH needs Content-Type {JSON_PATCH}; got '{ctype or 'none'}' "
+            "(FHIRPath Patch is not supported)",
+            code="GW-1016",
+        )
+    return req.resource
+
+
+def delete(req: FhirRequest, repo: Repository) -> FhirResponse:
+    rtype, rid = req.segments[0], req.segments[1]
+    if_match = parse_etag(req.header("if-match"), header="If-Match")
+    with repo.writing() as w:
+        result = w.delete(rtype, rid, if_match=if_match)
+    headers = {"ETag": f'W/"{result.version.version}"'}
+    return FhirResponse(204 if not req.in_bundle else 200, None, headers)

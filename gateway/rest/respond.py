@@ -1,0 +1,90 @@
+"""Building responses for resource interactions: headers, ``Prefer: return``, outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.errors import Issue, operation_outcome
+from gateway.fhir.instant import format_http_date, format_instant
+from gateway.fhir.json import dumps
+from gateway.rest.request import FhirRequest, FhirResponse
+from gateway.storage.records import StoredVersion
+
+
+def etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def parse_etag(value: str | None, *, header: str) -> int | None:
+    """``W/"3"`` (or ``"3"``, or ``3``) → 3; None when absent; 400 when malformed."""
+    from gateway.errors import BadRequest
+
+    if value is None:
+        return None
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit():
+        raise BadRequest(f'Malformed {header} header: expected W/"<versionId>"', code="GW-1401")
+    return int(text)
+
+
+def version_headers(req: FhirRequest, v: StoredVersion, *, location: bool) -> dict[str, str]:
+    headers = {
+        "ETag": etag(v.version),
+        "Last-Modified": format_http_date(v.last_updated),
+    }
+    if location:
+        headers["Location"] = f"{req.base}/{v.resource_type}/{v.id}/_history/{v.version}"
+    return headers
+
+
+def write_response(
+    req: FhirRequest,
+    v: StoredVersion,
+    status: int,
+    issues: Sequence[Issue] = (),
+    *,
+    location: bool = True,
+) -> FhirResponse:
+    """The answer to create/update/patch, shaped by ``Prefer: return``."""
+    headers = version_headers(req, v, location=location)
+    outcome = operation_outcome(issues) if issues else None
+    preference = req.return_preference
+    if preference == "minimal":
+        return FhirResponse(status, None, headers, outcome, v)
+    if preference == "OperationOutcome":
+        full = outcome or operation_outcome([])
+        return FhirResponse(status, dumps(full), headers, full, v)
+    return FhirResponse(status, v.content, headers, outcome, v)
+
+
+def read_response(req: FhirRequest, v: StoredVersion) -> FhirResponse:
+    """The answer to read and vread; 304 when the client's copy is current."""
+    headers = version_headers(req, v, location=False)
+    headers["Content-Location"] = f"{req.base}/{v.resource_type}/{v.id}/_history/{v.version}"
+    inm = req.header("if-none-match")
+    if inm is not None and inm.strip() in (etag(v.version), f'"{v.version}"', "*"):
+        return FhirResponse(304, None, headers, version=v)
+    ims = req.header("if-modified-since")
+    if ims is not None and _not_modified_since(v.last_updated, ims):
+        return FhirResponse(304, None, headers, version=v)
+    return FhirResponse(200, v.content, headers, version=v)
+
+
+def _not_modified_since(last_updated: int, header: str) -> bool:
+    from email.utils import parsedate_to_datetime
+
+    from gateway.fhir.instant import to_micros
+
+    try:
+        since = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return False  # an invalid date is ignored (RFC 9110 §13.1.3)
+    if since.tzinfo is None:
+        return False
+    return last_updated // 1_000_000 <= to_micros(since) // 1_000_000
+
+
+__all__ = ["etag", "format_instant", "parse_etag", "read_response", "write_response"]

@@ -1,0 +1,92 @@
+"""The route table: every FHIR interaction the gateway serves, one small handler each.
+
+The CapabilityStatement is built from this table, so it lists exactly what is served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gateway.errors import MethodNotAllowed, NotFound
+from gateway.fhir.resource_types import RESOURCE_TYPES
+from gateway.record.repository import Repository
+from gateway.rest import bundle_processing, capabilities, history, instance, type_level
+from gateway.rest.operations import OPERATIONS, run_operation
+from gateway.rest.request import FhirRequest, FhirResponse
+
+Handler = Callable[[FhirRequest, Repository], FhirResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    shape: tuple[str, ...]
+    interaction: str  # FHIR TypeRestfulInteraction / SystemRestfulInteraction code
+    handler: Handler
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", ("metadata",), "capabilities", capabilities.metadata),
+    Route("POST", (), "transaction", bundle_processing.process),
+    Route("GET", ("_history",), "history-system", history.history),
+    Route("POST", ("{type}",), "create", type_level.create),
+    Route("GET", ("{type}",), "search-type", type_level.search),
+    Route("POST", ("{type}", "_search"), "search-type", type_level.search),
+    Route("PUT", ("{type}",), "update", type_level.conditional_update),
+    Route("PATCH", ("{type}",), "patch", type_level.conditional_patch),
+    Route("DELETE", ("{type}",), "delete", type_level.conditional_delete),
+    Route("GET", ("{type}", "_history"), "history-type", history.history),
+    Route("GET", ("{type}", "{id}"), "read", instance.read),
+    Route("PUT", ("{type}", "{id}"), "update", instance.update),
+    Route("PATCH", ("{type}", "{id}"), "patch", instance.patch),
+    Route("DELETE", ("{type}", "{id}"), "delete", instance.delete),
+    Route("GET", ("{type}", "{id}", "_history"), "history-instance", history.history),
+    Route("GET", ("{type}", "{id}", "_history", "{vid}"), "vread", instance.vread),
+)
+
+
+def _matches(shape: tuple[str, ...], segments: list[str]) -> bool:
+    if len(shape) != len(segments):
+        return False
+    for part, seg in zip(shape, segments, strict=True):
+        if part == "{type}":
+            if seg not in RESOURCE_TYPES:
+                return False
+        elif part in ("{id}", "{vid}"):
+            if seg.startswith(("$", "_")):
+                return False
+        elif part != seg:
+            return False
+    return True
+
+
+def resolve(req: FhirRequest) -> Route:
+    """The route for ``req``; 404 for an unknown path, 405 for a known path and wrong verb."""
+    segs = req.segments
+    if segs and segs[-1].startswith("$"):
+        return Route(req.method, tuple(segs), "operation", run_operation)
+    allowed = [r for r in ROUTES if _matches(r.shape, segs)]
+    for route in allowed:
+        if route.method == req.method:
+            return route
+    if req.method == "HEAD":
+        for route in allowed:
+            if route.method == "GET":
+                return route
+    if allowed:
+        verbs = sorted({r.method for r in allowed})
+        raise MethodNotAllowed(
+            f"{req.method} is not allowed on this path; allowed: {', '.join(verbs)}",
+            headers={"Allow": ", ".join(verbs)},
+        )
+    if segs and segs[0] not in RESOURCE_TYPES and segs[0] not in ("metadata", "_history"):
+        raise NotFound(f"Unknown resource type '{segs[0]}'", code="GW-3001")
+    raise NotFound(f"No FHIR interaction at '{'/'.join(segs)}'", code="GW-3002")
+
+
+def dispatch(req: FhirRequest, repo: Repository) -> FhirResponse:
+    return resolve(req).handler(req, repo)
+
+
+__all__ = ["OPERATIONS", "ROUTES", "Route", "dispatch", "resolve"]

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core tables and the SQL store, one schema for SQLite and PostgreSQL."""

@@ -1,0 +1,158 @@
+"""The storage schema: one set of tables for SQLite and PostgreSQL (SQLAlchemy Core).
+
+- ``resource``: the current version of every resource (also deleted ones, as tombstones);
+- ``resource_history``: every version ever written, in commit order (``seq``);
+- ``idx_*``: search index rows of the *current* version, one table per search
+  parameter type (see :mod:`gateway.search.rows`), rebuilt on every write.
+
+Times are microseconds since the Unix epoch (UTC) in BIGINT columns: exact, compact and
+ordered the same way in both dialects. Bodies are compact FHIR JSON bytes.
+Changes to these tables go through Alembic migrations (``gateway/storage/migrations``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+# BIGINT identity on PostgreSQL; INTEGER PRIMARY KEY (the rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+# Byte-order collation, so prefix ranges (norm >= 'ab' AND norm < 'ac') use the index.
+OrderedText = Text().with_variant(Text(collation="C"), "postgresql")
+
+resource = Table(
+    "resource",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("resource_type", String(64), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("patient_id", String(64), nullable=True),
+    Column("content", LargeBinary, nullable=True),
+    UniqueConstraint("resource_type", "id"),
+    Index(None, "resource_type", "last_updated"),
+    Index(None, "patient_id", "resource_type"),
+)
+
+history = Table(
+    "resource_history",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("resource_type", String(64), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("patient_id", String(64), nullable=True),
+    Column("content", LargeBinary, nullable=True),
+    UniqueConstraint("resource_type", "id", "version"),
+    Index(None, "resource_type", "seq"),
+    Index(None, "last_updated"),
+)
+
+
+def _index_table(name: str, *columns: Column[object], indexes: list[tuple[str, ...]]) -> Table:
+    table = Table(
+        name,
+        metadata,
+        Column(
+            "resource_pk",
+            BigInteger,
+            ForeignKey("resource.pk", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        Column("resource_type", String(64), nullable=False),
+        Column("param", String(100), nullable=False),
+        *columns,
+    )
+    Index(None, table.c.resource_pk)
+    for cols in indexes:
+        Index(None, *(table.c[c] for c in cols))
+    return table
+
+
+idx_token = _index_table(
+    "idx_token",
+    Column("system", Text, nullable=True),
+    Column("code", Text, nullable=True),
+    Column("text", OrderedText, nullable=True),
+    indexes=[("resource_type", "param", "code", "system")],
+)
+
+idx_string = _index_table(
+    "idx_string",
+    Column("norm", OrderedText, nullable=False),
+    Column("exact", Text, nullable=False),
+    indexes=[("resource_type", "param", "norm")],
+)
+
+idx_date = _index_table(
+    "idx_date",
+    Column("low", BigInteger, nullable=False),
+    Column("high", BigInteger, nullable=False),
+    indexes=[("resource_type", "param", "low", "high")],
+)
+
+idx_reference = _index_table(
+    "idx_reference",
+    Column("target_type", String(64), nullable=True),
+    Column("target_id", String(64), nullable=True),
+    Column("url", Text, nullable=True),
+    indexes=[
+        ("resource_type", "param", "target_id", "target_type"),
+        ("target_type", "target_id"),
+    ],
+)
+
+idx_quantity = _index_table(
+    "idx_quantity",
+    Column("value", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    Column("system", Text, nullable=True),
+    Column("code", Text, nullable=True),
+    Column("unit", Text, nullable=True),
+    indexes=[("resource_type", "param", "value")],
+)
+
+idx_number = _index_table(
+    "idx_number",
+    Column("value", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    indexes=[("resource_type", "param", "value")],
+)
+
+idx_uri = _index_table(
+    "idx_uri",
+    Column("uri", OrderedText, nullable=False),
+    indexes=[("resource_type", "param", "uri")],
+)
+
+INDEX_TABLES = (idx_token, idx_string, idx_date, idx_reference, idx_quantity, idx_number, idx_uri)

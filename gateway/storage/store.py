@@ -1,0 +1,289 @@
+"""The SQL store: transactions over the schema in :mod:`gateway.storage.schema`.
+
+:class:`SqlStore` hands out :class:`StoreTx` objects, one database transaction each:
+``reader()`` for reads, ``writer()`` for anything that writes. Every write of a
+resource version (history row, current row, index rows) happens inside one writer, so
+it commits or rolls back as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, and_, bindparam, exists, func, insert, select, text, update
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import IntegrityError
+
+from gateway.errors import Conflict
+from gateway.storage import schema as s
+from gateway.storage.engine import WRITE
+from gateway.storage.index_writer import delete_index_rows, insert_index_rows
+from gateway.storage.records import StoredVersion, WriteOp
+
+CURRENT_COLUMNS = (
+    s.resource.c.pk,
+    s.resource.c.resource_type,
+    s.resource.c.id,
+    s.resource.c.version,
+    s.resource.c.last_updated,
+    s.resource.c.deleted,
+    s.resource.c.content,
+    s.resource.c.patient_id,
+)
+_HISTORY_COLS = (
+    s.history.c.seq,
+    s.history.c.resource_type,
+    s.history.c.id,
+    s.history.c.version,
+    s.history.c.last_updated,
+    s.history.c.deleted,
+    s.history.c.content,
+    s.history.c.patient_id,
+    s.history.c.method,
+)
+
+
+def current_version(row: Row[Any, *tuple[Any, ...]]) -> StoredVersion:
+    return StoredVersion(
+        resource_type=row.resource_type,
+        id=row.id,
+        version=row.version,
+        last_updated=row.last_updated,
+        deleted=bool(row.deleted),
+        content=row.content,
+        patient_id=row.patient_id,
+        pk=row.pk,
+    )
+
+
+def _historic(row: Row[Any, *tuple[Any, ...]]) -> StoredVersion:
+    return StoredVersion(
+        resource_type=row.resource_type,
+        id=row.id,
+        version=row.version,
+        last_updated=row.last_updated,
+        deleted=bool(row.deleted),
+        content=row.content,
+        patient_id=row.patient_id,
+        seq=row.seq,
+        method=row.method,
+    )
+
+
+class StoreTx:
+    """One open database transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def current(self, resource_type: str, rid: str, *, lock: bool = False) -> StoredVersion | None:
+        """The current row (possibly a deletion tombstone), locked for update if asked."""
+        stmt = select(*CURRENT_COLUMNS).where(
+            s.resource.c.resource_type == resource_type, s.resource.c.id == rid
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        return current_version(row) if row else None
+
+    def current_many(self, pks: Sequence[int]) -> list[StoredVersion]:
+        """Current rows by primary key, in the order of ``pks`` (missing ones skipped)."""
+        if not pks:
+            return []
+        rows = self.conn.execute(select(*CURRENT_COLUMNS).where(s.resource.c.pk.in_(pks))).all()
+        by_pk = {row.pk: current_version(row) for row in rows}
+        return [by_pk[pk] for pk in pks if pk in by_pk]
+
+    def version(self, resource_type: str, rid: str, version: int) -> StoredVersion | None:
+        row = self.conn.execute(
+            select(*_HISTORY_COLS).where(
+                s.history.c.resource_type == resource_type,
+                s.history.c.id == rid,
+                s.history.c.version == version,
+            )
+        ).first()
+        return _historic(row) if row else None
+
+    def history(
+        self,
+        *,
+        resource_type: str | None = None,
+        rid: str | None = None,
+        since: int | None = None,
+        at: tuple[int, int] | None = None,
+        before_seq: int | None = None,
+        limit: int = 50,
+    ) -> list[StoredVersion]:
+        """Versions, newest first (by commit sequence).
+
+        ``since``: only versions written at or after that instant. ``at``: only versions
+        that were current at some point in ``[low, high)`` (FHIR ``_at``).
+        ``before_seq`` continues a previous page.
+        """
+        h = s.history
+        stmt = select(*_HISTORY_COLS)
+        conds = []
+        if resource_type is not None:
+            conds.append(h.c.resource_type == resource_type)
+        if rid is not None:
+            conds.append(h.c.id == rid)
+        if since is not None:
+            conds.append(h.c.last_updated >= since)
+        if before_seq is not None:
+            conds.append(h.c.seq < before_seq)
+        if at is not None:
+            low, high = at
+            later = h.alias("later")
+            conds.append(h.c.last_updated < high)
+            conds.append(
+                ~exists().where(
+                    later.c.resource_type == h.c.resource_type,
+                    later.c.id == h.c.id,
+                    later.c.version > h.c.version,
+                    later.c.last_updated <= low,
+                )
+            )
+        if conds:
+            stmt = stmt.where(and_(*conds))
+        rows = self.conn.execute(stmt.order_by(h.c.seq.desc()).limit(limit)).all()
+        return [_historic(row) for row in rows]
+
+    def count_history(
+        self,
+        *,
+        resource_type: str | None = None,
+        rid: str | None = None,
+        since: int | None = None,
+    ) -> int:
+        h = s.history
+        stmt = select(func.count()).select_from(h)
+        if resource_type is not None:
+            stmt = stmt.where(h.c.resource_type == resource_type)
+        if rid is not None:
+            stmt = stmt.where(h.c.id == rid)
+        if since is not None:
+            stmt = stmt.where(h.c.last_updated >= since)
+        return int(self.conn.execute(stmt).scalar_one())
+
+    # -- writes --------------------------------------------------------------------------
+
+    def lock(self, key: str) -> None:
+        """Serialise writers on ``key`` until commit (PostgreSQL advisory lock).
+
+        SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises every writer.
+        """
+        if self.dialect == "postgresql":
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+
+    def write(self, ops: Sequence[WriteOp]) -> list[int]:
+        """Write new versions in bulk; return their history sequence numbers in order.
+
+        A concurrent writer that created the same id or version first makes this raise
+        :class:`Conflict` (409); the transaction must then be rolled back.
+        """
+        if not ops:
+            return []
+        try:
+            return self._write(ops)
+        except IntegrityError:
+            raise Conflict(
+                "A concurrent request wrote the same resource version; retry",
+                code="GW-3011",
+            ) from None
+
+    def _write(self, ops: Sequence[WriteOp]) -> list[int]:
+        seqs = list(
+            self.conn.execute(
+                insert(s.history).returning(s.history.c.seq, sort_by_parameter_order=True),
+                [
+                    {
+                        "resource_type": op.resource_type,
+                        "id": op.id,
+                        "version": op.version,
+                        "last_updated": op.last_updated,
+                        "method": op.method,
+                        "deleted": op.deleted,
+                        "patient_id": op.patient_id,
+                        "content": op.content,
+                    }
+                    for op in ops
+                ],
+            ).scalars()
+        )
+        replaced = [op for op in ops if op.existing_pk is not None]
+        created = [op for op in ops if op.existing_pk is None]
+        if replaced:
+            pks = [op.existing_pk for op in replaced if op.existing_pk is not None]
+            delete_index_rows(self.conn, pks)
+            self.conn.execute(
+                update(s.resource).where(s.resource.c.pk == bindparam("b_pk")),
+                [
+                    {
+                        "b_pk": op.existing_pk,
+                        "version": op.version,
+                        "last_updated": op.last_updated,
+                        "deleted": op.deleted,
+                        "patient_id": op.patient_id,
+                        "content": op.content,
+                    }
+                    for op in replaced
+                ],
+            )
+        if created:
+            new_pks = list(
+                self.conn.execute(
+                    insert(s.resource).returning(s.resource.c.pk, sort_by_parameter_order=True),
+                    [
+                        {
+                            "resource_type": op.resource_type,
+                            "id": op.id,
+                            "version": op.version,
+                            "last_updated": op.last_updated,
+                            "deleted": op.deleted,
+                            "patient_id": op.patient_id,
+                            "content": op.content,
+                        }
+                        for op in created
+                    ],
+                ).scalars()
+            )
+            for op, pk in zip(created, new_pks, strict=True):
+                op.existing_pk = pk
+        insert_index_rows(
+            self.conn,
+            [(op.existing_pk, op.resource_type, op.index) for op in ops if op.index is not None],
+        )
+        return seqs
+
+    def purge_index(self, pks: Sequence[int]) -> None:
+        delete_index_rows(self.conn, pks)
+
+
+class SqlStore:
+    """Transactions over one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def reader(self) -> Iterator[StoreTx]:
+        with self.engine.connect() as conn, conn.begin():
+            yield StoreTx(conn)
+
+    @contextmanager
+    def writer(self) -> Iterator[StoreTx]:
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            yield StoreTx(conn)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))

@@ -1,0 +1,168 @@
+"""CRUD, versioning and conditional headers over real HTTP, on both back-ends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+FHIR_JSON = {"content-type": "application/fhir+json"}
+
+
+def _patient(**extra: Any) -> dict[str, Any]:
+    return {"resourceType": "Patient", "name": [{"family": "Martin", "given": ["Léa"]}], **extra}
+
+
+def _create(client: httpx.Client, resource: dict[str, Any]) -> dict[str, Any]:
+    r = client.post(f"/{resource['resourceType']}", json=resource)
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def test_create_assigns_id_and_version(client: httpx.Client) -> None:
+    r = client.post("/Patient", json=_patient(id="client-chosen"), headers=FHIR_JSON)
+    assert r.status_code == 201
+    body = r.json()
+    assert body["id"] != "client-chosen"
+    assert body["meta"]["versionId"] == "1"
+    assert r.headers["etag"] == 'W/"1"'
+    assert r.headers["location"].endswith(f"/fhir/Patient/{body['id']}/_history/1")
+    assert "last-modified" in r.headers
+    assert r.headers["content-type"].startswith("application/fhir+json")
+
+
+def test_read_vread_and_conditional_read(client: httpx.Client) -> None:
+    created = _create(client, _patient())
+    rid = created["id"]
+    r = client.get(f"/Patient/{rid}")
+    assert r.status_code == 200 and r.json() == created
+    assert client.get(f"/Patient/{rid}/_history/1").json() == created
+    assert client.get(f"/Patient/{rid}", headers={"if-none-match": 'W/"1"'}).status_code == 304
+    later = r.headers["last-modified"]
+    assert client.get(f"/Patient/{rid}", headers={"if-modified-since": later}).status_code == 304
+    old = "Mon, 01 Jan 2001 00:00:00 GMT"
+    assert client.get(f"/Patient/{rid}", headers={"if-modified-since": old}).status_code == 200
+    head = client.head(f"/Patient/{rid}")
+    assert head.status_code == 200 and head.content == b""
+    assert client.get(f"/Patient/{rid}/_history/9").status_code == 404
+    assert client.get(f"/Patient/{rid}/_history/x").status_code == 400
+
+
+def test_update_versions_and_if_match(client: httpx.Client) -> None:
+    created = _create(client, _patient())
+    rid = created["id"]
+    changed = {**created, "gender": "female"}
+    r = client.put(f"/Patient/{rid}", json=changed, headers={"if-match": 'W/"1"'})
+    assert r.status_code == 200 and r.json()["meta"]["versionId"] == "2"
+    stale = client.put(f"/Patient/{rid}", json=changed, headers={"if-match": 'W/"1"'})
+    assert stale.status_code == 412
+    assert stale.json()["issue"][0]["code"] == "conflict"
+    same = client.put(f"/Patient/{rid}", json=changed)
+    assert same.status_code == 200 and same.json()["meta"]["versionId"] == "2", "no-op update"
+    assert client.get(f"/Patient/{rid}/_history/1").json()["meta"]["versionId"] == "1"
+
+
+def test_update_errors(client: httpx.Client) -> None:
+    created = _create(client, _patient())
+    rid = created["id"]
+    mismatch = client.put(f"/Patient/{rid}", json={**created, "id": "other"})
+    assert mismatch.status_code == 400
+    assert mismatch.json()["issue"][0]["expression"] == ["Patient.id"]
+    no_id = {k: v for k, v in created.items() if k != "id"}
+    assert client.put(f"/Patient/{rid}", json=no_id).status_code == 400
+    wrong_type = client.put(f"/Patient/{rid}", json={**created, "resourceType": "Group"})
+    assert wrong_type.status_code == 400
+    bad = client.put(f"/Patient/{rid}", json={**created, "birthDate": "yesterday"})
+    assert bad.status_code == 400
+    assert bad.json()["issue"][1]["expression"] == ["Patient.birthDate"]
+
+
+def test_update_as_create(client: httpx.Client) -> None:
+    r = client.put("/Patient/chosen-1", json=_patient(id="chosen-1"))
+    assert r.status_code == 201
+    assert r.json()["id"] == "chosen-1"
+
+
+def test_patch(client: httpx.Client) -> None:
+    created = _create(client, _patient())
+    rid = created["id"]
+    ops = [{"op": "add", "path": "/gender", "value": "male"}]
+    r = client.patch(
+        f"/Patient/{rid}", json=ops, headers={"content-type": "application/json-patch+json"}
+    )
+    assert r.status_code == 200 and r.json()["gender"] == "male"
+    assert r.json()["meta"]["versionId"] == "2"
+    assert client.patch(f"/Patient/{rid}", json=ops, headers=FHIR_JSON).status_code == 415
+    failing = [{"op": "test", "path": "/gender", "value": "female"}]
+    r = client.patch(
+        f"/Patient/{rid}", json=failing, headers={"content-type": "application/json-patch+json"}
+    )
+    assert r.status_code == 422
+    invalid = [{"op": "replace", "path": "/gender", "value": 42}]
+    r = client.patch(
+        f"/Patient/{rid}", json=invalid, headers={"content-type": "application/json-patch+json"}
+    )
+    assert r.status_code == 400, "the patched resource is validated like any update"
+
+
+def test_delete_then_gone_and_history_kept(client: httpx.Client) -> None:
+    rid = _create(client, _patient())["id"]
+    assert client.delete(f"/Patient/{rid}").status_code == 204
+    assert client.delete(f"/Patient/{rid}").status_code == 204, "deleting again is harmless"
+    gone = client.get(f"/Patient/{rid}")
+    assert gone.status_code == 410
+    assert gone.json()["issue"][0]["code"] == "deleted"
+    assert client.get(f"/Patient/{rid}/_history/1").status_code == 200
+    assert client.get(f"/Patient/{rid}/_history/2").status_code == 410
+    assert client.delete("/Patient/never-existed").status_code == 404
+    revived = client.put(f"/Patient/{rid}", json=_patient(id=rid))
+    assert revived.status_code == 201 and revived.json()["meta"]["versionId"] == "3"
+
+
+def test_prefer_return(client: httpx.Client) -> None:
+    r = client.post("/Patient", json=_patient(), headers={"prefer": "return=minimal"})
+    assert r.status_code == 201 and r.content == b"" and "location" in r.headers
+    r = client.post("/Patient", json=_patient(), headers={"prefer": "return=OperationOutcome"})
+    assert r.status_code == 201 and r.json()["resourceType"] == "OperationOutcome"
+
+
+def test_conditional_create(client: httpx.Client) -> None:
+    ident = {"identifier": [{"system": "urn:test", "value": "42"}]}
+    cond = {"if-none-exist": "identifier=urn:test|42"}
+    first = client.post("/Patient", json=_patient(**ident), headers=cond)
+    assert first.status_code == 201
+    again = client.post("/Patient", json=_patient(**ident), headers=cond)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    client.post("/Patient", json=_patient(**ident))
+    several = client.post("/Patient", json=_patient(**ident), headers=cond)
+    assert several.status_code == 412
+
+
+def test_conditional_update_and_delete(client: httpx.Client) -> None:
+    ident = {"identifier": [{"system": "urn:test", "value": "7"}]}
+    created = client.put("/Patient?identifier=urn:test|7", json=_patient(**ident))
+    assert created.status_code == 201
+    rid = created.json()["id"]
+    updated = client.put("/Patient?identifier=urn:test|7", json=_patient(gender="male", **ident))
+    assert updated.status_code == 200 and updated.json()["id"] == rid
+    assert client.delete("/Patient?identifier=urn:test|7").status_code == 204
+    assert client.get(f"/Patient/{rid}").status_code == 410
+    assert client.delete("/Patient?identifier=urn:test|7").status_code == 404
+    client.post("/Patient", json=_patient(**ident))
+    client.post("/Patient", json=_patient(**ident))
+    assert client.delete("/Patient?identifier=urn:test|7").status_code == 412
+    no_criteria = client.delete("/Patient")
+    assert no_criteria.status_code == 400
+    assert "criteria" in no_criteria.json()["issue"][0]["diagnostics"]
+
+
+def test_conditional_patch(client: httpx.Client) -> None:
+    ident = {"identifier": [{"system": "urn:test", "value": "p"}]}
+    _create(client, _patient(**ident))
+    r = client.patch(
+        "/Patient?identifier=urn:test|p",
+        json=[{"op": "add", "path": "/gender", "value": "other"}],
+        headers={"content-type": "application/json-patch+json"},
+    )
+    assert r.status_code == 200 and r.json()["gender"] == "other"

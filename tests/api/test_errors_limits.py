@@ -1,0 +1,161 @@
+"""Errors are OperationOutcomes with the right status; limits give 413/400, never a crash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from gateway.app import create_app
+from gateway.config import LimitSettings
+from tests.support import fresh_sqlite, live_server, settings_for
+
+
+def _outcome(r: httpx.Response) -> dict[str, object]:
+    assert r.headers["content-type"].startswith("application/fhir+json")
+    body = r.json()
+    assert body["resourceType"] == "OperationOutcome"
+    assert body["issue"][0]["severity"] == "error"
+    return body  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "code"),
+    [
+        ("GET", "/Unknown/1", {}, 404, "not-found"),
+        ("GET", "/Patient/missing", {}, 404, "not-found"),
+        ("DELETE", "/metadata", {}, 405, "not-supported"),
+        ("POST", "/Patient/123", {"json": {}}, 405, "not-supported"),
+        (
+            "GET",
+            "/Patient/1",
+            {"headers": {"accept": "application/fhir+xml"}},
+            415,
+            "not-supported",
+        ),
+        ("GET", "/metadata", {"params": {"_format": "xml"}}, 415, "not-supported"),
+        (
+            "POST",
+            "/Patient",
+            {"content": b"<Patient/>", "headers": {"content-type": "application/fhir+xml"}},
+            415,
+            "not-supported",
+        ),
+        ("POST", "/Patient", {"content": b'{"resourceType": "Patient",'}, 400, "invalid"),
+        ("POST", "/Patient", {"json": {"resourceType": "Observation"}}, 400, "invalid"),
+        ("POST", "/Patient", {"json": {"resourceType": "Patient", "x": 1}}, 400, "structure"),
+        ("PUT", "/Patient/1", {}, 400, "invalid"),
+        ("GET", "/Patient/_history", {"params": {"_count": "5000"}}, 400, "invalid"),
+        ("GET", "/Patient/_history", {"params": {"_count": "-1"}}, 400, "invalid"),
+        ("GET", "/_history", {"params": {"_since": "last week"}}, 400, "invalid"),
+        ("GET", "/_history", {"params": {"_sort": "x"}}, 400, "not-supported"),
+        ("GET", "/_history", {"params": {"_page": "forged.cursor"}}, 400, "invalid"),
+        ("POST", "/", {"json": {"resourceType": "Bundle", "type": "collection"}}, 400, "invalid"),
+        ("GET", "/Patient/1/$unknown-op", {}, 404, "not-found"),
+    ],
+)
+def test_error_statuses(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    kwargs: dict[str, object],
+    status: int,
+    code: str,
+) -> None:
+    r = client.request(method, path, **kwargs)  # type: ignore[arg-type]
+    assert r.status_code == status, r.text
+    assert _outcome(r)["issue"][0]["code"] == code  # type: ignore[index]
+
+
+def test_405_names_the_allowed_methods(client: httpx.Client) -> None:
+    r = client.delete("/metadata")
+    assert r.headers["allow"] == "GET"
+
+
+def test_invalid_resource_issues_carry_fhirpath(client: httpx.Client) -> None:
+    r = client.post(
+        "/Observation",
+        json={"resourceType": "Observation", "status": "final", "code": {"coding": [{"code": 1}]}},
+    )
+    issues = r.json()["issue"]
+    assert ["Observation.code.coding[0].code"] in [i.get("expression") for i in issues]
+
+
+def test_outside_fhir_is_an_outcome_too(server: object) -> None:
+    with httpx.Client(base_url=server.url) as http:  # type: ignore[attr-defined]
+        r = http.get("/nowhere")
+    assert r.status_code == 404
+    assert _outcome(r)["issue"][0]["code"] == "not-found"  # type: ignore[index]
+
+
+def test_request_id_is_echoed_or_made(client: httpx.Client) -> None:
+    assert (
+        client.get("/metadata", headers={"x-request-id": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
+    made = client.get("/metadata", headers={"x-request-id": "bad id;drop"}).headers["x-request-id"]
+    assert made != "bad id" and len(made) == 36
+
+
+@pytest.fixture
+def small_server(tmp_path: Path, sqlite_template: Path) -> object:
+    fresh_sqlite(sqlite_template, tmp_path)
+    limits = LimitSettings(
+        max_body_bytes=4096, max_bundle_entries=3, max_count=10, max_json_depth=10
+    )
+    settings = settings_for("sqlite", tmp_path, None, limits=limits)
+    with live_server(create_app(settings)) as live:
+        yield live
+
+
+def test_limits(small_server: object) -> None:
+    url = small_server.url + "/fhir"  # type: ignore[attr-defined]
+    with httpx.Client(base_url=url) as http:
+        big = {"resourceType": "Patient", "name": [{"text": "x" * 5000}]}
+        r = http.post("/Patient", json=big)
+        assert r.status_code == 413 and _outcome(r)
+        # The same body, streamed without a Content-Length, is stopped as it arrives.
+        chunks = (json.dumps(big)[i : i + 512].encode() for i in range(0, 6000, 512))
+        r = http.post("/Patient", content=chunks, headers={"content-type": "application/fhir+json"})
+        assert r.status_code == 413
+        entries = [
+            {
+                "resource": {"resourceType": "Basic", "code": {"text": "x"}},
+                "request": {"method": "POST", "url": "Basic"},
+            }
+        ] * 4
+        r = http.post("/", json={"resourceType": "Bundle", "type": "batch", "entry": entries})
+        assert r.status_code == 413
+        deep: dict[str, object] = {"resourceType": "Basic", "code": {"text": "x"}}
+        node = deep
+        for _ in range(12):
+            child: dict[str, object] = {"url": "http://x"}
+            node["extension"] = [child]
+            node = child
+        r = http.post("/Basic", json=deep)
+        assert r.status_code == 400 and "deeper" in r.json()["issue"][0]["diagnostics"]
+        assert http.get("/_history", params={"_count": "11"}).status_code == 400
+
+
+def test_a_500_shows_no_internals(tmp_path: Path, sqlite_template: Path) -> None:
+    fresh_sqlite(sqlite_template, tmp_path)
+    app: FastAPI = create_app(settings_for("sqlite", tmp_path, None))
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internal detail /etc/passwd")
+
+    with live_server(app) as live, httpx.Client(base_url=live.url) as http:
+        r = http.get("/boom")
+    assert r.status_code == 500
+    assert "secret" not in r.text and "passwd" not in r.text
+    assert _outcome(r)["issue"][0]["code"] == "exception"  # type: ignore[index]
+
+
+def test_health(server: object) -> None:
+    with httpx.Client(base_url=server.url) as http:  # type: ignore[attr-defined]
+        assert http.get("/healthz").json() == {"status": "ok"}
+        assert http.get("/readyz").json() == {"status": "ready"}

@@ -1,0 +1,157 @@
+"""The SQL store behaves the same on SQLite and PostgreSQL (real servers, no mocks)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.errors import Conflict
+from gateway.record.services import RecordServices
+from gateway.search.rows import DateRow, IndexRows, StringRow, TokenRow
+from gateway.storage import schema as s
+from gateway.storage.records import WriteOp
+from gateway.storage.store import SqlStore
+
+
+def _op(
+    rid: str,
+    version: int,
+    at: int,
+    *,
+    pk: int | None = None,
+    body: bytes | None = b"{}",
+    rows: IndexRows | None = None,
+) -> WriteOp:
+    return WriteOp(
+        resource_type="Patient",
+        id=rid,
+        version=version,
+        last_updated=at,
+        method="POST" if version == 1 else ("DELETE" if body is None else "PUT"),
+        content=body,
+        patient_id=rid,
+        index=rows if body is not None else None,
+        existing_pk=pk,
+    )
+
+
+def _count(store: SqlStore, table: object) -> int:
+    with store.reader() as tx:
+        return int(tx.conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(services: RecordServices) -> SqlStore:
+    return services.store
+
+
+def test_create_read_update_history(store: SqlStore) -> None:
+    rows = IndexRows(
+        tokens=[TokenRow("identifier", "s", "v1")], strings=[StringRow("name", "a", "A")]
+    )
+    with store.writer() as tx:
+        seqs = tx.write([_op("a", 1, 1000, body=b'{"v":1}', rows=rows)])
+    assert len(seqs) == 1
+    with store.reader() as tx:
+        cur = tx.current("Patient", "a")
+        assert cur is not None and cur.version == 1 and cur.content == b'{"v":1}'
+        pk = cur.pk
+    assert _count(store, s.idx_token) == 1
+    new_rows = IndexRows(dates=[DateRow("birthdate", 1, 2)])
+    with store.writer() as tx:
+        tx.write([_op("a", 2, 2000, pk=pk, body=b'{"v":2}', rows=new_rows)])
+    assert _count(store, s.idx_token) == 0, "index rows of the old version are gone"
+    assert _count(store, s.idx_date) == 1
+    with store.reader() as tx:
+        cur = tx.current("Patient", "a")
+        assert cur is not None and cur.version == 2 and cur.pk == pk
+        v1 = tx.version("Patient", "a", 1)
+        assert v1 is not None and v1.content == b'{"v":1}'
+        hist = tx.history(resource_type="Patient", rid="a")
+        assert [v.version for v in hist] == [2, 1]
+        assert [v.version for v in tx.history(resource_type="Patient", rid="a", since=1500)] == [2]
+        assert tx.version("Patient", "a", 3) is None
+
+
+def test_delete_is_a_tombstone_and_drops_index_rows(store: SqlStore) -> None:
+    with store.writer() as tx:
+        tx.write([_op("a", 1, 1000, rows=IndexRows(tokens=[TokenRow("x", None, "y")]))])
+        pk = tx.current("Patient", "a").pk  # type: ignore[union-attr]
+        tx.write([_op("a", 2, 2000, pk=pk, body=None)])
+    with store.reader() as tx:
+        cur = tx.current("Patient", "a")
+        assert cur is not None and cur.deleted and cur.content is None
+        assert [v.deleted for v in tx.history(rid="a")] == [True, False]
+    assert _count(store, s.idx_token) == 0
+
+
+def test_at_returns_the_versions_current_during_the_period(store: SqlStore) -> None:
+    with store.writer() as tx:
+        tx.write([_op("a", 1, 1000)])
+        pk = tx.current("Patient", "a").pk  # type: ignore[union-attr]
+        tx.write([_op("a", 2, 2000, pk=pk)])
+        tx.write([_op("a", 3, 3000, pk=pk)])
+    with store.reader() as tx:
+        assert [v.version for v in tx.history(rid="a", at=(2500, 2600))] == [2]
+        assert [v.version for v in tx.history(rid="a", at=(1500, 2500))] == [2, 1]
+        assert [v.version for v in tx.history(rid="a", at=(500, 900))] == []
+        assert [v.version for v in tx.history(rid="a", at=(9000, 9001))] == [3]
+
+
+def test_paging_by_sequence(store: SqlStore) -> None:
+    with store.writer() as tx:
+        tx.write([_op(f"p{i}", 1, 1000 + i) for i in range(7)])
+    with store.reader() as tx:
+        first = tx.history(limit=3)
+        rest = tx.history(limit=10, before_seq=first[-1].seq)
+    ids = [v.id for v in first + rest]
+    assert ids == [f"p{i}" for i in reversed(range(7))]
+
+
+def test_bulk_write_keeps_order_and_primary_keys(store: SqlStore) -> None:
+    ops = [
+        _op(f"p{i}", 1, 1000, rows=IndexRows(tokens=[TokenRow("k", None, str(i))]))
+        for i in range(50)
+    ]
+    with store.writer() as tx:
+        seqs = tx.write(ops)
+    assert seqs == sorted(seqs)
+    with store.reader() as tx:
+        for op in ops:
+            cur = tx.current("Patient", op.id)
+            assert cur is not None and cur.pk == op.existing_pk
+        rows = tx.conn.execute(select(s.idx_token.c.resource_pk, s.idx_token.c.code)).all()
+    by_code = {code: pk for pk, code in rows}
+    assert all(by_code[str(i)] == ops[i].existing_pk for i in range(50))
+
+
+def test_duplicate_version_is_a_conflict_and_rolls_back(store: SqlStore) -> None:
+    with store.writer() as tx:
+        tx.write([_op("a", 1, 1000)])
+
+    def write_b_then_a_again() -> None:
+        with store.writer() as tx:
+            tx.write([_op("b", 1, 1000)])
+            tx.write([_op("a", 1, 1000)])
+
+    with pytest.raises(Conflict):
+        write_b_then_a_again()
+    with store.reader() as tx:
+        assert tx.current("Patient", "b") is None, "the whole transaction rolled back"
+
+
+def test_long_values_are_clipped_before_the_index(store: SqlStore) -> None:
+    long = "x" * 5000
+    with store.writer() as tx:
+        tx.write([_op("a", 1, 1, rows=IndexRows(strings=[StringRow("name", long, long)]))])
+    with store.reader() as tx:
+        norm, exact = tx.conn.execute(select(s.idx_string.c.norm, s.idx_string.c.exact)).one()
+    assert len(norm) == 512 and exact == long
+
+
+def test_advisory_lock_is_callable_in_a_writer(store: SqlStore) -> None:
+    with store.writer() as tx:
+        tx.lock("Patient?identifier=s|v")
+        tx.write([_op("a", 1, 1)])
+    with store.reader() as tx:
+        assert tx.current("Patient", "a") is not None

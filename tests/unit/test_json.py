@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.errors import BadRequest, GatewayError, PayloadTooLarge
+from gateway.fhir.json import dumps, loads
+
+
+def test_decimals_keep_their_written_precision() -> None:
+    value = loads(b'{"value": 7.40, "n": 3, "tiny": 0.000100, "big": 1E+3}')
+    assert value["value"] == Decimal("7.40")
+    assert isinstance(value["n"], int)
+    assert dumps(value) == b'{"value":7.40,"n":3,"tiny":0.000100,"big":1E+3}'
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"{bad", "line 1, column 2"),
+        (b'{"a": 1,}', "line 1"),
+        (b'{"a": NaN}', "NaN is not valid JSON"),
+        (b"\xff\xfe", "not valid UTF-8"),
+    ],
+)
+def test_malformed_json_is_a_located_400(body: bytes, fragment: str) -> None:
+    with pytest.raises(BadRequest) as err:
+        loads(body)
+    assert fragment in err.value.diagnostics
+
+
+def test_depth_limit() -> None:
+    deep = b"[" * 65 + b"]" * 65
+    with pytest.raises(BadRequest, match="deeper than the limit of 64"):
+        loads(deep)
+    assert loads(b"[" * 64 + b"]" * 64, max_depth=64) is not None
+
+
+def test_depth_beyond_the_interpreter_recursion_limit_is_a_400() -> None:
+    with pytest.raises(BadRequest):
+        loads(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_container_and_string_limits_are_413() -> None:
+    with pytest.raises(PayloadTooLarge):
+        loads(b"[" + b",".join([b"1"] * 101) + b"]", max_items=100)
+    with pytest.raises(PayloadTooLarge):
+        loads(b'{"a": "' + b"x" * 2000 + b'"}', max_string=1024)
+
+
+@given(st.binary(max_size=200))
+def test_random_bytes_never_crash(data: bytes) -> None:
+    try:
+        loads(data)
+    except GatewayError as exc:
+        assert exc.status in (400, 413)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=4)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_round_trip_is_exact(value: object) -> None:
+    assert loads(dumps(value)) == value
