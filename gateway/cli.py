@@ -57,6 +57,8 @@ def serve(
         proxy_headers=True,
         server_header=False,
         log_level="info",
+        # Access lines would carry query strings (identifiers such as an INS): off.
+        access_log=False,
     )
 
 

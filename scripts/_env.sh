@@ -18,15 +18,22 @@ pick_python() {
 # ensure_venv EXTRAS: create .venv once and (re)install when pyproject.toml changed.
 ensure_venv() {
   local extras="$1" stamp=".venv/.installed-$1"
+  # An install with the test extras also satisfies a plain one.
+  if [ "$extras" = "base" ] && [ -f .venv/.installed-test ] && [ ! pyproject.toml -nt .venv/.installed-test ]; then
+    return 0
+  fi
   if [ ! -x .venv/bin/python ]; then
     "$(pick_python)" -m venv .venv
-    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel
   fi
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    if [ -n "$extras" ] && [ "$extras" != "base" ]; then
-      .venv/bin/python -m pip install --quiet -e ".[$extras]"
-    else
-      .venv/bin/python -m pip install --quiet -e .
+    local target="."
+    if [ -n "$extras" ] && [ "$extras" != "base" ]; then target=".[$extras]"; fi
+    local log=".venv/install.log"
+    if ! .venv/bin/python -m pip install --quiet -e "$target" >"$log" 2>&1; then
+      cat "$log" >&2
+      echo "installation failed (log: $log)" >&2
+      return 1
     fi
     touch "$stamp"
   fi
