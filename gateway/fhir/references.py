@@ -9,7 +9,7 @@ inside a transaction, conditional (``Patient?identifier=system|value``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,34 @@ def iter_reference_holders(node: Any) -> Iterator[dict[str, Any]]:
             stack.extend(reversed(list(item.values())))
         elif isinstance(item, list):
             stack.extend(reversed(item))
+
+
+Slot = tuple[Any, Any]
+"""A place in a JSON tree: (the dict or list holding a string, its key or index)."""
+
+
+def find_link_slots(node: Any, candidates: Container[str]) -> list[Slot]:
+    """Where a transaction may have to rewrite links, found in one walk.
+
+    That is every string equal to one of ``candidates`` (the Bundle's fullUrls), every
+    conditional ``reference``, and every narrative ``div`` that mentions a ``urn:``.
+    """
+    slots: list[Slot] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        pairs: Any = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, value in pairs:
+            if isinstance(value, str):
+                if (
+                    value in candidates
+                    or (key == "reference" and "?" in value)
+                    or (key == "div" and "urn:" in value)
+                ):
+                    slots.append((item, key))
+            elif isinstance(value, (dict, list)):
+                stack.append(value)
+    return slots
 
 
 def rewrite_strings(node: Any, replace: Callable[[str], str | None]) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from gateway.errors import BadRequest, NotFound, PreconditionFailed
-from gateway.fhir.references import is_conditional, iter_reference_holders, rewrite_strings
+from gateway.fhir.references import Slot, find_link_slots, is_conditional
 from gateway.record.writer import RecordWriter, new_id
 from gateway.rest.bundle_entries import Entry
 from gateway.rest.request import FhirRequest, FhirResponse
@@ -32,27 +32,25 @@ class Identities:
     assigned: dict[int, str] = field(default_factory=dict)  # entry index → new id (POST)
     existing: dict[int, FhirResponse] = field(default_factory=dict)  # matched ifNoneExist
     mapping: dict[str, str] = field(default_factory=dict)  # fullUrl / conditional → Type/id
+    slots: dict[int, list[Slot]] = field(default_factory=dict)  # entry index → link places
     _placeholders: list[str] | None = None
 
-    def rewrite(self, resource: Any) -> Any:
-        if resource is None or not self.mapping:
-            return resource
+    def rewrite(self, entry: Entry) -> Any:
+        """The entry's resource with its links rewritten, in place (the body is ours)."""
         mapping = self.mapping
-        if self._placeholders is None:
-            self._placeholders = [k for k in mapping if k.startswith("urn:")]
-        placeholders = self._placeholders
-
-        def replace(value: str) -> str | None:
+        for holder, key in self.slots.get(entry.index, ()):
+            value = holder[key]
             hit = mapping.get(value)
             if hit is not None:
-                return hit
-            if value.startswith("<div") and "urn:" in value:
-                for key in placeholders:  # links in the narrative (spec: <a href>, <img src>)
-                    value = value.replace(key, mapping[key])
-                return value
-            return None
-
-        return rewrite_strings(resource, replace)
+                holder[key] = hit
+            elif key == "div":
+                if self._placeholders is None:
+                    self._placeholders = [k for k in mapping if k.startswith("urn:")]
+                for placeholder in self._placeholders:  # narrative links: <a href>, <img src>
+                    if placeholder in value:
+                        value = value.replace(placeholder, mapping[placeholder])
+                holder[key] = value
+        return entry.resource
 
 
 def _canonical_query(raw: str) -> str:
@@ -104,10 +102,15 @@ def resolve_identities(entries: list[Entry], w: RecordWriter, *, base: str) -> I
         elif entry.method in ("PUT", "PATCH", "DELETE") and len(segs) == 2:
             claim(f"{segs[0]}/{segs[1]}", entry)
 
+    full_urls = {e.full_url for e in entries if e.full_url}
     for entry in entries:
-        for holder in iter_reference_holders(entry.resource):
-            ref = holder["reference"]
-            if ref in ids.mapping or not is_conditional(ref):
+        if entry.resource is None:
+            continue
+        slots = find_link_slots(entry.resource, full_urls)
+        ids.slots[entry.index] = slots
+        for holder, key in slots:
+            ref = holder[key]
+            if key != "reference" or ref in ids.mapping or not is_conditional(ref):
                 continue
             rtype, _, query = ref.partition("?")
             match = single_match(

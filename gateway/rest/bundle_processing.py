@@ -15,7 +15,7 @@ from typing import Any
 from gateway.errors import BadRequest, GatewayError, Issue, operation_outcome
 from gateway.fhir.bundle import bundle, raw
 from gateway.fhir.instant import format_instant
-from gateway.fhir.references import iter_reference_holders, rewrite_strings
+from gateway.fhir.references import iter_reference_holders
 from gateway.record.repository import Repository
 from gateway.rest.bundle_entries import ORDER, Entry, read_entries
 from gateway.rest.bundle_identity import resolve_identities
@@ -54,7 +54,7 @@ def _transaction(req: FhirRequest, repo: Repository, entries: list[Entry]) -> Fh
                 responses[entry.index] = identities.existing[entry.index]
                 continue
             sub = entry.as_request(req.base, prefer=prefer, conditions_resolved=True)
-            sub.resource = identities.rewrite(entry.resource)
+            sub.resource = identities.rewrite(entry)
             sub.assigned_id = identities.assigned.get(entry.index)
             try:
                 responses[entry.index] = dispatch(sub, repo)
@@ -82,7 +82,7 @@ def _batch(req: FhirRequest, repo: Repository, entries: list[Entry]) -> FhirResp
                     responses[entry.index] = identities.existing[entry.index]
                     continue
                 sub = entry.as_request(req.base, prefer=prefer, conditions_resolved=True)
-                sub.resource = identities.rewrite(entry.resource)
+                sub.resource = identities.rewrite(entry)
                 sub.assigned_id = identities.assigned.get(entry.index)
                 responses[entry.index] = dispatch(sub, repo)
         except GatewayError as exc:
@@ -154,4 +154,4 @@ def _response_bundle(
     return FhirResponse(200, bundle(btype, out, now=repo.services.clock()))
 
 
-__all__ = ["process", "rewrite_strings"]
+__all__ = ["process"]
