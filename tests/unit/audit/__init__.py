@@ -1,0 +1,1 @@
+"""Unit tests of gateway.audit (a package so the tests share audit_reference)."""
