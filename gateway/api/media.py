@@ -35,16 +35,25 @@ def response_type(accept: str | None) -> str:
     offered = []
     for part in accept.split(","):
         media, _, params = part.strip().partition(";")
-        media = media.strip().lower()
-        if "q=0" in params.replace(" ", "") and "q=0." not in params.replace(" ", ""):
-            continue
-        offered.append(media)
-    if not offered or any(m in _ACCEPTABLE for m in offered):
+        if _quality(params) > 0:
+            offered.append(media.strip().lower())
+    if any(m in _ACCEPTABLE for m in offered):
         return "application/json" if offered == ["application/json"] else FHIR_JSON
     raise UnsupportedMediaType(
         f"Accept: {accept} is not served: this server speaks FHIR JSON only",
         code="GW-1015",
     )
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
 
 
 def body_kind(content_type: str | None, method: str) -> str:

@@ -7,13 +7,14 @@ or several matches decide what happens, and several matches give 412.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from gateway.errors import BadRequest, NotFound, PreconditionFailed
 from gateway.fhir.json import loads
 from gateway.fhir.patch import apply_json_patch
 from gateway.record.reader import RecordReader
 from gateway.record.repository import Repository
+from gateway.record.writer import RecordWriter
 from gateway.rest.instance import patch_document
 from gateway.rest.request import FhirRequest, FhirResponse
 from gateway.rest.respond import parse_etag, read_response, write_response
@@ -32,7 +33,14 @@ def criteria_of(raw: str, *, what: str) -> list[tuple[str, str]]:
 def single_match(
     reader: RecordReader, rtype: str, criteria: list[tuple[str, str]], *, what: str
 ) -> StoredVersion | None:
-    """The one resource matching ``criteria``, None for no match, 412 for several."""
+    """The one resource matching ``criteria``, None for no match, 412 for several.
+
+    Inside a write unit, writers with the same criteria are serialised until commit, so
+    two concurrent conditional creates cannot both find nothing and both create.
+    """
+    if isinstance(reader, RecordWriter):
+        canonical = urlencode(sorted(criteria))
+        reader.tx.lock(f"{rtype}?{canonical}")
     matches = reader.match(rtype, criteria, limit=2)
     if len(matches) > 1:
         raise PreconditionFailed(

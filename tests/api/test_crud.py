@@ -166,3 +166,19 @@ def test_conditional_patch(client: httpx.Client) -> None:
         headers={"content-type": "application/json-patch+json"},
     )
     assert r.status_code == 200 and r.json()["gender"] == "other"
+
+
+def test_update_as_create_can_be_refused(tmp_path: object, sqlite_template: object) -> None:
+    from pathlib import Path
+
+    from gateway.app import create_app
+    from tests.support import fresh_sqlite, live_server, settings_for
+
+    assert isinstance(tmp_path, Path)
+    assert isinstance(sqlite_template, Path)
+    fresh_sqlite(sqlite_template, tmp_path)
+    app = create_app(settings_for("sqlite", tmp_path, None, update_create=False))
+    with live_server(app) as live, httpx.Client(base_url=live.url + "/fhir") as http:
+        r = http.put("/Patient/x1", json={"resourceType": "Patient", "id": "x1"})
+        assert r.status_code == 405
+        assert http.get("/metadata").json()["rest"][0]["resource"][0]["updateCreate"] is False

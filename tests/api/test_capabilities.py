@@ -1,0 +1,23 @@
+"""The CapabilityStatement is valid R4 and says exactly what the route table serves."""
+
+from __future__ import annotations
+
+import httpx
+
+from gateway.fhir.resource_types import RESOURCE_TYPES
+from gateway.fhir.structure import validate_structure
+from gateway.rest.router import ROUTES
+
+
+def test_capability_statement(client: httpx.Client) -> None:
+    cs = client.get("/metadata").json()
+    assert validate_structure(cs) == "CapabilityStatement"
+    assert cs["fhirVersion"] == "4.0.1"
+    assert cs["format"] == ["json"]
+    rest = cs["rest"][0]
+    assert {r["type"] for r in rest["resource"]} == RESOURCE_TYPES
+    served = {r.interaction for r in ROUTES if r.shape[:1] == ("{type}",)}
+    patient = next(r for r in rest["resource"] if r["type"] == "Patient")
+    assert {i["code"] for i in patient["interaction"]} == served
+    assert patient["conditionalDelete"] == "single"
+    assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch", "history-system"}

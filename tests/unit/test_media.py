@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from gateway.api.media import body_kind, check_format, response_type
+from gateway.errors import UnsupportedMediaType
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        (None, "application/fhir+json"),
+        ("*/*", "application/fhir+json"),
+        ("application/fhir+json", "application/fhir+json"),
+        ("application/json", "application/json"),
+        ("application/fhir+xml;q=0.9, application/fhir+json", "application/fhir+json"),
+        ("text/html,application/xhtml+xml,*/*;q=0.8", "application/fhir+json"),
+    ],
+)
+def test_acceptable(accept: str | None, expected: str) -> None:
+    assert response_type(accept) == expected
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/fhir+xml", "application/xml", "text/xml", "application/fhir+json;q=0"]
+)
+def test_xml_only_is_415(accept: str) -> None:
+    with pytest.raises(UnsupportedMediaType):
+        response_type(accept)
+
+
+def test_format_and_body_kinds() -> None:
+    for ok in ("json", "application/fhir+json", None):
+        check_format(ok)
+    for bad in ("xml", "text/xml", "ttl"):
+        with pytest.raises(UnsupportedMediaType):
+            check_format(bad)
+    assert body_kind("application/fhir+json; charset=utf-8", "POST") == "json"
+    assert body_kind(None, "PUT") == "json"
+    assert body_kind("application/json-patch+json", "PATCH") == "patch"
+    assert body_kind("application/x-www-form-urlencoded", "POST") == "form"
+    with pytest.raises(UnsupportedMediaType):
+        body_kind("application/json-patch+json", "PUT")
+    with pytest.raises(UnsupportedMediaType):
+        body_kind("text/plain", "POST")
