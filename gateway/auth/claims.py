@@ -159,7 +159,9 @@ def context_from_claims(
         raise _fail(rj.MODE_UNKNOWN)
     if mode != "normal" and kind != "professional":
         raise _fail(rj.MODE_NOT_ALLOWED)
-    justification = text("justification")
+    raw_justification = claims.get("justification")
+    blank = isinstance(raw_justification, str) and not raw_justification.strip()
+    justification = None if blank else text("justification")
     if mode == "bris_de_glace" and justification is None:
         raise _fail(rj.JUSTIFICATION_MISSING)
     group = text("group")
