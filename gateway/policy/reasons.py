@@ -126,6 +126,11 @@ RECORD_OPENING = _r("record-opening", 4, "Opening a record needs no prior relati
 CONSENT_RECORDING = _r(
     "consent-recording", 4, "A professional records the patient's consent to their own access."
 )
+CONSENT_BY_PATIENT_ONLY = _r(
+    "consent-by-patient-only",
+    4,
+    "The patient opposed the care-team presumption: only the patient grants access.",
+)
 
 # Rule 5: the matrix (profession x document class).
 MATRIX_ALLOWED = _r("matrix-allowed", 5, "The matrix allows this profession this class.")

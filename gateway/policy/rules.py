@@ -127,7 +127,10 @@ def _relationship(case: Case) -> Vote:
         return reject(r.NOT_IN_GROUP)
     if case.action is Action.CREATE:
         if case.klass == CONSENT and _own_grant(case):
-            return authorize(r.CONSENT_RECORDING)
+            if facts.care_team_opposition:
+                return reject(r.CONSENT_BY_PATIENT_ONLY)
+            # The patient is told, so a declared consent they never gave comes to light.
+            return authorize(r.CONSENT_RECORDING, r.NOTIFY_PATIENT)
         if case.resource.type == "Patient":
             return authorize(r.RECORD_OPENING)
     in_team = (
