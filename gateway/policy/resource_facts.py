@@ -33,9 +33,11 @@ def patient_key(reference: object) -> str | None:
     if isinstance(literal, str):
         return literal if literal.startswith("Patient/") and literal.count("/") == 1 else None
     identifier = reference.get("identifier")
-    if isinstance(identifier, Mapping) and identifier.get("system") in INS_SYSTEMS:
-        value = identifier.get("value")
-        return value if isinstance(value, str) else None
+    if not isinstance(identifier, Mapping):
+        return None
+    system, value = identifier.get("system"), identifier.get("value")
+    if isinstance(system, str) and system in INS_SYSTEMS and isinstance(value, str):
+        return value
     return None
 
 
