@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from gateway.access.context import AccessContext
@@ -16,20 +16,37 @@ from gateway.policy.vote import Verdict, Vote
 EMERGENCY_MODES = frozenset({"bris_de_glace", "centre_15"})
 
 
+# Votes are immutable: the common ones (no obligation) are made once, not per decision,
+# since a search evaluates every candidate resource.
+_VOTES: dict[tuple[Verdict, str], Vote] = {}
+
+
+def _vote(verdict: Verdict, reason: Reason, obligations: tuple[Obligation, ...]) -> Vote:
+    if obligations:
+        return Vote(verdict, reason, obligations)
+    key = (verdict, reason.code)
+    vote = _VOTES.get(key)
+    if vote is None or vote.reason is not reason:
+        vote = _VOTES[key] = Vote(verdict, reason)
+    return vote
+
+
 def proceed(reason: Reason, *obligations: Obligation) -> Vote:
-    return Vote(Verdict.PROCEED, reason, tuple(obligations))
+    return _vote(Verdict.PROCEED, reason, obligations)
 
 
 def reject(reason: Reason) -> Vote:
-    return Vote(Verdict.REJECT, reason)
+    return _vote(Verdict.REJECT, reason, ())
 
 
 def authorize(reason: Reason, *obligations: Obligation) -> Vote:
-    return Vote(Verdict.AUTHORIZED, reason, tuple(obligations))
+    return _vote(Verdict.AUTHORIZED, reason, obligations)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Case:
+    """Internal to one evaluation (never shared), hence a plain, fast-to-build object."""
+
     ctx: AccessContext
     action: Action
     resource: ResourceFacts
@@ -37,18 +54,14 @@ class Case:
     matrix: AccessMatrix
     options: PolicyOptions
     now: datetime | None
+    kind: str = field(init=False)
+    klass: str = field(init=False)
+    emergency: bool = field(init=False)
 
-    @property
-    def kind(self) -> str:
-        return self.ctx.kind
-
-    @property
-    def emergency(self) -> bool:
-        return self.ctx.purpose_of_use in EMERGENCY_MODES
-
-    @property
-    def klass(self) -> str:
-        return self.resource.document_class or ""
+    def __post_init__(self) -> None:
+        self.kind = self.ctx.kind
+        self.klass = self.resource.document_class or ""
+        self.emergency = self.ctx.purpose_of_use in EMERGENCY_MODES
 
     @property
     def is_author(self) -> bool:

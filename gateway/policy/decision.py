@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.policy.reasons import NO_AUTHORISATION, Obligation, Reason
-from gateway.policy.vote import Effect, Verdict, Vote, final_effect, first_reject, parallel
+from gateway.policy.vote import Effect, Verdict, Vote
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +42,22 @@ class Decision:
 
 def decide(votes: Sequence[Vote]) -> Decision:
     """Combine votes cast in rule order: the first REJECT decides a deny; otherwise the
-    parallel reduction must be AUTHORIZED to permit; abstention ends in the explicit
-    deny-all (rule 8)."""
+    votes must reduce to AUTHORIZED (``final_effect(parallel(...))``, in one pass here as
+    a search evaluates every candidate); abstention ends in the explicit deny-all
+    (rule 8). ``tests/unit/policy/test_policy_reducers.py`` checks the equivalence."""
     trail = tuple(votes)
-    rejected = first_reject(trail)
-    if rejected is not None:
-        return Decision(Effect.DENY, rejected.reason, (), trail)
-    if final_effect(parallel(v.verdict for v in trail)) is Effect.DENY:
-        return Decision(Effect.DENY, NO_AUTHORISATION, (), trail)
-    authorising = next(v for v in trail if v.verdict is Verdict.AUTHORIZED)
-    obligations: list[Obligation] = []
+    authorising: Vote | None = None
+    has_obligations = False
     for vote in trail:
-        obligations.extend(o for o in vote.obligations if o not in obligations)
+        if vote.verdict is Verdict.REJECT:
+            return Decision(Effect.DENY, vote.reason, (), trail)
+        if authorising is None and vote.verdict is Verdict.AUTHORIZED:
+            authorising = vote
+        has_obligations = has_obligations or bool(vote.obligations)
+    if authorising is None:
+        return Decision(Effect.DENY, NO_AUTHORISATION, (), trail)
+    obligations: list[Obligation] = []
+    if has_obligations:
+        for vote in trail:
+            obligations.extend(o for o in vote.obligations if o not in obligations)
     return Decision(Effect.PERMIT, authorising.reason, tuple(obligations), trail)

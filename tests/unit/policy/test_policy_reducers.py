@@ -84,6 +84,8 @@ def test_decide_first_deny_wins_and_default_deny(seq: tuple[Verdict, ...]) -> No
         assert not decision.permitted
         assert decision.reason is NO_AUTHORISATION
     assert [v.reason.code for v in decision.trail] == [f"r{i}" for i in range(len(seq))]
+    reduced = final_effect(parallel(seq)) if first_reject(votes) is None else Effect.DENY
+    assert decision.effect is reduced  # decide() is the reducers, in one pass
 
 
 def test_obligations_only_on_permit_and_deduplicated() -> None:
