@@ -28,6 +28,7 @@ from gateway.policy.options import PolicyOptions
 from gateway.policy.vote import Vote
 
 Rule = Callable[[Case], Vote]
+_PATIENT_WRITES = frozenset({CONSENT, PATIENT_DOCUMENTS})
 
 
 def _facts(case: Case) -> PatientFacts:
@@ -121,18 +122,19 @@ def _relationship(case: Case) -> Vote:
     facts, ctx = _facts(case), case.ctx
     if case.kind == "patient":
         return authorize(r.OWN_RECORD if case.is_self else r.REPRESENTATIVE)
+    if case.action is Action.CREATE and case.resource.type == "Patient":
+        # Nobody can have a relationship with a record that does not exist yet (an EHPAD
+        # admitting a resident, a physician opening a record); the matrix still decides.
+        return authorize(r.RECORD_OPENING)
     if case.kind == "system":
         if ctx.group in facts.groups:
             return authorize(r.GROUP_MEMBER)
         return reject(r.NOT_IN_GROUP)
-    if case.action is Action.CREATE:
-        if case.klass == CONSENT and _own_grant(case):
-            if facts.care_team_opposition:
-                return reject(r.CONSENT_BY_PATIENT_ONLY)
-            # The patient is told, so a declared consent they never gave comes to light.
-            return authorize(r.CONSENT_RECORDING, r.NOTIFY_PATIENT)
-        if case.resource.type == "Patient":
-            return authorize(r.RECORD_OPENING)
+    if case.action is Action.CREATE and case.klass == CONSENT and _own_grant(case):
+        if facts.care_team_opposition:
+            return reject(r.CONSENT_BY_PATIENT_ONLY)
+        # The patient is told, so a declared consent they never gave comes to light.
+        return authorize(r.CONSENT_RECORDING, r.NOTIFY_PATIENT)
     in_team = (
         ctx.subject in facts.care_team_professionals or ctx.structure in facts.care_team_structures
     )
@@ -149,15 +151,7 @@ def _matrix(case: Case) -> Vote:
     """Rule 5 (DOMAIN.md §3.5): profession x class, from profiles/access-matrix.yaml."""
     klass, action = case.klass, case.action
     if case.kind == "patient":
-        if (
-            action.is_read
-            or action is Action.UPDATE_LABELS
-            or klass
-            in (
-                CONSENT,
-                PATIENT_DOCUMENTS,
-            )
-        ):
+        if action.is_read or action is Action.UPDATE_LABELS or klass in _PATIENT_WRITES:
             return proceed(r.CLASS_ALLOWED)
         return reject(r.PATIENT_CLASS_DENIED)
     if klass == AUDIT:
