@@ -102,6 +102,9 @@ def screen(case: Case) -> Vote | None:
     if labels is not None:
         return labels
     if case.klass == NOT_CLINICAL:
+        if case.resource.patient is not None:
+            # Conformance data belongs to no patient; a claim otherwise is a wrong class.
+            return reject(r.CLASS_UNKNOWN)
         if case.action.is_read:
             return authorize(r.NOT_CLINICAL_READ)
         return (
