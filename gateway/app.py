@@ -6,17 +6,20 @@ Nothing happens at import time. The lifespan opens the database, applies migrati
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from redis import Redis
 from starlette.concurrency import run_in_threadpool
 
 from gateway import __version__
-from gateway.access.context import AccessContext
 from gateway.api import errors, fhir, health
+from gateway.api.auth import Authenticate, BearerAuthenticator, RegistryFile, dev_open
 from gateway.api.limits import BodyLimit
 from gateway.api.request_id import RequestId
+from gateway.auth import ReplayGuard
+from gateway.cache.replay import RedisReplayGuard
 from gateway.config import Settings
 from gateway.fhir.cursor import CursorCodec
 from gateway.keyfile import ConfigurationError, server_secret
@@ -25,23 +28,22 @@ from gateway.record.seams import DevOpenPolicy, NoProfiles
 from gateway.record.services import RecordServices
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
+from gateway.storage.replay import SqlReplayGuard
 from gateway.storage.store import SqlStore
 
-Authenticate = Callable[[Request], AccessContext]
 
-
-def _authenticator(settings: Settings) -> Authenticate:
+def _authenticator(settings: Settings, services: RecordServices) -> Authenticate:
     if settings.auth == "disabled":
         if settings.env != "dev":  # also refused by Settings; checked again where it matters
             raise ConfigurationError("GATEWAY_AUTH=disabled needs GATEWAY_ENV=dev")
-
-        def open_access(request: Request) -> AccessContext:
-            return AccessContext.dev_open(getattr(request.state, "request_id", None))
-
-        return open_access
-    raise ConfigurationError(
-        "Token authentication is not available in this build: run with "
-        "GATEWAY_ENV=dev and GATEWAY_AUTH=disabled, on a trusted network only"
+        return dev_open
+    replay: ReplayGuard
+    if settings.redis_url:
+        replay = RedisReplayGuard(Redis.from_url(settings.redis_url))
+    else:
+        replay = SqlReplayGuard(services.store.engine)
+    return BearerAuthenticator(
+        RegistryFile(settings.clients_path), replay, audience=settings.audience
     )
 
 
@@ -61,8 +63,10 @@ def build_services(settings: Settings) -> RecordServices:
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the ASGI application. Refuses unsafe configurations before serving anything."""
-    authenticate = _authenticator(settings)
-    server_secret(settings) if settings.env == "prod" else None
+    if settings.auth == "disabled" and settings.env != "dev":
+        raise ConfigurationError("GATEWAY_AUTH=disabled needs GATEWAY_ENV=dev")
+    if settings.env == "prod":
+        server_secret(settings)  # refuse to start without an explicit key
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.migrate_on_start:
             await run_in_threadpool(migrate.upgrade, services.store.engine)
         app.state.services = services
+        app.state.authenticate = _authenticator(settings, services)
         try:
             yield
         finally:
@@ -84,7 +89,6 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url=None,
     )
     app.state.settings = settings
-    app.state.authenticate = authenticate
     errors.install(app)
     app.include_router(health.router)
     app.include_router(fhir.router)

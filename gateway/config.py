@@ -61,6 +61,18 @@ class Settings(BaseSettings):
         "Required in production; generated under the data dir in dev and test.",
     )
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    audience: str = Field(
+        default="dmp-gateway",
+        description="The value a bearer token's `aud` claim must carry.",
+    )
+    clients_file: Path | None = Field(
+        default=None,
+        description="The client registry (YAML); default: clients.yaml in the data dir.",
+    )
+
+    @property
+    def clients_path(self) -> Path:
+        return self.clients_file or self.data_dir / "clients.yaml"
 
     @model_validator(mode="after")
     def _refuse_unsafe_combinations(self) -> Settings:

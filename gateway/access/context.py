@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-CallerKind = Literal["professional", "patient", "system", "auditor", "admin", "dev"]
+CallerKind = Literal["professional", "patient", "system", "auditor", "admin", "dev", "anonymous"]
 PurposeOfUse = Literal["normal", "bris_de_glace", "centre_15"]
 
 

@@ -43,6 +43,14 @@ async def fhir_endpoint(request: Request, path: str = "") -> Response:
     check_format(next((v for k, v in query if k == "_format"), None))
     media = response_type(request.headers.get("accept"))
     pretty = next((v for k, v in query if k == "_pretty"), "false") == "true"
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    # Who is calling comes first: nobody gets a body parsed before they are authenticated.
+    # The CapabilityStatement alone is public (discovery; it holds no data).
+    request_id = getattr(request.state, "request_id", None)
+    if path.strip("/") == "metadata" and request.method in ("GET", "HEAD"):
+        ctx = AccessContext(kind="anonymous", request_id=request_id)
+    else:
+        ctx = await run_in_threadpool(request.app.state.authenticate, headers, request_id)
     method = request.method
     resource: Any = None
     content_type = request.headers.get("content-type")
@@ -62,17 +70,15 @@ async def fhir_endpoint(request: Request, path: str = "") -> Response:
             )
         elif method in ("PUT", "PATCH") or not path.endswith("_search"):
             raise BadRequest(f"{method} needs a body", code="GW-1001")
-    segments = [unquote(s) for s in path.split("/") if s]
     req = FhirRequest(
         method=method,
-        segments=segments,
+        segments=[unquote(s) for s in path.split("/") if s],
         query=[(k, v) for k, v in query if k not in GENERAL],
-        headers={k.lower(): v for k, v in request.headers.items()},
+        headers=headers,
         resource=resource,
         base=fhir_base(request, settings),
         content_type=content_type,
     )
-    ctx: AccessContext = request.app.state.authenticate(request)
     repo = Repository(ctx, request.app.state.services)
     result: FhirResponse = await run_in_threadpool(dispatch, req, repo)
     return _http_response(result, media, pretty, head=method == "HEAD")

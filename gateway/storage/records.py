@@ -21,6 +21,9 @@ class StoredVersion:
     pk: int | None = None  # ``resource.pk`` (current rows only)
     seq: int | None = None  # ``resource_history.seq`` (history rows only)
     method: str | None = None
+    author: str | None = None  # who created the resource (idNat_PS, INS or client id)
+    author_structure: str | None = None
+    created: int | None = None  # when version 1 was written (microseconds)
 
 
 @dataclass(slots=True)
@@ -39,6 +42,9 @@ class WriteOp:
     patient_id: str | None
     index: IndexRows | None
     existing_pk: int | None = None
+    author: str | None = None
+    author_structure: str | None = None
+    created: int | None = None
 
     @property
     def deleted(self) -> bool:

@@ -54,6 +54,11 @@ resource = Table(
     Column("deleted", Boolean, nullable=False),
     Column("patient_id", String(64), nullable=True),
     Column("content", LargeBinary, nullable=True),
+    # Who created the resource (idNat_PS or INS) and for which structure, and when: the
+    # access rules read authorship from here, never from the content (rule 7).
+    Column("author", String(64), nullable=True),
+    Column("author_structure", String(64), nullable=True),
+    Column("created", BigInteger, nullable=True),
     UniqueConstraint("resource_type", "id"),
     Index(None, "resource_type", "last_updated"),
     Index(None, "patient_id", "resource_type"),
@@ -71,6 +76,9 @@ history = Table(
     Column("deleted", Boolean, nullable=False),
     Column("patient_id", String(64), nullable=True),
     Column("content", LargeBinary, nullable=True),
+    Column("author", String(64), nullable=True),
+    Column("author_structure", String(64), nullable=True),
+    Column("created", BigInteger, nullable=True),
     UniqueConstraint("resource_type", "id", "version"),
     Index(None, "resource_type", "seq"),
     Index(None, "last_updated"),
@@ -154,5 +162,14 @@ idx_uri = _index_table(
     Column("uri", OrderedText, nullable=False),
     indexes=[("resource_type", "param", "uri")],
 )
+
+token_jti = Table(
+    "token_jti",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("expires", BigInteger, nullable=False),
+    Index(None, "expires"),
+)
+"""Bearer token ids already used, until their token expires (the replay guard)."""
 
 INDEX_TABLES = (idx_token, idx_string, idx_date, idx_reference, idx_quantity, idx_number, idx_uri)

@@ -31,6 +31,9 @@ CURRENT_COLUMNS = (
     s.resource.c.deleted,
     s.resource.c.content,
     s.resource.c.patient_id,
+    s.resource.c.author,
+    s.resource.c.author_structure,
+    s.resource.c.created,
 )
 _HISTORY_COLS = (
     s.history.c.seq,
@@ -42,6 +45,9 @@ _HISTORY_COLS = (
     s.history.c.content,
     s.history.c.patient_id,
     s.history.c.method,
+    s.history.c.author,
+    s.history.c.author_structure,
+    s.history.c.created,
 )
 
 
@@ -55,6 +61,9 @@ def current_version(row: Row[Any, *tuple[Any, ...]]) -> StoredVersion:
         content=row.content,
         patient_id=row.patient_id,
         pk=row.pk,
+        author=row.author,
+        author_structure=row.author_structure,
+        created=row.created,
     )
 
 
@@ -69,7 +78,14 @@ def _historic(row: Row[Any, *tuple[Any, ...]]) -> StoredVersion:
         patient_id=row.patient_id,
         seq=row.seq,
         method=row.method,
+        author=row.author,
+        author_structure=row.author_structure,
+        created=row.created,
     )
+
+
+def _authorship(op: WriteOp) -> dict[str, Any]:
+    return {"author": op.author, "author_structure": op.author_structure, "created": op.created}
 
 
 class StoreTx:
@@ -210,6 +226,7 @@ class StoreTx:
                         "deleted": op.deleted,
                         "patient_id": op.patient_id,
                         "content": op.content,
+                        **_authorship(op),
                     }
                     for op in ops
                 ],
@@ -230,6 +247,7 @@ class StoreTx:
                         "deleted": op.deleted,
                         "patient_id": op.patient_id,
                         "content": op.content,
+                        **_authorship(op),
                     }
                     for op in replaced
                 ],
@@ -247,6 +265,7 @@ class StoreTx:
                             "deleted": op.deleted,
                             "patient_id": op.patient_id,
                             "content": op.content,
+                            **_authorship(op),
                         }
                         for op in created
                     ],

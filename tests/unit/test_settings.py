@@ -16,9 +16,11 @@ def test_auth_disabled_needs_dev() -> None:
     assert Settings(env="dev", auth="disabled").auth == "disabled"
 
 
-def test_the_server_refuses_to_start_without_authentication(tmp_path: Path) -> None:
+def test_an_open_api_outside_dev_is_refused(tmp_path: Path) -> None:
+    settings = Settings(env="dev", auth="disabled", data_dir=tmp_path)
+    object.__setattr__(settings, "env", "prod")  # bypassing the Settings check on purpose
     with pytest.raises(ConfigurationError, match="GATEWAY_AUTH=disabled"):
-        create_app(Settings(env="dev", data_dir=tmp_path))
+        create_app(settings)
 
 
 def test_production_needs_an_explicit_secret(tmp_path: Path) -> None:

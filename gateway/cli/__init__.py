@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
+from gateway.config import Settings
+
 app = typer.Typer(
     help="dmp-gateway: a DMP-style shared health-record gateway.",
     no_args_is_help=True,
@@ -12,9 +14,8 @@ app = typer.Typer(
 )
 
 
-def _settings() -> object:
-    from gateway.config import Settings
-
+def load_settings() -> Settings:
+    """Settings from the environment, or exit 2 naming each bad variable."""
     try:
         return Settings()
     except ValidationError as exc:
@@ -34,11 +35,9 @@ def serve(
     import uvicorn
 
     from gateway.app import create_app
-    from gateway.config import Settings
     from gateway.keyfile import ConfigurationError
 
-    settings = _settings()
-    assert isinstance(settings, Settings)
+    settings = load_settings()
     try:
         create_app(settings)
     except ConfigurationError as exc:
@@ -62,12 +61,10 @@ def serve(
     )
 
 
-def _migrate(settings: object) -> str | None:
-    from gateway.config import Settings
+def _migrate(settings: Settings) -> str | None:
     from gateway.storage import migrate as migrations
     from gateway.storage.engine import make_engine
 
-    assert isinstance(settings, Settings)
     engine = make_engine(settings.sqlalchemy_url)
     try:
         migrations.upgrade(engine)
@@ -79,7 +76,7 @@ def _migrate(settings: object) -> str | None:
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations, then print the schema revision."""
-    revision = _migrate(_settings())
+    revision = _migrate(load_settings())
     typer.echo(f"schema at revision {revision}")
 
 
@@ -89,6 +86,17 @@ def version() -> None:
     from gateway import __version__
 
     typer.echo(__version__)
+
+
+def _register_groups() -> None:
+    from gateway.cli import clients, demo
+
+    app.add_typer(clients.app, name="clients")
+    app.command("demo")(demo.demo)
+    app.command("token")(demo.token)
+
+
+_register_groups()
 
 
 def main() -> None:

@@ -1,0 +1,96 @@
+"""``dmp-gateway clients add|list|remove``: the registry of calling systems."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from gateway.auth import RegistryError, load_registry, parse_client, registry_document
+
+app = typer.Typer(help="Manage the systems allowed to call the gateway.", no_args_is_help=True)
+
+
+def _path() -> Path:
+    from gateway.cli import load_settings
+
+    return load_settings().clients_path
+
+
+def write_registry(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), "utf-8")
+    tmp.replace(path)  # atomic: the server never reads a half-written file
+
+
+def add_client(path: Path, entry: dict[str, Any]) -> None:
+    registry = load_registry(path)
+    client = parse_client(entry, where=f"client {entry.get('id')}")
+    write_registry(path, registry_document(registry.with_client(client)))
+
+
+@app.command("add")
+def add(
+    client_id: str = typer.Option(..., "--id", help="Client id (the tokens' iss)."),
+    name: str = typer.Option(..., help="Human name of the calling system."),
+    role: str = typer.Option(..., help="vendor, ehpad, auditor or admin."),
+    structure: list[str] = typer.Option([], help="idNat_Struct it may speak for (repeat)."),
+    jwks: Path = typer.Option(..., help="JSON file with its public JWK or JWKS."),
+    group: str | None = typer.Option(None, help="Group id of an EHPAD's residents."),
+    per_second: float = typer.Option(5.0, help="Rate limit (requests per second)."),
+    burst: int = typer.Option(10, help="Rate limit burst."),
+) -> None:
+    """Register (or replace) a client and its public keys."""
+    raw = json.loads(jwks.read_text("utf-8"))
+    keys = raw["keys"] if isinstance(raw, dict) and "keys" in raw else [raw]
+    entry = {
+        "id": client_id,
+        "name": name,
+        "role": role,
+        "structures": list(structure),
+        "group": group,
+        "rate_limit": {"per_second": per_second, "burst": burst},
+        "jwks": {"keys": keys},
+    }
+    try:
+        add_client(_path(), entry)
+    except RegistryError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"client {client_id} registered")
+
+
+@app.command("list")
+def list_clients() -> None:
+    """Show the registered clients."""
+    registry = load_registry(_path())
+    table = Table("id", "name", "role", "structures", "group", "keys", "rate")
+    for c in registry.clients.values():
+        table.add_row(
+            c.id,
+            c.name,
+            c.role,
+            ", ".join(sorted(c.structures)),
+            c.group or "",
+            ", ".join(k.kid for k in c.keys),
+            f"{c.rate_limit.per_second}/s",
+        )
+    Console().print(table)
+
+
+@app.command("remove")
+def remove(client_id: str = typer.Argument(..., help="The client id to remove.")) -> None:
+    """Remove a client: its tokens are refused from the next request on."""
+    path = _path()
+    registry = load_registry(path)
+    if client_id not in registry.clients:
+        typer.echo(f"no client {client_id}", err=True)
+        raise typer.Exit(1)
+    write_registry(path, registry_document(registry.without(client_id)))
+    typer.echo(f"client {client_id} removed")

@@ -1,0 +1,180 @@
+"""``dmp-gateway demo`` and ``dmp-gateway token``: a working set-up to try the gateway.
+
+Both are refused unless ``GATEWAY_ENV=dev``. ``demo`` registers one demo client per role
+with a freshly generated key pair (private keys stay in ``<data dir>/demo-keys.json``,
+mode 0600), and loads the demo record. ``token`` prints a signed bearer token for a demo
+actor, with any fact overridden.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from gateway.auth import demo as actors
+from gateway.auth.dev import (
+    client_entry,
+    generate_private_jwk,
+    public_jwk,
+    sign_token,
+    token_claims,
+)
+from gateway.cli.clients import add_client
+from gateway.config import Settings
+
+DEMO_CLIENTS: dict[str, dict[str, Any]] = {
+    "demo-vendor": {
+        "name": "Demo DMP-compatible software",
+        "role": "vendor",
+        "structures": [actors.HOSPITAL, actors.PHARMACY, actors.SAMU],
+    },
+    "demo-ehpad": {
+        "name": "Demo EHPAD software",
+        "role": "ehpad",
+        "structures": [actors.EHPAD],
+        "group": actors.EHPAD_GROUP,
+    },
+    "demo-auditor": {"name": "Demo audit tool", "role": "auditor", "structures": [actors.HOSPITAL]},
+    "demo-admin": {"name": "Demo operator console", "role": "admin", "structures": []},
+}
+CLIENT_FOR_KIND = {
+    "professional": "demo-vendor",
+    "patient": "demo-vendor",
+    "system": "demo-ehpad",
+    "auditor": "demo-auditor",
+    "admin": "demo-admin",
+}
+
+
+def _dev_settings() -> Settings:
+    from gateway.cli import load_settings
+
+    settings = load_settings()
+    if settings.env != "dev":
+        typer.echo("refused: demo clients and tokens exist only with GATEWAY_ENV=dev", err=True)
+        raise typer.Exit(2)
+    return settings
+
+
+def _keys_path(settings: Settings) -> Path:
+    return settings.data_dir / "demo-keys.json"
+
+
+def ensure_demo_clients(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Create the demo key pairs once and (re)register the demo clients."""
+    path = _keys_path(settings)
+    keys: dict[str, dict[str, Any]] = json.loads(path.read_text("utf-8")) if path.exists() else {}
+    for client_id in DEMO_CLIENTS:
+        keys.setdefault(client_id, generate_private_jwk("Ed25519", kid=f"{client_id}-1"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(keys, fh, indent=1)
+    for client_id, spec in DEMO_CLIENTS.items():
+        entry = client_entry(
+            client_id,
+            name=spec["name"],
+            role=spec["role"],
+            structures=spec["structures"],
+            public_keys=[public_jwk(keys[client_id])],
+            group=spec.get("group"),
+            per_second=50.0,
+            burst=100,
+        )
+        add_client(settings.clients_path, entry)
+    return keys
+
+
+def load_demo_record(settings: Settings) -> int:
+    """Load the demo transaction through the repository (dev context, dev only)."""
+    from gateway.access.context import AccessContext
+    from gateway.app import build_services
+    from gateway.auth.demo_bundle import demo_transaction
+    from gateway.record.repository import Repository
+    from gateway.rest.request import FhirRequest
+    from gateway.rest.router import dispatch
+    from gateway.storage import migrate
+
+    services = build_services(settings)
+    try:
+        migrate.upgrade(services.store.engine)
+        bundle = demo_transaction()
+        repo = Repository(AccessContext.dev_open(), services)
+        dispatch(
+            FhirRequest(
+                "POST", [], resource=bundle, base="demo", headers={"prefer": "return=minimal"}
+            ),
+            repo,
+        )
+        return len(bundle["entry"])
+    finally:
+        services.store.engine.dispose()
+
+
+def demo() -> None:
+    """Register the demo clients and load the demo record (dev only)."""
+    settings = _dev_settings()
+    ensure_demo_clients(settings)
+    count = load_demo_record(settings)
+    typer.echo(f"demo clients registered in {settings.clients_path}")
+    typer.echo(f"demo record loaded: {count} resources")
+    typer.echo(
+        f"try: TOKEN=$(dmp-gateway token --role professional --patient {actors.PATIENT_INS[0]})"
+    )
+
+
+def token(
+    role: str = typer.Option("professional", help="professional, patient, system, auditor, admin"),
+    actor: str | None = typer.Option(None, help="A demo actor: " + ", ".join(actors.ACTORS)),
+    idnat: str | None = typer.Option(None, help="sub: idNat_PS (or INS for a patient)."),
+    profession: str | None = typer.Option(None, help="TRE_G15 profession code."),
+    specialty: str | None = typer.Option(None),
+    structure: str | None = typer.Option(None, help="idNat_Struct."),
+    patient: str | None = typer.Option(None, help="INS of the patient the calls concern."),
+    mode: str = typer.Option("normal", help="normal, bris_de_glace or centre_15."),
+    justification: str | None = typer.Option(None),
+    client: str | None = typer.Option(None, help="Demo client id that signs the token."),
+    group: str | None = typer.Option(None),
+    ttl: int = typer.Option(300, help="Lifetime in seconds (at most 300 is accepted)."),
+) -> None:
+    """Print a signed bearer token for a demo actor (dev only)."""
+    settings = _dev_settings()
+    default = {
+        "professional": "physician",
+        "patient": "patient",
+        "system": "ehpad",
+        "auditor": "auditor",
+        "admin": "admin",
+    }
+    chosen = actors.ACTORS.get(actor or default.get(role, ""))
+    if chosen is None:
+        typer.echo(f"unknown role or actor: {actor or role}", err=True)
+        raise typer.Exit(2)
+    facts = chosen.claims()
+    overrides = {
+        "sub": idnat,
+        "profession": profession,
+        "specialty": specialty,
+        "structure": structure,
+        "patient": patient,
+        "justification": justification,
+        "group": group,
+    }
+    facts.update({k: v for k, v in overrides.items() if v is not None})
+    if chosen.kind == "professional":
+        facts["purpose_of_use"] = mode
+    keys = (
+        ensure_demo_clients(settings)
+        if not _keys_path(settings).exists()
+        else json.loads(_keys_path(settings).read_text("utf-8"))
+    )
+    client_id = client or CLIENT_FOR_KIND[chosen.kind]
+    claims = token_claims(
+        facts, client_id=client_id, audience=settings.audience, now=int(time.time()), ttl=ttl
+    )
+    typer.echo(sign_token(claims, keys[client_id]))
