@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="dmp-gateway: a DMP-style shared health-record gateway.", no_args_is_help=True)
+app = typer.Typer(
+    help="dmp-gateway: a DMP-style shared health-record gateway.", no_args_is_help=True
+)
 
 
 @app.callback()

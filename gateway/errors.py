@@ -31,7 +31,7 @@ https://hl7.org/fhir/R4/http.html#summary for the status codes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 Severity = Literal["fatal", "error", "warning", "information"]
@@ -52,9 +52,7 @@ class Issue:
     def to_fhir(self) -> dict[str, Any]:
         out: dict[str, Any] = {"severity": self.severity, "code": self.code}
         if self.gateway_code:
-            out["details"] = {
-                "coding": [{"system": ERROR_CODE_SYSTEM, "code": self.gateway_code}]
-            }
+            out["details"] = {"coding": [{"system": ERROR_CODE_SYSTEM, "code": self.gateway_code}]}
         out["diagnostics"] = self.diagnostics
         if self.expression:
             out["expression"] = list(self.expression)

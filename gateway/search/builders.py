@@ -258,7 +258,8 @@ def _date_period(code: str, values: list[Any], rows: IndexRows, root: Any, tz: Z
             )
         except (InvalidDate, ValueError, OverflowError):
             continue
-        if bounds is not None:
+        # An inverted period breaks invariant per-1; validation rejects it, index nothing.
+        if bounds is not None and bounds[0] < bounds[1]:
             rows.dates.append(DateRow(code, bounds[0], bounds[1]))
 
 
@@ -292,7 +293,7 @@ def _date_timing(code: str, values: list[Any], rows: IndexRows, root: Any, tz: Z
             if rng is not None:
                 lows.append(rng[0])
                 highs.append(rng[1])
-        if lows:
+        if lows and min(lows) < max(highs):
             rows.dates.append(
                 DateRow(code, max(min(lows), MIN_INSTANT), min(max(highs), MAX_INSTANT))
             )

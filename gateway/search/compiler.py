@@ -44,11 +44,14 @@ class UnknownElement(Unsupported):
 Filter = Callable[[Any, dict[str, Any]], bool]
 Op = str | int | Filter
 
-# Quantity's specialisations: ``x as Quantity`` keeps them (FHIRPath ``is`` semantics).
+# Specialisations: ``x as T`` keeps values of T's subtypes too (FHIRPath ``is``).
 _SUBTYPES = {
     "Quantity": frozenset(
         {"Quantity", "Age", "Count", "Distance", "Duration", "MoneyQuantity", "SimpleQuantity"}
     ),
+    "uri": frozenset({"uri", "url", "canonical", "oid", "uuid"}),
+    "string": frozenset({"string", "code", "id", "markdown"}),
+    "integer": frozenset({"integer", "positiveInt", "unsignedInt"}),
 }
 # A choice this wide (Extension.value[x]) is resolved per value at run time instead.
 _DYNAMIC_CHOICE_WIDTH = 12

@@ -89,11 +89,16 @@ class Child:
 class ElementTypes:
     """Lookups in the element type map. Immutable once built."""
 
-    __slots__ = ("_elements", "resources")
+    __slots__ = ("_elements", "_names", "resources")
 
     def __init__(self, resources: Iterable[str], elements: dict[str, tuple[str, ...]]) -> None:
         self.resources: frozenset[str] = frozenset(resources)
         self._elements = elements
+        names: dict[str, set[str]] = {}
+        for path in elements:
+            context, _, name = path.rpartition(".")
+            names.setdefault(context, set()).add(name.removesuffix("[x]"))
+        self._names = {k: frozenset(v) for k, v in names.items()}
 
     @classmethod
     def load(cls, path: Path) -> ElementTypes:
@@ -135,13 +140,8 @@ class ElementTypes:
         return Child(key, type_, type_)
 
     def element_names(self, context: str) -> frozenset[str]:
-        """Top-level element names of a type (choice elements without ``[x]``)."""
-        prefix = context + "."
-        out = set()
-        for path in self._elements:
-            if path.startswith(prefix) and "." not in path[len(prefix) :]:
-                out.add(path[len(prefix) :].removesuffix("[x]"))
-        return frozenset(out)
+        """Child element names of a type or backbone path (choice elements without ``[x]``)."""
+        return self._names.get(context, frozenset())
 
 
 def build_element_map(structure_definitions: Iterable[dict[str, Any]]) -> dict[str, Any]:

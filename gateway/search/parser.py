@@ -123,16 +123,17 @@ def parse_search(
             out.ignored.append(IgnoredParameter(name, value, "empty value"))
             continue
         control = name.partition(":")[0]
-        if control in _SINGLE:
-            if control in seen:
-                raise invalid(name, f"'{control}' may appear only once", INVALID_CONTROL)
-            seen.add(control)
+        if control in _SINGLE and control in seen:
+            raise invalid(name, f"'{control}' may appear only once", INVALID_CONTROL)
         try:
             _one(registry, name, value, resource_type, types, limits, zone, out)
         except UnsupportedParameter as exc:
             if not lenient:
                 raise
             out.ignored.append(IgnoredParameter(name, value, exc.diagnostics))
+            continue
+        if control in _SINGLE:
+            seen.add(control)
     if len(out.includes) + len(out.revincludes) > limits.max_includes:
         raise invalid(
             "_include",

@@ -93,7 +93,8 @@ def unescape(text: str) -> str:
 def split_prefix(text: str) -> tuple[Prefix, str]:
     """The comparison prefix of an ordered value (default ``eq``) and the rest."""
     head = text[:2]
-    if len(text) > 2 and head.isalpha():
+    # Two letters then the start of a number or date: a prefix, known or not.
+    if len(text) > 2 and head.isalpha() and (text[2].isdigit() or text[2] in "+-."):
         if head in PREFIXES:
             return head, text[2:]  # type: ignore[return-value]
         raise UnsupportedValue(f"unknown prefix '{head}'")
