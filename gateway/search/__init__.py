@@ -15,12 +15,13 @@ The package does no I/O after :meth:`SearchRegistry.load` and none at import.
 
 from __future__ import annotations
 
+from gateway.search.bound import BoundParam
 from gateway.search.compartments import compartments_of, patient_of
 from gateway.search.extract import DEFAULT_TZ, default_tz, extract
 from gateway.search.limits import SearchLimits
 from gateway.search.parser import parse_search
 from gateway.search.query import SearchRequest
-from gateway.search.registry import BoundParam, SearchRegistry
+from gateway.search.registry import SearchRegistry
 from gateway.search.rows import IndexRows
 
 __all__ = [

@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.search.builders import Builder, builder_for, dynamic_builder
+from gateway.search.bound import BoundComponent, BoundParam, Extractor
+from gateway.search.builders import builder_for, dynamic_builder
 from gateway.search.compiler import (
     DYNAMIC,
     HAND_COMPILED,
-    Getter,
     HandGetter,
-    Op,
     UnknownElement,
     compile_expression,
 )
@@ -36,6 +35,7 @@ from gateway.search.definitions import INDEXED_TYPES, SearchParameterDef, read_s
 from gateway.search.elements import ElementTypes
 from gateway.search.fallback import FallbackGetter
 from gateway.search.pathexpr import Unsupported
+from gateway.search.plan import Plan, plan_for
 
 CORE_BUNDLE = "search-parameters-r4-core.json"
 GATEWAY_BUNDLE = "gateway-search-parameters.json"
@@ -44,87 +44,6 @@ ELEMENT_TYPES = "element-types.json"
 EXAMPLE_IDS = frozenset({"example", "example-extension", "example-reference"})
 # Resource types that are not DomainResources (no text, contained, extension).
 NON_DOMAIN = frozenset({"Binary", "Bundle", "Parameters"})
-
-
-@dataclass(frozen=True, slots=True)
-class Extractor:
-    """One way a parameter gets values: a getter and the row builder for its type."""
-
-    getter: Getter | HandGetter | FallbackGetter
-    builder: Builder | None  # None: infer the type of each value (fallback)
-
-
-@dataclass(frozen=True, slots=True)
-class BoundComponent:
-    """A composite's component, resolved to the component parameter's code and type."""
-
-    code: str
-    type: str
-    expression: str
-
-
-@dataclass(frozen=True, slots=True)
-class BoundParam:
-    """A search parameter bound to one resource type."""
-
-    definition: SearchParameterDef
-    resource_type: str
-    served: bool
-    reason: str | None = None
-    fallback: bool = False
-    extractors: tuple[Extractor, ...] = ()
-    components: tuple[BoundComponent, ...] = ()
-
-    @property
-    def code(self) -> str:
-        return self.definition.code
-
-    @property
-    def type(self) -> str:
-        return self.definition.type
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        return self.definition.target
-
-    @property
-    def value_types(self) -> frozenset[str]:
-        """FHIR types the compiled expression yields (``?`` when not known statically)."""
-        return frozenset(e.getter.type for e in self.extractors)
-
-
-@dataclass(frozen=True, slots=True)
-class PlanStep:
-    """One extractor of one parameter, keyed in :class:`Plan` by its top-level key."""
-
-    code: str
-    rest: tuple[Op, ...]  # ops after the top-level key
-    builder: Builder
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """How to extract every served parameter of one resource type."""
-
-    by_key: Mapping[str, tuple[PlanStep, ...]]
-    # Extractors not starting with a key (fallbacks): (code, getter, builder, param type).
-    other: tuple[tuple[str, Getter | HandGetter | FallbackGetter, Builder | None, str], ...]
-
-
-def _plan_for(params: Iterable[BoundParam]) -> Plan:
-    by_key: dict[str, list[PlanStep]] = {}
-    other = []
-    for param in params:
-        for ex in param.extractors:
-            getter = ex.getter
-            if isinstance(getter, Getter) and getter.ops and isinstance(getter.ops[0], str):
-                assert ex.builder is not None
-                by_key.setdefault(getter.ops[0], []).append(
-                    PlanStep(param.code, getter.ops[1:], ex.builder)
-                )
-            else:
-                other.append((param.code, getter, ex.builder, param.type))
-    return Plan({k: tuple(v) for k, v in by_key.items()}, tuple(other))
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +216,7 @@ class SearchRegistry:
         """The extraction plan of a type, built on first use and kept."""
         plan = self._plans.get(resource_type)
         if plan is None:
-            plan = self._plans[resource_type] = _plan_for(self.served(resource_type))
+            plan = self._plans[resource_type] = plan_for(self.served(resource_type))
         return plan
 
     def definition_by_url(self, url: str) -> SearchParameterDef | None:
