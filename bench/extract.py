@@ -20,7 +20,15 @@ from gateway.search.extract import default_tz, extract
 from gateway.search.registry import SearchRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = ROOT.parent.parent / "shared" / "corpora" / "synthea"
+# ../shared/corpora/synthea from the repository root (also from a worktree one level deeper).
+DEFAULT_CORPUS = (
+    next(
+        (p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.is_dir()),
+        ROOT.parent / "shared",
+    )
+    / "corpora"
+    / "synthea"
+)
 
 
 def _resolve_uuids(node: Any, ids: dict[str, str]) -> Any:
