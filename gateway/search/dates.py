@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from gateway.search.rows import MAX_INSTANT, MIN_INSTANT
@@ -52,6 +53,9 @@ def _local_to_utc(y: int, mo: int, d: int, h: int, mi: int, s: int, us: int, tz:
     return naive - (offset.days * 86_400 + offset.seconds) * _US_PER_S
 
 
+# Timestamps repeat across the resources of one encounter or message; caching the
+# parse is the cheapest way to keep extraction fast.
+@lru_cache(maxsize=8192)
 def date_range(text: str, tz: ZoneInfo) -> tuple[int, int]:
     """``[low, high)`` of a FHIR date/dateTime/instant, or :class:`InvalidDate`."""
     m = _DATE.match(text)

@@ -56,18 +56,18 @@ def extract(
         if steps is None or value is None:
             continue
         start = value if value.__class__ is list else [value]
-        for step in steps:
-            if only is not None and step.code not in only:
+        for code, rest, builder in steps:
+            if only is not None and code not in only:
                 continue
-            values = _walk_rest(start, step.rest, resource) if step.rest else start
+            values = _walk_rest(start, rest, resource) if rest else start
             if values:
-                step.builder(step.code, values, rows, resource, zone)
-    for code, getter, builder, ptype in plan.other:
+                builder(code, values, rows, resource, zone)
+    for code, getter, maybe_builder, ptype in plan.other:
         if only is not None and code not in only:
             continue
         values = getter.values(resource)
         if values:
-            _build(code, ptype, values, builder, rows, resource, zone)
+            _build(code, ptype, values, maybe_builder, rows, resource, zone)
     _dedupe(rows)
     return rows
 

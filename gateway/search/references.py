@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 _TYPE = r"[A-Z][A-Za-z]{1,63}"
@@ -31,6 +32,7 @@ class ParsedReference:
     version: str | None = None
 
 
+@lru_cache(maxsize=8192)
 def parse_reference(text: str, declared_type: str | None = None) -> ParsedReference:
     """Split a literal reference; ``declared_type`` is ``Reference.type`` when given."""
     m = _RELATIVE.match(text)

@@ -76,7 +76,7 @@ class SearchRegistry:
         self._unbound = 0
         for definition in self.definitions:
             self._bind(definition)
-        self._plans: dict[str, Plan] = {}
+        self._plans: dict[str, Plan] = {t: plan_for(self.served(t)) for t in self.resource_types}
         self._compartments: dict[str, dict[str, tuple[str, ...]]] = {}
         for comp in compartments:
             self._add_compartment(comp)
@@ -213,11 +213,8 @@ class SearchRegistry:
         return first
 
     def plan(self, resource_type: str) -> Plan:
-        """The extraction plan of a type, built on first use and kept."""
-        plan = self._plans.get(resource_type)
-        if plan is None:
-            plan = self._plans[resource_type] = plan_for(self.served(resource_type))
-        return plan
+        """The extraction plan of a resource type (``KeyError`` for an unknown type)."""
+        return self._plans[resource_type]
 
     def definition_by_url(self, url: str) -> SearchParameterDef | None:
         return self._by_url.get(url)
