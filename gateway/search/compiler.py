@@ -70,11 +70,18 @@ class Getter:
     type: str
 
     def values(self, resource: dict[str, Any]) -> list[Any]:
-        return walk(resource, self.ops)
+        return walk_from([resource], self.ops, resource)
 
 
 def walk(root: dict[str, Any], ops: tuple[Op, ...]) -> list[Any]:
-    items: list[Any] = [root]
+    """The values ``ops`` reach from the resource ``root``."""
+    return walk_from([root], ops, root)
+
+
+def walk_from(start: list[Any], ops: tuple[Op, ...], root: dict[str, Any]) -> list[Any]:
+    """Apply ``ops`` to the collection ``start`` (FHIRPath collection semantics: a key
+    flattens lists, an index selects within the whole collection, a filter keeps items)."""
+    items = start
     for op in ops:
         if op.__class__ is str:
             nxt: list[Any] = []

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.search.builders import Builder, builder_for
-from gateway.search.compiler import Op
+from gateway.search.compiler import walk_from
 from gateway.search.fallback import infer_type
 from gateway.search.registry import SearchRegistry
 from gateway.search.rows import IndexRows
@@ -59,7 +59,7 @@ def extract(
         for code, rest, builder in steps:
             if only is not None and code not in only:
                 continue
-            values = _walk_rest(start, rest, resource) if rest else start
+            values = walk_from(start, rest, resource) if rest else start
             if values:
                 builder(code, values, rows, resource, zone)
     for code, getter, maybe_builder, ptype in plan.other:
@@ -70,29 +70,6 @@ def extract(
             _build(code, ptype, values, maybe_builder, rows, resource, zone)
     _dedupe(rows)
     return rows
-
-
-def _walk_rest(start: list[Any], rest: tuple[Op, ...], root: dict[str, Any]) -> list[Any]:
-    items = start
-    for op in rest:
-        if op.__class__ is str:
-            nxt: list[Any] = []
-            for item in items:
-                if item.__class__ is dict:
-                    value = item.get(op)
-                    if value is not None:
-                        if value.__class__ is list:
-                            nxt.extend(value)
-                        else:
-                            nxt.append(value)
-            items = nxt
-        elif op.__class__ is int:
-            items = items[op : op + 1]
-        else:
-            items = [item for item in items if op(item, root)]  # type: ignore[operator]
-        if not items:
-            return items
-    return items
 
 
 def _build(

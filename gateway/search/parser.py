@@ -98,7 +98,7 @@ def parse_search(
     zone = tz or default_tz()
     if len(params) > limits.max_params:
         raise invalid(
-            "_query",
+            None,
             f"The search has {len(params)} parameters; the limit is {limits.max_params}",
             LIMIT_EXCEEDED,
         )
@@ -108,7 +108,7 @@ def parse_search(
         )
     out = _Builder()
     seen: set[str] = set()
-    types = _scope(resource_type, params, registry, compartment, lenient, out)
+    types = _scope(resource_type, params, registry, compartment)
     for name, value in params:
         if len(value) > limits.max_value_length or len(name) > limits.max_value_length:
             raise invalid(
@@ -166,8 +166,6 @@ def _scope(
     params: Sequence[tuple[str, str]],
     registry: SearchRegistry,
     compartment: tuple[str, str] | None,
-    lenient: bool,
-    out: _Builder,
 ) -> list[str]:
     """The resource types searched: the type, ``_type``, or the compartment's types."""
     if compartment is not None:

@@ -48,5 +48,6 @@ def unsupported(name: str, diagnostics: str, code: str = UNKNOWN_PARAM) -> Unsup
     return UnsupportedParameter(diagnostics, expression=shown(name), code=code)
 
 
-def invalid(name: str, diagnostics: str, code: str = MALFORMED_VALUE) -> BadRequest:
-    return BadRequest(diagnostics, expression=shown(name), code=code)
+def invalid(name: str | None, diagnostics: str, code: str = MALFORMED_VALUE) -> BadRequest:
+    """``name`` ``None`` when the problem has no single location (too many parameters)."""
+    return BadRequest(diagnostics, expression=shown(name) if name else None, code=code)
