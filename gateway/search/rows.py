@@ -10,6 +10,14 @@ them to one table per type. Values are already normalised for matching:
 - numbers and quantities: the value and its implicit precision range ``[low, high)``;
 - references: the target split into type and id for local references, or the
   absolute URL otherwise.
+
+Derived parameter names (rows that serve a modifier rather than the parameter itself):
+
+- ``<param>:identifier`` (token rows): ``Reference.identifier`` of a reference
+  parameter, for ``subject:identifier=system|value``;
+- ``<param>:of-type`` (token rows): for each ``Identifier.type`` coding of a token
+  parameter, ``system`` = the type's code system and ``code`` = ``"<type code>|<value>"``,
+  for ``identifier:of-type=system|code|value``.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ class ReferenceRow:
     target_type: str | None
     target_id: str | None
     url: str | None = None  # absolute, canonical or logical reference when not local
+    version: str | None = None  # the ``|version`` of a canonical reference (url without it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +68,9 @@ class QuantityRow:
     system: str | None
     code: str | None
     unit: str | None = None
+    # True for the extra row in the canonical UCUM unit (see gateway.search.ucum); a
+    # search without a unit must ignore these rows or it would match converted values.
+    canonical: bool = False
 
 
 @dataclass(frozen=True, slots=True)
