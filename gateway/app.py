@@ -23,8 +23,11 @@ from gateway.cache.replay import RedisReplayGuard
 from gateway.config import Settings
 from gateway.fhir.cursor import CursorCodec
 from gateway.keyfile import ConfigurationError, server_secret
+from gateway.policy import Policy, PolicyOptions, load_matrix, load_resource_classes
+from gateway.record.access import AccessRules
 from gateway.record.interim import InterimIndexer, InterimSearch
-from gateway.record.seams import DevOpenPolicy, NoProfiles
+from gateway.record.profiles_data import document_type_classes
+from gateway.record.seams import NoProfiles
 from gateway.record.services import RecordServices
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
@@ -47,6 +50,24 @@ def _authenticator(settings: Settings, services: RecordServices) -> Authenticate
     )
 
 
+def access_rules(settings: Settings, *, trusted_loader: bool = False) -> AccessRules:
+    """The DMP rules with their data from the profiles folder (matrix, classes, types).
+
+    ``trusted_loader`` lets the dev caller through even with authentication on: only for
+    loading the demo record from the command line, in dev.
+    """
+    profiles = settings.profiles_path
+    matrix = load_matrix(profiles / "access-matrix.yaml")
+    classes = load_resource_classes(
+        profiles / "resource-classes.yaml",
+        document_type_classes(profiles),
+        frozenset(matrix.classes),
+    )
+    dev = settings.env == "dev" and (settings.auth == "disabled" or trusted_loader)
+    options = PolicyOptions(dev_mode=dev)
+    return AccessRules(Policy(matrix, options), classes)
+
+
 def build_services(settings: Settings) -> RecordServices:
     """Open the store and assemble the record services (also used by the CLI)."""
     engine = make_engine(settings.sqlalchemy_url)
@@ -55,7 +76,7 @@ def build_services(settings: Settings) -> RecordServices:
         settings=settings,
         indexer=InterimIndexer(),
         validator=NoProfiles(),
-        policy=DevOpenPolicy(),
+        policy=access_rules(settings),
         cursors=CursorCodec(server_secret(settings)),
         search=InterimSearch(),
     )

@@ -70,6 +70,19 @@ class Settings(BaseSettings):
         description="The client registry (YAML); default: clients.yaml in the data dir.",
     )
 
+    profiles_dir: Path | None = Field(
+        default=None,
+        description="Conformance data (profiles, search parameters, access matrix); default: "
+        "the profiles/ folder of the source tree, else /opt/gateway/profiles.",
+    )
+
+    @property
+    def profiles_path(self) -> Path:
+        if self.profiles_dir is not None:
+            return self.profiles_dir
+        beside = Path(__file__).resolve().parents[1] / "profiles"
+        return beside if beside.is_dir() else Path("/opt/gateway/profiles")
+
     @property
     def clients_path(self) -> Path:
         return self.clients_file or self.data_dir / "clients.yaml"

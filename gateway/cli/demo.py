@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,17 @@ CLIENT_FOR_KIND = {
     "auditor": "demo-auditor",
     "admin": "demo-admin",
 }
+
+
+def _client_for(kind: str, structure: str | None) -> str:
+    """The demo client that may speak for this kind of caller and this structure."""
+    default = CLIENT_FOR_KIND[kind]
+    if structure is None or structure in DEMO_CLIENTS[default]["structures"]:
+        return default
+    for client_id, spec in DEMO_CLIENTS.items():
+        if structure in spec["structures"] and spec["role"] in ("vendor", "ehpad"):
+            return client_id
+    return default
 
 
 def _dev_settings() -> Settings:
@@ -93,14 +105,14 @@ def ensure_demo_clients(settings: Settings) -> dict[str, dict[str, Any]]:
 def load_demo_record(settings: Settings) -> int:
     """Load the demo transaction through the repository (dev context, dev only)."""
     from gateway.access.context import AccessContext
-    from gateway.app import build_services
+    from gateway.app import access_rules, build_services
     from gateway.auth.demo_bundle import demo_transaction
     from gateway.record.repository import Repository
     from gateway.rest.request import FhirRequest
     from gateway.rest.router import dispatch
     from gateway.storage import migrate
 
-    services = build_services(settings)
+    services = replace(build_services(settings), policy=access_rules(settings, trusted_loader=True))
     try:
         migrate.upgrade(services.store.engine)
         bundle = demo_transaction()
@@ -173,7 +185,7 @@ def token(
         if not _keys_path(settings).exists()
         else json.loads(_keys_path(settings).read_text("utf-8"))
     )
-    client_id = client or CLIENT_FOR_KIND[chosen.kind]
+    client_id = client or _client_for(chosen.kind, facts.get("structure"))
     claims = token_claims(
         facts, client_id=client_id, audience=settings.audience, now=int(time.time()), ttl=ttl
     )

@@ -51,7 +51,10 @@ def _labels(case: Case) -> Vote | None:
 
 
 def _admin(case: Case) -> Vote:
-    if case.klass in (ADMINISTRATIVE, ROSTER):
+    # Choice: a patient's identity (Patient, RelatedPerson… in their compartment) is
+    # personal health data too; the operator reads it only with admin_reads_clinical.
+    personal = case.resource.patient is not None and not case.options.admin_reads_clinical
+    if case.klass in (ADMINISTRATIVE, ROSTER) and not personal:
         return authorize(r.ADMIN_ADMINISTRATIVE)
     clinical = case.klass not in (AUDIT, CONSENT)
     if clinical and case.action.is_read and case.options.admin_reads_clinical:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from gateway.access.context import AccessContext
 from gateway.errors import Gone, NotFound
+from gateway.fhir.instant import from_micros
+from gateway.policy import Action, PatientFacts
+from gateway.record.patient_facts import load_patient_facts
 from gateway.record.services import RecordServices
 from gateway.storage.records import StoredVersion
 from gateway.storage.store import StoreTx
@@ -22,17 +26,38 @@ class RecordReader:
     """Read operations inside one open transaction, filtered by the access policy."""
 
     def __init__(self, ctx: AccessContext, services: RecordServices, tx: StoreTx) -> None:
-        self.ctx = ctx
+        self._ctx = ctx
         self.services = services
         self._tx = tx
+        self._facts: dict[str, PatientFacts] = {}
+
+    @property
+    def ctx(self) -> AccessContext:
+        return self._ctx
+
+    def now(self) -> datetime:
+        return from_micros(self.services.clock())
+
+    def patient_facts(self, patient_id: str) -> PatientFacts:
+        """The patient's access facts, loaded once per unit of work."""
+        facts = self._facts.get(patient_id)
+        if facts is None:
+            facts = load_patient_facts(self.tx, patient_id, now=self.now())
+            self._facts[patient_id] = facts
+        return facts
 
     @property
     def tx(self) -> StoreTx:
         """The open transaction, brought up to date with this unit's pending writes."""
         return self._tx
 
-    def visible(self, version: StoredVersion) -> bool:
-        return self.services.policy.may_read(self.ctx, version)
+    def visible(self, version: StoredVersion, action: Action = Action.SEARCH_MATCH) -> bool:
+        """May the caller see this version? A deletion is judged on the version it ended."""
+        if version.deleted and version.version > 1:
+            before = self.tx.version(version.resource_type, version.id, version.version - 1)
+            if before is not None:
+                version = replace(before, deleted=True)
+        return self.services.policy.may_read(self, version, action)
 
     def match(
         self,
@@ -60,7 +85,7 @@ class RecordReader:
     def read(self, resource_type: str, rid: str) -> StoredVersion:
         """The current version; 404 when absent or hidden, 410 when deleted."""
         current = self.tx.current(resource_type, rid)
-        if current is None or not self.visible(current):
+        if current is None or not self.visible(current, Action.READ):
             raise NotFound(f"{resource_type}/{rid} is not known", code="GW-3004")
         if current.deleted:
             raise Gone(
@@ -71,7 +96,7 @@ class RecordReader:
 
     def vread(self, resource_type: str, rid: str, version: int) -> StoredVersion:
         found = self.tx.version(resource_type, rid, version)
-        if found is None or not self.visible(found):
+        if found is None or not self.visible(found, Action.READ):
             raise NotFound(f"{resource_type}/{rid} has no version {version}", code="GW-3006")
         if found.deleted:
             raise Gone(f"Version {version} of {resource_type}/{rid} is a deletion")

@@ -9,10 +9,13 @@ the embedded, development set-up, not mocks.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from gateway.access.context import AccessContext
 from gateway.errors import Issue
+from gateway.policy import Action, Decision, PatientFacts
 from gateway.search.rows import IndexRows
 from gateway.storage.records import StoredVersion
 from gateway.storage.store import StoreTx
@@ -32,19 +35,43 @@ class Indexer(Protocol):
     def patient_of(self, resource: dict[str, Any]) -> str | None: ...
 
 
+class AccessUnit(Protocol):
+    """What the access rules may ask of the unit of work they judge for."""
+
+    @property
+    def ctx(self) -> AccessContext: ...
+
+    def patient_facts(self, patient_id: str) -> PatientFacts: ...
+
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WriteGrant:
+    """A permitted write: labels to put back (the caller may not remove them), authorship."""
+
+    kept_labels: frozenset[str] = frozenset()
+    author: str | None = None
+    author_structure: str | None = None
+    obligations: tuple[str, ...] = ()
+
+
 class AccessPolicy(Protocol):
     """The caller-bound access rules (DOMAIN.md §3). Deny unless a rule allows."""
 
-    def may_read(self, ctx: AccessContext, version: StoredVersion) -> bool: ...
+    def may_read(self, unit: AccessUnit, version: StoredVersion, action: Action) -> bool: ...
+
+    def explain(self, unit: AccessUnit, version: StoredVersion, action: Action) -> Decision: ...
 
     def check_write(
         self,
-        ctx: AccessContext,
-        action: str,
+        unit: AccessUnit,
+        action: Action,
         resource: dict[str, Any] | None,
         current: StoredVersion | None,
-    ) -> None:
-        """Raise :class:`gateway.errors.Forbidden` when ``ctx`` may not do ``action``."""
+    ) -> WriteGrant:
+        """The grant, or :class:`gateway.errors.Forbidden` (403) naming the rule."""
+        ...
 
 
 class SearchEngine(Protocol):
@@ -76,22 +103,3 @@ class NoProfiles:
 
     def validate(self, resource: dict[str, Any]) -> list[Issue]:
         return []
-
-
-class DevOpenPolicy:
-    """Everything allowed: only for ``GATEWAY_ENV=dev`` with ``GATEWAY_AUTH=disabled``."""
-
-    def may_read(self, ctx: AccessContext, version: StoredVersion) -> bool:
-        return ctx.kind == "dev"
-
-    def check_write(
-        self,
-        ctx: AccessContext,
-        action: str,
-        resource: dict[str, Any] | None,
-        current: StoredVersion | None,
-    ) -> None:
-        if ctx.kind != "dev":
-            from gateway.errors import Forbidden
-
-            raise Forbidden("Access denied")

@@ -25,8 +25,11 @@ from gateway.errors import (
 from gateway.fhir.json import dumps, loads
 from gateway.fhir.meta import stamp, without_server_meta
 from gateway.fhir.structure import is_valid_id, validate_structure
+from gateway.policy import Action
+from gateway.policy.labels import coding_for
 from gateway.record.reader import RecordReader
 from gateway.record.results import WriteResult
+from gateway.record.seams import WriteGrant
 from gateway.storage.records import StoredVersion, WriteOp
 from gateway.storage.store import StoreTx
 
@@ -68,6 +71,9 @@ class RecordWriter(RecordReader):
                     pk=op.existing_pk,
                     seq=seq,
                     method=op.method,
+                    author=op.author,
+                    author_structure=op.author_structure,
+                    created=op.created,
                 )
             )
 
@@ -79,9 +85,9 @@ class RecordWriter(RecordReader):
         Any ``id`` in the body is ignored, as https://hl7.org/fhir/R4/http.html#create allows.
         """
         rtype = validate_structure(resource)
-        self.services.policy.check_write(self.ctx, "create", resource, None)
+        grant = self.services.policy.check_write(self, Action.CREATE, resource, None)
         issues = self._profile_issues(resource)
-        return self._queue(rtype, rid or new_id(), resource, None, "POST", issues, "created")
+        return self._queue(rtype, rid or new_id(), resource, None, "POST", issues, "created", grant)
 
     def update(
         self,
@@ -96,6 +102,9 @@ class RecordWriter(RecordReader):
         _check_body_identity(resource, resource_type, rid)
         validate_structure(resource)
         current = self._tx_current(resource_type, rid)
+        if current is not None and not self.visible(current, Action.READ):
+            # Hidden from this caller: as absent as it is to a read, and not theirs to take.
+            raise NotFound(f"{resource_type}/{rid} is not known", code="GW-3004")
         _check_if_match(current, if_match, resource_type, rid)
         exists = current is not None and not current.deleted
         if not exists and not self.services.settings.update_create:
@@ -104,23 +113,26 @@ class RecordWriter(RecordReader):
                 "update-as-create",
                 code="GW-3007",
             )
-        action = "update" if exists else "create"
-        self.services.policy.check_write(self.ctx, action, resource, current if exists else None)
+        if exists:
+            grant = self.services.policy.check_write(self, Action.UPDATE, resource, current)
+            resource = _with_kept_labels(resource, grant.kept_labels)
+        else:
+            grant = self.services.policy.check_write(self, Action.CREATE, resource, None)
         issues = self._profile_issues(resource)
         if exists and current is not None and _same_content(resource, current):
             return WriteResult("unchanged", current, tuple(issues))
         status = "updated" if exists else "created"
-        return self._queue(resource_type, rid, resource, current, method, issues, status)
+        return self._queue(resource_type, rid, resource, current, method, issues, status, grant)
 
     def delete(self, resource_type: str, rid: str, *, if_match: int | None = None) -> WriteResult:
         """Logical delete: a tombstone version; history is kept."""
         current = self._tx_current(resource_type, rid)
-        if current is None or not self.visible(current):
+        if current is None or not self.visible(current, Action.READ):
             raise NotFound(f"{resource_type}/{rid} is not known")
         _check_if_match(current, if_match, resource_type, rid)
         if current.deleted:
             return WriteResult("unchanged", current)
-        self.services.policy.check_write(self.ctx, "delete", None, current)
+        self.services.policy.check_write(self, Action.DELETE, None, current)
         now = self._now(current)
         op = WriteOp(
             resource_type=resource_type,
@@ -132,6 +144,9 @@ class RecordWriter(RecordReader):
             patient_id=current.patient_id,
             index=None,
             existing_pk=current.pk,
+            author=current.author,
+            author_structure=current.author_structure,
+            created=current.created,
         )
         self._pending.append(op)
         return WriteResult("deleted", _as_version(op))
@@ -169,6 +184,7 @@ class RecordWriter(RecordReader):
         method: str,
         issues: list[Issue],
         status: str,
+        grant: WriteGrant,
     ) -> WriteResult:
         version = current.version + 1 if current is not None else 1
         now = self._now(current)
@@ -184,9 +200,21 @@ class RecordWriter(RecordReader):
             patient_id=indexer.patient_of(stamped),
             index=indexer.rows(stamped),
             existing_pk=current.pk if current is not None else None,
+            author=grant.author,
+            author_structure=grant.author_structure,
+            created=current.created if current is not None and current.created else now,
         )
         self._pending.append(op)
         return WriteResult(status, _as_version(op), tuple(issues))  # type: ignore[arg-type]
+
+
+def _with_kept_labels(resource: dict[str, Any], kept: frozenset[str]) -> dict[str, Any]:
+    """Put back the security labels the caller tried to drop but may not remove."""
+    if not kept:
+        return resource
+    meta = dict(resource.get("meta") or {})
+    meta["security"] = [*(meta.get("security") or []), *(coding_for(k) for k in sorted(kept))]
+    return {**resource, "meta": meta}
 
 
 def _as_version(op: WriteOp) -> StoredVersion:
@@ -199,6 +227,9 @@ def _as_version(op: WriteOp) -> StoredVersion:
         content=op.content,
         patient_id=op.patient_id,
         method=op.method,
+        author=op.author,
+        author_structure=op.author_structure,
+        created=op.created,
     )
 
 

@@ -115,6 +115,34 @@ class StoreTx:
         by_pk = {row.pk: current_version(row) for row in rows}
         return [by_pk[pk] for pk in pks if pk in by_pk]
 
+    def current_of_patient(self, resource_type: str, patient_id: str) -> list[StoredVersion]:
+        """The live resources of one type that belong to one patient (``patient_id``)."""
+        rows = self.conn.execute(
+            select(*CURRENT_COLUMNS).where(
+                s.resource.c.patient_id == patient_id,
+                s.resource.c.resource_type == resource_type,
+                s.resource.c.deleted.is_(False),
+            )
+        ).all()
+        return [current_version(row) for row in rows]
+
+    def referring(self, resource_type: str, param: str, target: tuple[str, str]) -> list[str]:
+        """Ids of live ``resource_type`` resources whose ``param`` references ``target``."""
+        r, x = s.resource, s.idx_reference
+        rows = self.conn.execute(
+            select(r.c.id)
+            .join(x, x.c.resource_pk == r.c.pk)
+            .where(
+                x.c.resource_type == resource_type,
+                x.c.param == param,
+                x.c.target_type == target[0],
+                x.c.target_id == target[1],
+                r.c.deleted.is_(False),
+            )
+            .distinct()
+        ).all()
+        return [row.id for row in rows]
+
     def version(self, resource_type: str, rid: str, version: int) -> StoredVersion | None:
         row = self.conn.execute(
             select(*_HISTORY_COLS).where(

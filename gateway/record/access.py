@@ -1,0 +1,158 @@
+"""The DMP access rules wired into the repository (the :class:`AccessPolicy` seam).
+
+Every read, search match, include, history entry and write of every caller passes here
+(DESIGN.md: access is enforced in one place). The decision itself is the pure
+:mod:`gateway.policy` engine; this module turns stored versions into its inputs
+(:func:`gateway.policy.resource_facts`, authorship from the columns written by the
+gateway, never from the content) and its answers into 403s and write grants.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+import orjson
+
+from gateway.errors import Forbidden
+from gateway.fhir.instant import from_micros
+from gateway.policy import (
+    Action,
+    Decision,
+    Policy,
+    ResourceClasses,
+    ResourceFacts,
+    check_create,
+    check_update,
+    resource_facts,
+)
+from gateway.record.seams import AccessUnit, WriteGrant
+from gateway.storage.records import StoredVersion
+
+_NO_CONTENT: dict[str, Any] = {}
+
+
+class AccessRules:
+    def __init__(self, policy: Policy, classes: ResourceClasses) -> None:
+        self.policy = policy
+        self.classes = classes
+
+    # -- reads -------------------------------------------------------------------------
+
+    def may_read(self, unit: AccessUnit, version: StoredVersion, action: Action) -> bool:
+        if unit.ctx.kind == "dev":  # decided without parsing anything
+            return self.policy.options.dev_mode
+        return self.explain(unit, version, action).permitted
+
+    def explain(self, unit: AccessUnit, version: StoredVersion, action: Action) -> Decision:
+        body = _body(version)
+        facts = self._facts(version, body)
+        patient = facts.patient
+        patient_facts = unit.patient_facts(patient.split("/", 1)[1]) if patient else None
+        return self.policy.evaluate(unit.ctx, action, facts, patient_facts, now=unit.now())
+
+    # -- writes ------------------------------------------------------------------------
+
+    def check_write(
+        self,
+        unit: AccessUnit,
+        action: Action,
+        resource: dict[str, Any] | None,
+        current: StoredVersion | None,
+    ) -> WriteGrant:
+        ctx = unit.ctx
+        if ctx.kind == "dev" and self.policy.options.dev_mode:
+            return WriteGrant(author=ctx.subject, author_structure=ctx.structure)
+        now = unit.now()
+        if action is Action.CREATE:
+            assert resource is not None
+            new = self._facts_of(resource, author=ctx.subject, structure=ctx.structure)
+            change = check_create(
+                ctx, new, self._patient_facts(unit, new), policy=self.policy, now=now
+            )
+            _raise_unless(change.decision)
+            return WriteGrant(
+                author=ctx.subject,
+                author_structure=ctx.structure,
+                obligations=_obligations(change.decision),
+            )
+        assert current is not None
+        old = self._facts(current, _body(current))
+        if action is Action.DELETE:
+            decision = self.policy.evaluate(
+                ctx, action, old, self._patient_facts(unit, old), now=now
+            )
+            _raise_unless(decision)
+            return WriteGrant(author=current.author, author_structure=current.author_structure)
+        assert resource is not None
+        new = self._facts_of(
+            resource,
+            author=current.author,
+            structure=current.author_structure,
+            created=current.created,
+        )
+        change = check_update(
+            ctx, old, new, self._patient_facts(unit, old), policy=self.policy, now=now
+        )
+        _raise_unless(change.decision)
+        return WriteGrant(
+            kept_labels=change.kept,
+            author=current.author,
+            author_structure=current.author_structure,
+            obligations=_obligations(change.decision),
+        )
+
+    # -- inputs of the engine ------------------------------------------------------------
+
+    def _facts(self, version: StoredVersion, body: dict[str, Any]) -> ResourceFacts:
+        return resource_facts(
+            body or {"resourceType": version.resource_type, "id": version.id},
+            classes=self.classes,
+            author=version.author,
+            author_structure=version.author_structure,
+            created_at=from_micros(version.created) if version.created is not None else None,
+            patient=f"Patient/{version.patient_id}" if version.patient_id else None,
+        )
+
+    def _facts_of(
+        self,
+        resource: dict[str, Any],
+        *,
+        author: str | None,
+        structure: str | None,
+        created: int | None = None,
+        patient_id: str | None = None,
+    ) -> ResourceFacts:
+        return resource_facts(
+            resource,
+            classes=self.classes,
+            author=author,
+            author_structure=structure,
+            created_at=from_micros(created).astimezone(UTC) if created is not None else None,
+        )
+
+    @staticmethod
+    def _patient_facts(unit: AccessUnit, facts: ResourceFacts) -> Any:
+        if facts.patient and facts.patient.startswith("Patient/"):
+            return unit.patient_facts(facts.patient.split("/", 1)[1])
+        return None
+
+
+def _body(version: StoredVersion) -> dict[str, Any]:
+    if version.content is None:
+        return _NO_CONTENT
+    value = orjson.loads(version.content)
+    return value if isinstance(value, dict) else _NO_CONTENT
+
+
+def _obligations(decision: Decision) -> tuple[str, ...]:
+    return tuple(o.code for o in decision.obligations)
+
+
+def _raise_unless(decision: Decision) -> None:
+    if not decision.permitted:
+        raise Forbidden(
+            f"Access denied (rule {decision.reason.rule}: {decision.reason.code}): "
+            f"{decision.reason.text}",
+            code="GW-2003",
+        )
