@@ -1,0 +1,96 @@
+"""``GET /access/explain``: why a caller would (not) see a resource, for auditors and admins.
+
+``resource=Type/id`` names the resource; ``as`` is a JSON object of token facts (``kind``,
+``sub``, ``profession``, ``specialty``, ``role``, ``structure``, ``patient``,
+``purpose_of_use``, ``justification``, ``group``). The answer is the decision, the rule
+and reason that made it and the votes cast; never the resource's content.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from gateway.access.context import AccessContext
+from gateway.errors import BadRequest, Forbidden, NotFound
+from gateway.fhir.references import parse_reference
+from gateway.policy import Action
+from gateway.record.repository import Repository
+
+router = APIRouter()
+FACTS = (
+    "kind",
+    "sub",
+    "profession",
+    "specialty",
+    "role",
+    "structure",
+    "patient",
+    "purpose_of_use",
+    "justification",
+    "group",
+)
+EXPLAINERS = frozenset({"auditor", "admin", "dev"})
+
+
+def _subject_context(raw: str | None) -> AccessContext:
+    if not raw:
+        raise BadRequest("'as' (a JSON object of token facts) is required", expression="as")
+    try:
+        facts = json.loads(raw)
+    except ValueError:
+        raise BadRequest("'as' is not JSON", expression="as") from None
+    if not isinstance(facts, dict) or any(not isinstance(facts.get(k, ""), str) for k in FACTS):
+        raise BadRequest("'as' must be an object of string facts", expression="as")
+    unknown = set(facts) - set(FACTS)
+    if unknown:
+        raise BadRequest(f"Unknown facts in 'as': {', '.join(sorted(unknown))}", expression="as")
+    return AccessContext(
+        kind=facts.get("kind", "professional"),
+        subject=facts.get("sub"),
+        profession=facts.get("profession"),
+        specialty=facts.get("specialty"),
+        role=facts.get("role"),
+        structure=facts.get("structure"),
+        patient=facts.get("patient"),
+        purpose_of_use=facts.get("purpose_of_use", "normal"),
+        justification=facts.get("justification"),
+        group=facts.get("group"),
+    )
+
+
+def explain(
+    caller: AccessContext, services: Any, resource: str | None, as_: str | None
+) -> dict[str, Any]:
+    if caller.kind not in EXPLAINERS:
+        raise Forbidden("Only auditors and administrators may ask for explanations")
+    ref = parse_reference(resource or "")
+    if ref is None:
+        raise BadRequest("'resource' must be Type/id", expression="resource")
+    subject = _subject_context(as_)
+    repo = Repository(subject, services)
+    with repo.reading() as reader:
+        current = reader.tx.current(ref.resource_type, ref.id)
+        if current is None:
+            raise NotFound(f"{ref.relative} is not known")
+        decision = services.policy.explain(reader, current, Action.READ)
+    return {"resource": ref.relative, "as": subject.kind, **decision.explain()}
+
+
+@router.get("/access/explain", include_in_schema=False)
+async def access_explain(request: Request) -> Response:
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    request_id = getattr(request.state, "request_id", None)
+    caller = await run_in_threadpool(request.app.state.authenticate, headers, request_id)
+    body = await run_in_threadpool(
+        explain,
+        caller,
+        request.app.state.services,
+        request.query_params.get("resource"),
+        request.query_params.get("as"),
+    )
+    return JSONResponse(body)

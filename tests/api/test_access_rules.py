@@ -1,0 +1,164 @@
+"""The DMP access rules over real HTTP with the demo actors (DOMAIN.md §3)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.auth import demo
+from tests.demo_server import DemoGateway, demo_gateway
+
+ALICE, BRUNO, CHLOE, GASTON = demo.PATIENT_INS
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[DemoGateway]:
+    with demo_gateway(tmp_path_factory.mktemp("demo"), sqlite_template) as gateway:
+        yield gateway
+
+
+READS = [
+    # (actor, token facts, path, expected status, why)
+    ("physician", {"patient": ALICE}, "/Patient/alice", 200, "care team"),
+    ("nurse", {"patient": ALICE}, "/Patient/alice", 200, "care team"),
+    ("physician", {"patient": BRUNO}, "/Patient/bruno", 404, "no relationship, hidden"),
+    ("physician", {}, "/Patient/alice", 404, "no patient in the token"),
+    ("physician", {"patient": BRUNO}, "/Patient/alice", 404, "token names another patient"),
+    (
+        "physician",
+        {"patient": BRUNO, "purpose_of_use": "bris_de_glace", "justification": "inconscient"},
+        "/Patient/bruno",
+        404,
+        "BTG opposed",
+    ),
+    (
+        "physician",
+        {"patient": CHLOE, "purpose_of_use": "bris_de_glace", "justification": "inconscient"},
+        "/Patient/chloe",
+        200,
+        "BTG granted",
+    ),
+    (
+        "regulator",
+        {"patient": CHLOE, "purpose_of_use": "centre_15"},
+        "/Patient/chloe",
+        200,
+        "centre 15",
+    ),
+    ("dentist", {"patient": ALICE}, "/Patient/alice", 404, "not in the care team"),
+    ("patient", {}, "/Patient/alice", 200, "own record"),
+    ("patient", {}, "/Patient/bruno", 404, "someone else's record"),
+    ("admin", {}, "/Patient/alice", 404, "no patient identity for the operator"),
+    ("admin", {}, "/Organization/org-ehpad", 200, "directory data"),
+    ("auditor", {}, "/Patient/alice", 404, "auditors read audit data only"),
+    ("physician", {"patient": ALICE}, "/Organization/org-hospital", 200, "directory"),
+]
+
+
+@pytest.mark.parametrize(("actor", "facts", "path", "status", "why"), READS)
+def test_reads(
+    gw: DemoGateway, actor: str, facts: dict[str, Any], path: str, status: int, why: str
+) -> None:
+    with gw.client(actor, **facts) as http:
+        r = http.get(path)
+    assert r.status_code == status, why
+    if status == 404:
+        assert r.json()["issue"][0]["code"] == "not-found", "hidden looks exactly like missing"
+
+
+def _hr(patient: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": f"Patient/{patient}"},
+        "valueQuantity": {
+            "value": 72,
+            "unit": "/min",
+            "system": "http://unitsofmeasure.org",
+            "code": "/min",
+        },
+    }
+
+
+def test_writes_need_a_care_relationship_and_only_the_author_deletes(gw: DemoGateway) -> None:
+    with gw.client("physician", patient=ALICE) as physician:
+        created = physician.post("/Observation", json=_hr("alice"))
+        assert created.status_code == 201
+        rid = created.json()["id"]
+    with gw.client("dentist", patient=ALICE) as dentist:
+        refused = dentist.post("/Observation", json=_hr("alice"))
+        assert refused.status_code == 403
+        assert "no-relationship" in refused.json()["issue"][0]["diagnostics"]
+    with gw.client("nurse", patient=ALICE) as nurse:
+        assert nurse.get(f"/Observation/{rid}").status_code == 200
+        denied = nurse.delete(f"/Observation/{rid}")
+        assert denied.status_code == 403, "only the author deletes"
+    with gw.client("physician", patient=ALICE) as physician:
+        moved = {
+            **physician.get(f"/Observation/{rid}").json(),
+            "subject": {"reference": "Patient/bruno"},
+        }
+        assert physician.put(f"/Observation/{rid}", json=moved).status_code == 403
+        assert physician.delete(f"/Observation/{rid}").status_code == 204
+
+
+def test_masked_document_is_invisible_to_other_professionals(gw: DemoGateway) -> None:
+    with gw.client("nurse", patient=ALICE) as nurse:
+        assert nurse.get("/DocumentReference/doc-alice-consultation").status_code == 404
+
+
+def test_explain(gw: DemoGateway) -> None:
+    facts = json.dumps(
+        {
+            "kind": "professional",
+            "sub": demo.DENTIST.subject,
+            "profession": "40",
+            "structure": demo.HOSPITAL,
+            "patient": ALICE,
+        }
+    )
+    with gw.client("auditor") as auditor:
+        r = auditor.get(
+            gw.server.url + "/access/explain", params={"resource": "Patient/alice", "as": facts}
+        )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["effect"] == "deny"
+    assert body["code"] == "no-relationship"
+    assert body["rule"] == 4
+    with gw.client("physician", patient=ALICE) as physician:
+        forbidden = physician.get(
+            gw.server.url + "/access/explain", params={"resource": "Patient/alice", "as": facts}
+        )
+    assert forbidden.status_code == 403
+
+
+def test_transaction_with_one_refused_entry_fails_whole(gw: DemoGateway) -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": _hr("alice"), "request": {"method": "POST", "url": "Observation"}},
+            {"resource": _hr("bruno"), "request": {"method": "POST", "url": "Observation"}},
+        ],
+    }
+    with gw.client("physician", patient=ALICE) as physician:
+        r = physician.post("/", json=bundle)
+        assert r.status_code == 403
+        assert "Bundle.entry[1]" in r.json()["issue"][0]["diagnostics"]
+        history = physician.get("/Observation/_history").json()
+    assert all(
+        e.get("resource", {}).get("subject", {}).get("reference") != "Patient/bruno"
+        for e in history.get("entry", [])
+    )
+
+
+def test_unauthenticated_and_wrong_token_never_see_anything(gw: DemoGateway) -> None:
+    r = httpx.get(gw.server.url + "/fhir/Patient/alice")
+    assert r.status_code == 401
