@@ -10,6 +10,7 @@ from gateway.access.context import AccessContext
 from gateway.errors import Gone, NotFound
 from gateway.fhir.instant import from_micros
 from gateway.policy import Action, PatientFacts
+from gateway.record.facts_cache import FACT_TYPES
 from gateway.record.patient_facts import load_patient_facts
 from gateway.record.services import RecordServices
 from gateway.storage.records import StoredVersion
@@ -30,6 +31,9 @@ class RecordReader:
         self.services = services
         self._tx = tx
         self._facts: dict[str, PatientFacts] = {}
+        self._generation: int | None = None
+
+    shares_cache = True  # a writer's uncommitted state must never enter the shared cache
 
     @property
     def ctx(self) -> AccessContext:
@@ -39,11 +43,21 @@ class RecordReader:
         return from_micros(self.services.clock())
 
     def patient_facts(self, patient_id: str) -> PatientFacts:
-        """The patient's access facts, loaded once per unit of work."""
+        """The patient's access facts: once per unit of work, and from the shared cache
+        when the stamp of the fact-bearing types is unchanged (read-only units only)."""
         facts = self._facts.get(patient_id)
+        if facts is not None:
+            return facts
+        cache = self.services.facts_cache if self.shares_cache else None
+        if cache is not None:
+            if self._generation is None:
+                self._generation = self.tx.generation(FACT_TYPES)
+            facts = cache.get(patient_id, self._generation)
         if facts is None:
             facts = load_patient_facts(self.tx, patient_id, now=self.now())
-            self._facts[patient_id] = facts
+            if cache is not None and self._generation is not None:
+                cache.put(patient_id, self._generation, facts)
+        self._facts[patient_id] = facts
         return facts
 
     @property

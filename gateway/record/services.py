@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from gateway.config import Settings
 from gateway.fhir.cursor import CursorCodec
+from gateway.record.facts_cache import FactsCache
 from gateway.record.seams import (
     AccessPolicy,
     CommitListener,
@@ -33,4 +34,5 @@ class RecordServices:
     cursors: CursorCodec
     search: SearchEngine
     clock: Callable[[], int] = system_clock
+    facts_cache: FactsCache | None = field(default_factory=FactsCache)
     listeners: tuple[CommitListener, ...] = field(default=())

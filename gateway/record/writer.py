@@ -41,6 +41,8 @@ def new_id() -> str:
 class RecordWriter(RecordReader):
     """Reads and writes inside one open write transaction (a unit of work)."""
 
+    shares_cache = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending: list[WriteOp] = []

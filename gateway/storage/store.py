@@ -126,6 +126,18 @@ class StoreTx:
         ).all()
         return [current_version(row) for row in rows]
 
+    def generation(self, resource_types: Sequence[str]) -> int:
+        """The newest history sequence among ``resource_types`` (0 when none): a cheap,
+        exact version stamp of everything derived from those types."""
+        h = s.history
+        parts = [
+            select(func.max(h.c.seq).label("m")).where(h.c.resource_type == t)
+            for t in resource_types
+        ]
+        union = parts[0].union_all(*parts[1:]).subquery()
+        value = self.conn.execute(select(func.max(union.c.m))).scalar()
+        return int(value or 0)
+
     def referring(self, resource_type: str, param: str, target: tuple[str, str]) -> list[str]:
         """Ids of live ``resource_type`` resources whose ``param`` references ``target``."""
         r, x = s.resource, s.idx_reference
