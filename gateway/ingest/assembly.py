@@ -18,6 +18,7 @@ harmless, through ``ifNoneExist``): see :meth:`Assembly.business_id` and
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,12 +33,15 @@ from gateway.ingest.result import (
     PatientRef,
     identifier_query,
 )
+from gateway.ingest.tidy import tidy
 from gateway.normalise.errors import NormalisationError
 from gateway.normalise.identifiers import NormalisedIdentifier, structure
 from gateway.normalise.source import SourceConfig
 from gateway.normalise.terminology import Coding, Terminology
+from gateway.normalise.times import FhirTime, as_instant
 
 _NAMESPACE = uuid.UUID("5b0c2f0e-8a3e-5d8a-9a55-6d6d70676177")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._\-]+")
 PROFESSION_SYSTEM = (
     "https://mos.esante.gouv.fr/NOS/TRE_G15-ProfessionSante/FHIR/TRE-G15-ProfessionSante"
 )
@@ -91,9 +95,9 @@ class Assembly:
         url: str = "",
         if_none_exist: str | None = None,
     ) -> str:
-        """Add an entry (once per fullUrl); returns the fullUrl to reference it by."""
+        """Add an entry (once per fullUrl, tidied); returns the fullUrl to reference it by."""
         if full_url not in self._entries:
-            self._entries[full_url] = Entry(full_url, resource, method, url, if_none_exist)
+            self._entries[full_url] = Entry(full_url, tidy(resource), method, url, if_none_exist)
         return full_url
 
     def entries(self) -> tuple[Entry, ...]:
@@ -104,6 +108,11 @@ class Assembly:
     def business_id(self, kind: str, value: str) -> dict[str, str]:
         """An identifier the source assigned (order number, visit number…) in its own system."""
         return {"system": self.source.system(kind), "value": value}
+
+    def code_system(self, name: str) -> str:
+        """The source's own code system for a coding-system name nobody else knows."""
+        safe = _UNSAFE.sub("-", name).strip("-")[:40] or "local"
+        return self.source.system(f"cs/{safe}")
 
     def natural_id(self, kind: str, *parts: str) -> dict[str, str]:
         """An identifier derived from the facts themselves, when the source gives none.
@@ -195,6 +204,17 @@ class Assembly:
             f"{text} [{', '.join(places)}]" if places else text
             for text, places in self._assumptions.items()
         )
+
+    def instant(self, value: FhirTime, location: Location | None, expression: str) -> str | None:
+        """``value`` as a FHIR instant (a date becomes local midnight); None if too vague."""
+        try:
+            instant = as_instant(value)
+        except NormalisationError as exc:
+            self.refuse(exc, location, expression)
+            return None
+        if instant is not value:
+            self.assume(instant.assumption, location)
+        return instant.value
 
     @property
     def has_errors(self) -> bool:

@@ -57,15 +57,12 @@ def observed_code(
     if not code and not display:
         return None
     system = coding_system(system_name, asm.terminology) if system_name else None
+    # Only the code is resolved, never the display: a lab's "GLUCOSE" in serum is not
+    # the nurse's capillary "Glycémie".
     spec = vital_sign(code, asm.terminology, system=system) if code else None
-    if spec is None and display and system != "http://loinc.org":
-        spec = vital_sign(display, asm.terminology)
     source_coding: dict[str, str] | None = None
     if code:
-        source_coding = {
-            "system": system or asm.source.system("cs/" + (system_name or "local")),
-            "code": code,
-        }
+        source_coding = {"system": system or asm.code_system(system_name), "code": code}
         if display:
             source_coding["display"] = display
     if spec is not None:

@@ -42,7 +42,7 @@ def dose_quantity(
         out["unit"] = labels[-1]
         asm.report(
             warning(
-                f"unit {labels[0]!r} is not a known UCUM unit: kept as text",
+                f"unit {labels[-1]!r} is not a known UCUM unit: kept as text",
                 location,
                 expression=expression,
             )

@@ -31,6 +31,7 @@ from gateway.normalise.identifiers import (
     ins_system_for_oid,
     local_patient,
 )
+from gateway.normalise.text import clean
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 _CLASSES = {
@@ -125,6 +126,8 @@ def _retired_keys(mrg: Segment, asm: Assembly) -> tuple[PatientKey, ...]:
     keys: list[NormalisedIdentifier] = []
     for rep in mrg.reps(1):
         system = ins_system_for_oid(rep.c(4, 2)) if rep.c(4, 2) else None
+        if not clean(rep.c(1)):
+            continue
         try:
             keys.append(ins(rep.c(1), system) if system else local_patient(rep.c(1), asm.source))
         except NormalisationError as exc:

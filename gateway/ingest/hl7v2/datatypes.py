@@ -13,7 +13,6 @@ and assumptions to the :class:`Assembly`, located at the component they concern.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from gateway.fhir.identifiers import IDNAT_PS
@@ -28,7 +27,6 @@ from gateway.normalise.times import FhirTime, hl7_ts
 
 _NAME_USE = {"L": "official", "D": "usual", "M": "maiden", "N": "nickname", "A": "anonymous"}
 _ADDRESS_USE = {"H": "home", "B": "work", "O": "work", "C": "temp", "M": "home", "BA": "billing"}
-_SAFE_SYSTEM = re.compile(r"[^A-Za-z0-9._\-]")
 _PROFESSIONAL_TYPES: dict[str, ProfessionalKind] = {
     "RPPS": "rpps",
     "ADELI": "adeli",
@@ -55,8 +53,7 @@ def _coding(code: str, display: str, system_name: str, asm: Assembly) -> dict[st
         return None
     system = coding_system(system_name, asm.terminology) if system_name else None
     if system is None:
-        local = _SAFE_SYSTEM.sub("-", system_name) if system_name else "local"
-        system = asm.source.system(f"cs/{local}")
+        system = asm.code_system(system_name)
     out = {"system": system, "code": code}
     if display:
         out["display"] = display

@@ -39,7 +39,6 @@ from gateway.ingest.issues import (
 )
 from gateway.ingest.result import MergeInstruction, PatientRef
 from gateway.normalise.codes import document_class, document_type
-from gateway.normalise.times import as_instant
 
 _OID = re.compile(r"^[0-2](\.(0|[1-9]\d*))+$")
 _DOC_STATUS = {
@@ -199,10 +198,9 @@ def document(
         txa.first(4), asm, "DocumentReference.date"
     )
     if when is not None:
-        instant = as_instant(when)
-        if instant is not when:
-            asm.assume(instant.assumption, txa.at(6))
-        reference["date"] = instant.value
+        instant = asm.instant(when, txa.at(6), "DocumentReference.date")
+        if instant:
+            reference["date"] = instant
     author = xcn(txa.first(9), asm, "DocumentReference.author") or xcn(
         txa.first(5), asm, "DocumentReference.author"
     )

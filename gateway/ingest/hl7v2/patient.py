@@ -46,6 +46,7 @@ from gateway.normalise.identifiers import (
     local_patient,
     tddui_local_patient,
 )
+from gateway.normalise.text import clean
 
 IDENTITY_RELIABILITY = (
     "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability"
@@ -60,7 +61,7 @@ _LOCAL_TYPES = frozenset({"PI", "MR", "MRN", "PT", "PN", ""})
 
 def _classify(rep: Composite, asm: Assembly) -> NormalisedIdentifier | dict[str, Any] | None:
     """One CX: a key (NormalisedIdentifier), an extra identifier (dict), or nothing."""
-    value = rep.c(1)
+    value = clean(rep.c(1))
     namespace, oid, type_code = rep.c(4, 1), rep.c(4, 2), rep.c(5).upper()
     if not value:
         return None
@@ -104,7 +105,7 @@ def _classify(rep: Composite, asm: Assembly) -> NormalisedIdentifier | dict[str,
 
 
 def _reliability(pid: Segment) -> tuple[list[str], dict[str, Any] | None]:
-    codes = [r.c(1).upper() for r in pid.reps(32)]
+    codes = [code for code in (r.c(1).upper() for r in pid.reps(32)) if code]
     if not codes:
         return [], None
     extension = {

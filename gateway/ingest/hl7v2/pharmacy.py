@@ -255,7 +255,7 @@ def _request(group: OrderGroup, item: Item, n: int, patient: PatientRef, asm: As
     if amount:
         dispense_request["quantity"] = amount
     refills = rxe.value(12)
-    if refills.isdigit():
+    if refills.isdigit() and int(refills) < 2**31:
         dispense_request["numberOfRepeatsAllowed"] = int(refills)
     if dispense_request:
         resource["dispenseRequest"] = dispense_request

@@ -36,7 +36,7 @@ from gateway.ingest.observations import (
 )
 from gateway.ingest.patients import local_key
 from gateway.ingest.result import MergeInstruction, PatientRef
-from gateway.normalise.times import FhirTime, as_instant
+from gateway.normalise.times import FhirTime
 
 _OBS_STATUS = {
     "F": "final",
@@ -222,10 +222,9 @@ def _report(obr: Segment, results: list[str], patient: PatientRef, asm: Assembly
     }
     if effective:
         resource["effectiveDateTime"] = effective.value
-    if issued:
-        instant = as_instant(issued)
-        asm.assume(instant.assumption if instant is not issued else None, obr.at(22))
-        resource["issued"] = instant.value
+    instant = asm.instant(issued, obr.at(22), "DiagnosticReport.issued") if issued else None
+    if instant:
+        resource["issued"] = instant
     resource["result"] = [{"reference": r} for r in results]
     asm.add(
         resource,
