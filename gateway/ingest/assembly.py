@@ -142,8 +142,8 @@ class Assembly:
             if_none_exist=identifier_query(first.system, first.value),
         )
 
-    def practitioner_role(self, who: Professional, profession: Coding | None = None) -> str:
-        """Practitioner + PractitionerRole at the source's organization; returns the role."""
+    def practitioner(self, who: Professional) -> str:
+        """The Practitioner (conditional create on its first identifier, idNat_PS if any)."""
         first = who.identifiers[0]
         practitioner: dict[str, Any] = {
             "resourceType": "Practitioner",
@@ -151,11 +151,16 @@ class Assembly:
         }
         if who.name:
             practitioner["name"] = [who.name]
-        practitioner_url = self.add(
+        return self.add(
             practitioner,
             self.shared_urn(f"Practitioner|{first.token}"),
             if_none_exist=identifier_query(first.system, first.value),
         )
+
+    def practitioner_role(self, who: Professional, profession: Coding | None = None) -> str:
+        """Practitioner + PractitionerRole at the source's organization; returns the role."""
+        first = who.identifiers[0]
+        practitioner_url = self.practitioner(who)
         organization = self.organization()
         role_value = f"{first.value}/{profession.code}" if profession else first.value
         role_id = self.business_id("practitioner-role", role_value)

@@ -246,3 +246,54 @@ def rebind(result: ParseResult, mapping: Mapping[str, str]) -> ParseResult:
         patient = replace(patient, reference=mapping[patient.reference], in_bundle=False)
     author = mapping.get(result.author, result.author) if result.author else None
     return replace(result, entries=entries, patient=patient, author=author)
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    """An accepted CSV record: where it was, what it said, what it produced."""
+
+    line: int
+    raw: str
+    result: ParseResult
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A CSV record to quarantine: its line, its exact text, and why."""
+
+    line: int
+    raw: str
+    issues: tuple[IngestIssue, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CsvParseResult:
+    """The outcome of one CSV file: accepted and rejected records, nothing else.
+
+    Every non-blank record after the header is in exactly one of ``accepted`` and
+    ``rejected`` (``submitted == len(accepted) + len(rejected)``). ``issues`` and
+    ``assumptions`` concern the whole file (encoding, separator, columns); a row's own
+    are in its result. A file-level error (a required column missing) rejects every row.
+    """
+
+    kind: str
+    encoding: str
+    delimiter: str
+    header: tuple[str, ...]
+    accepted: tuple[CsvRow, ...]
+    rejected: tuple[RejectedRow, ...]
+    issues: tuple[IngestIssue, ...] = ()
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def submitted(self) -> int:
+        return len(self.accepted) + len(self.rejected)
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        """The entries of every accepted row, in order (shared objects repeat)."""
+        return tuple(e for row in self.accepted for e in row.result.entries)
+
+    def transaction(self) -> dict[str, Any]:
+        """All accepted rows as one transaction Bundle (shared objects once)."""
+        return transaction(self.entries)

@@ -6,9 +6,10 @@ status RXA-20 (``CP`` completed, ``RE``/``NA`` not-done with reason RXA-18, ``PA
 stopped; RXA-21 ``D`` entered-in-error), performer RXA-10 as a nurse PractitionerRole,
 request ORC-2 as a logical reference to the MedicationRequest.
 
-Identifier ``administration``: ORC-2 (else ORC-3) + ``/`` + RXA-1 + ``/`` + RXA-2;
-without an order number, a natural key (patient local id, medication code, RXA-3
-instant) that the CSV ``administrations`` export of the same source shares.
+Identifier ``administration``: always a natural key (patient local id, medication code,
+RXA-3 instant), the one the CSV ``administrations`` export of the same source computes,
+so the same act sent both ways is stored once. Caveat: two administrations of the same
+product to the same resident in the same second would be taken for one.
 """
 
 from __future__ import annotations
@@ -54,16 +55,12 @@ def _administration(group: OrderGroup, item: Item, patient: PatientRef, asm: Ass
     concept, code = medication_concept(rxa.first(5), asm, "MedicationAdministration.medication")
     start = ts(rxa.first(3), asm, "MedicationAdministration.effective")
     end = ts(rxa.first(4), asm, "MedicationAdministration.effective")
-    number = group.placer() or group.filler()
-    if number:
-        identifier = asm.business_id(
-            "administration", f"{number}/{rxa.value(1) or '1'}/{rxa.value(2) or '1'}"
-        )
-    else:
-        med = f"{code.coding.system}|{code.coding.code}" if code else rxa.value(5)
-        identifier = asm.natural_id(
-            "administration", local_key(patient), med, start.value if start else ""
-        )
+    # Always the natural key, never the order number: the CSV export of the same act
+    # has no RXA counters, and the same administration must dedup across channels.
+    med = f"{code.coding.system}|{code.coding.code}" if code else rxa.value(5)
+    identifier = asm.natural_id(
+        "administration", local_key(patient), med, start.value if start else ""
+    )
     completion = rxa.value(20).upper()
     status = _ADMIN_STATUS.get(completion)
     if rxa.value(21).upper() == "D":

@@ -219,12 +219,7 @@ def test_administrations_given_and_refused(terminology: Terminology) -> None:
     }
     assert given == {
         "resourceType": "MedicationAdministration",
-        "identifier": [
-            {
-                "system": "https://dmp-gateway.fr/fhir/sid/finess/750712184/administration",
-                "value": "PRESC-2024-0133/0/1",
-            }
-        ],
+        "identifier": given["identifier"],
         "status": "completed",
         "medicationCodeableConcept": ucd,
         "subject": {"reference": "Patient/0"},
@@ -242,6 +237,8 @@ def test_administrations_given_and_refused(terminology: Terminology) -> None:
             "dose": {"value": 1, "unit": "gélule", "system": UCUM, "code": "{capsule}"},
         },
     }
+    assert given["identifier"][0]["system"].endswith("/750712184/administration")
+    assert given["identifier"][0]["value"].startswith("nk-")
     assert refused["status"] == "not-done"
     assert refused["statusReason"][0]["text"] == "Refus du résident"
     (role,) = of_type(result, "PractitionerRole")
