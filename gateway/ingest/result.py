@@ -6,6 +6,7 @@ defines the shapes and the pure helpers that act on them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -15,6 +16,14 @@ from gateway.ingest.issues import IngestIssue
 
 AckCode = Literal["AA", "AE", "AR"]
 PatientKeyKind = Literal["ins-nir", "ins-nia", "ins-nir-test", "ins-nir-demo", "local"]
+
+
+_PLAIN = {":/": re.compile(r"^[A-Za-z0-9._~:/-]*$"), "": re.compile(r"^[A-Za-z0-9._~-]*$")}
+
+
+def _encode(text: str, safe: str) -> str:
+    # quote() is slow; most systems and values need no encoding at all.
+    return text if _PLAIN[safe].match(text) else quote(text, safe=safe)
 
 
 def identifier_query(system: str, value: str) -> str:
@@ -27,7 +36,7 @@ def identifier_query(system: str, value: str) -> str:
     escaped = value
     for char in ("\\", "|", ",", "$"):
         escaped = escaped.replace(char, "\\" + char)
-    return f"identifier={quote(system, safe=':/')}|{quote(escaped, safe='')}"
+    return f"identifier={_encode(system, ':/')}|{_encode(escaped, '')}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,12 @@ mapping, each resource is tidied once when it is added to a result:
 - ``uri``-typed values (``system``, ``url``, ``reference``) get any whitespace
   percent-encoded (a ``uri`` has none);
 - strings lose the control characters FHIR forbids (below U+0020 except tab, CR, LF).
+
+It runs on every resource, so the common case (nothing to fix) is kept cheap.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 _CODE_KEYS = frozenset(
@@ -32,31 +33,54 @@ _CODE_KEYS = frozenset(
     }
 )
 _URI_KEYS = frozenset({"system", "url", "reference"})
-_WHITESPACE = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL = {c: None for c in range(32) if chr(c) not in "\t\r\n"}
 
 
 def _primitive(key: str, value: str) -> str:
-    value = _CONTROL.sub("", value)
+    if not value.isprintable():
+        value = value.translate(_CONTROL)
     if key in _CODE_KEYS:
-        return _WHITESPACE.sub(" ", value).strip()
+        return " ".join(value.split())
     if key in _URI_KEYS:
-        return _WHITESPACE.sub("%20", value.strip())
-    return value if value.strip() else ""
+        parts = value.split()
+        return value if len(parts) == 1 and parts[0] == value else "%20".join(parts)
+    return "" if value.isspace() else value
 
 
-def tidy(node: Any, key: str = "") -> Any:
-    """A copy of ``node`` without empty values and with valid primitive strings."""
-    if isinstance(node, dict):
-        out = {}
-        for k, v in node.items():
-            cleaned = tidy(v, k)
-            if cleaned is not None and cleaned != "" and cleaned != [] and cleaned != {}:
-                out[k] = cleaned
-        return out
-    if isinstance(node, list):
-        items = [tidy(v, key) for v in node]
-        return [v for v in items if v is not None and v != "" and v != [] and v != {}]
-    if isinstance(node, str):
-        return _primitive(key, node)
-    return node
+def _list(items: list[Any], key: str) -> list[Any]:
+    out = []
+    for value in items:
+        kind = type(value)
+        if kind is str:
+            value = _primitive(key, value)
+        elif kind is dict:
+            value = _dict(value)
+        elif kind is list:
+            value = _list(value, key)
+        elif value is None:
+            continue
+        if value or value is False or value == 0:
+            out.append(value)
+    return out
+
+
+def _dict(node: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in node.items():
+        kind = type(value)
+        if kind is str:
+            value = _primitive(key, value)
+        elif kind is dict:
+            value = _dict(value)
+        elif kind is list:
+            value = _list(value, key)
+        elif value is None:
+            continue
+        if value or value is False or value == 0:
+            out[key] = value
+    return out
+
+
+def tidy(resource: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``resource`` without empty values and with valid primitive strings."""
+    return _dict(resource)

@@ -16,6 +16,7 @@ import json
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ DOCUMENT_CLASSES = "DocumentTypeToClass"
 _IGNORED = frozenset({"unmatched", "disjoint"})
 
 
+@lru_cache(maxsize=4096)
 def fold_unit(text: str) -> str:
     """A matching key for a unit label: compatibility-normalised, case-folded, no spaces.
 

@@ -32,7 +32,7 @@ from gateway.ingest.issues import (
     error,
     warning,
 )
-from gateway.ingest.result import CsvParseResult, CsvRow, PatientRef, RejectedRow
+from gateway.ingest.result import CsvParseResult, CsvRow, Entry, PatientRef, RejectedRow
 from gateway.normalise.source import SourceConfig
 from gateway.normalise.terminology import Terminology
 
@@ -121,9 +121,10 @@ def _row(
     mapping: CsvMapping,
     source: SourceConfig,
     terminology: Terminology,
+    shared: dict[tuple[str, ...], list[Entry]],
 ) -> CsvRow | RejectedRow:
     seed = f"csv|{mapping.kind}|{hashlib.sha256(record.raw.encode()).hexdigest()}"
-    asm = Assembly(source, terminology, seed)
+    asm = Assembly(source, terminology, seed, shared)
     row = Row(record.line, cells, header, mapping, asm)
     row.check_required()
     try:
@@ -162,6 +163,7 @@ def parse_csv(
         return bool(vital_map and terminology.translate(vital_map, name))
 
     header: Header | None = None
+    shared: dict[tuple[str, ...], list[Entry]] = {}  # Organization, Practitioners: built once
     file_issues: list[IngestIssue] = []
     accepted: list[CsvRow] = []
     rejected: list[RejectedRow] = []
@@ -191,7 +193,7 @@ def parse_csv(
         if problem is not None or record.cells is None:
             rejected.append(RejectedRow(record.line, record.raw, (problem,) if problem else ()))
             continue
-        outcome = _row(record, record.cells, header, mapping, source, terminology)
+        outcome = _row(record, record.cells, header, mapping, source, terminology, shared)
         if isinstance(outcome, CsvRow):
             accepted.append(outcome)
         else:

@@ -29,7 +29,7 @@ structure as :func:`hl7.parse` for every sample, and that the ACKs built here pa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.ingest.issues import Hl7Location
 
@@ -110,6 +110,10 @@ class Composite:
     seps: Separators
     location: Hl7Location
 
+    @property
+    def empty(self) -> bool:
+        return not any(s.strip() for comp in self.parts for s in comp)
+
     def c(self, component: int = 1, sub: int = 1) -> str:
         """Component (1-based), sub-component (1-based), unescaped and stripped."""
         if component > len(self.parts):
@@ -129,10 +133,6 @@ class Composite:
         loc = self.location
         return loc.at(loc.field, loc.repetition, component, sub)
 
-    @property
-    def empty(self) -> bool:
-        return not any(s.strip() for comp in self.parts for s in comp)
-
     def text(self) -> str:
         """The whole repetition as text (components joined by the component separator)."""
         joined = self.seps.component.join(self.seps.subcomponent.join(c) for c in self.parts)
@@ -150,6 +150,7 @@ class Segment:
     sequence: int
     fields: tuple[str, ...]  # fields[n] is field n; fields[0] is the segment id
     seps: Separators
+    _reps: dict[int, list[Composite]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def location(self) -> Hl7Location:
@@ -159,31 +160,55 @@ class Segment:
         seps = self.seps
         if self.name == "MSH" and n <= 2:
             return [((text,),)]
+        sub, component = seps.subcomponent, seps.component
         return [
-            tuple(tuple(comp.split(seps.subcomponent)) for comp in rep.split(seps.component))
+            tuple((c,) if sub not in c else tuple(c.split(sub)) for c in rep.split(component))
             for rep in text.split(seps.repetition)
         ]
 
+    def _all(self, n: int) -> list[Composite]:
+        """Every repetition of field ``n`` (split once, then cached)."""
+        cached = self._reps.get(n)
+        if cached is None:
+            text = self.fields[n] if n < len(self.fields) else ""
+            cached = [
+                Composite(parts, self.seps, Hl7Location(self.name, self.sequence, n, r))
+                for r, parts in enumerate(self._split(n, text) if text else [], start=1)
+            ]
+            self._reps[n] = cached
+        return cached
+
     def reps(self, n: int) -> list[Composite]:
         """The non-empty repetitions of field ``n``."""
-        if n >= len(self.fields) or not self.fields[n]:
-            return []
-        out = []
-        for r, parts in enumerate(self._split(n, self.fields[n]), start=1):
-            comp = Composite(parts, self.seps, Hl7Location(self.name, self.sequence, n, r))
-            if not comp.empty:
-                out.append(comp)
-        return out
+        return [c for c in self._all(n) if not c.empty]
 
     def first(self, n: int) -> Composite:
         """Repetition 1 of field ``n`` (empty when absent)."""
-        location = Hl7Location(self.name, self.sequence, n, 1)
-        if n < len(self.fields) and self.fields[n]:
-            return Composite(self._split(n, self.fields[n])[0], self.seps, location)
-        return Composite((), self.seps, location)
+        found = self._all(n)
+        if found:
+            return found[0]
+        return Composite((), self.seps, Hl7Location(self.name, self.sequence, n, 1))
 
     def value(self, n: int, component: int = 1, sub: int = 1) -> str:
-        return self.first(n).c(component, sub)
+        """Field ``n``, repetition 1, as text: the fast path for the most common read."""
+        if n >= len(self.fields) or not self.fields[n]:
+            return ""
+        text, seps = self.fields[n], self.seps
+        if self.name == "MSH" and n <= 2:
+            return text if component == sub == 1 else ""
+        if seps.repetition in text:
+            text = text.split(seps.repetition, 1)[0]
+        if component > 1 or seps.component in text:
+            comps = text.split(seps.component)
+            if component > len(comps):
+                return ""
+            text = comps[component - 1]
+        if sub > 1 or seps.subcomponent in text:
+            subs = text.split(seps.subcomponent)
+            if sub > len(subs):
+                return ""
+            text = subs[sub - 1]
+        return unescape(text, seps).strip()
 
     def at(self, n: int, component: int | None = None) -> Hl7Location:
         return Hl7Location(self.name, self.sequence, n, None, component)
