@@ -22,6 +22,15 @@ from gateway.ingest.assembly import Assembly
 from gateway.ingest.result import PatientKey, PatientRef, PatientTraits
 from gateway.normalise.identifiers import NormalisedIdentifier
 
+# FR Core 2.2.0 patient extensions (fr-core-patient, fr-core-patient-ins).
+IDENTITY_RELIABILITY = (
+    "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability"
+)
+RELIABILITY_SYSTEM = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0445"
+BIRTH_PLACE = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace"
+INSEE_CODE = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code"
+INSEE_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM"
+
 
 def patient_key(identifier: NormalisedIdentifier) -> PatientKey:
     """The matching key of a normalised patient identifier."""

@@ -13,15 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.ingest.csv.rows import Row
-from gateway.ingest.hl7v2.patient import (
+from gateway.ingest.issues import warning
+from gateway.ingest.patients import (
     BIRTH_PLACE,
     IDENTITY_RELIABILITY,
     INSEE_CODE,
     INSEE_SYSTEM,
     RELIABILITY_SYSTEM,
+    add_patient,
+    ordered,
 )
-from gateway.ingest.issues import warning
-from gateway.ingest.patients import add_patient, ordered
 from gateway.ingest.result import PatientRef
 from gateway.normalise.errors import NormalisationError
 from gateway.normalise.identifiers import NormalisedIdentifier, local_patient

@@ -35,7 +35,15 @@ from gateway.ingest.issues import (
     error,
     warning,
 )
-from gateway.ingest.patients import add_patient, ordered
+from gateway.ingest.patients import (
+    BIRTH_PLACE,
+    IDENTITY_RELIABILITY,
+    INSEE_CODE,
+    INSEE_SYSTEM,
+    RELIABILITY_SYSTEM,
+    add_patient,
+    ordered,
+)
 from gateway.ingest.result import PatientRef
 from gateway.normalise.codes import gender
 from gateway.normalise.errors import NormalisationError
@@ -48,13 +56,6 @@ from gateway.normalise.identifiers import (
 )
 from gateway.normalise.text import clean
 
-IDENTITY_RELIABILITY = (
-    "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability"
-)
-RELIABILITY_SYSTEM = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0445"
-BIRTH_PLACE = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace"
-INSEE_CODE = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code"
-INSEE_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM"
 INS_C_OID = "1.2.250.1.213.1.4.2"
 _LOCAL_TYPES = frozenset({"PI", "MR", "MRN", "PT", "PN", ""})
 
