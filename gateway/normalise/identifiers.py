@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from gateway.fhir.identifiers import (
@@ -148,10 +149,14 @@ def _guess_professional(compact: str) -> ProfessionalKind:
     )
 
 
+@lru_cache(maxsize=4096)
 def professional(
     value: str, kind: ProfessionalKind | None = None
 ) -> tuple[NormalisedIdentifier, ...]:
-    """idNat_PS (and RPPS when there is one) for an RPPS, ADELI or idNat_PS number."""
+    """idNat_PS (and RPPS when there is one) for an RPPS, ADELI or idNat_PS number.
+
+    Pure and memoised: the same few professionals sign every row of an export.
+    """
     compact = _compact(value)
     if not compact:
         raise NormalisationError("empty professional identifier", "missing")

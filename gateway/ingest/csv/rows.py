@@ -71,7 +71,7 @@ class Row:
         self, line: int, cells: list[str], header: Header, mapping: CsvMapping, asm: Assembly
     ):
         self.line = line
-        self.cells = cells
+        self.cells = [clean(c) for c in cells]  # cleaned once: fields are read many times
         self.header = header
         self.mapping = mapping
         self.asm = asm
@@ -87,10 +87,10 @@ class Row:
         index = self.header.fields.get(name)
         if index is None or index >= len(self.cells):
             return ""
-        return clean(self.cells[index])
+        return self.cells[index]
 
     def cell(self, index: int) -> str:
-        return clean(self.cells[index]) if index < len(self.cells) else ""
+        return self.cells[index] if index < len(self.cells) else ""
 
     def refuse(self, exc: NormalisationError, name: str) -> None:
         self.asm.refuse(exc, self.location(name), self._column(name).target)
