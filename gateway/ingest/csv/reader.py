@@ -1,0 +1,117 @@
+"""Reading a CSV export: bytes to records, each with its line number and raw text.
+
+What real EHPAD exports do, and how it is absorbed:
+
+- encoding: a BOM says it (UTF-8, UTF-16 LE/BE); else UTF-8 if the bytes decode as
+  such; else Windows-1252 (what Excel writes on French Windows), an assumption that is
+  reported; Latin-1 as the last resort (it decodes anything);
+- separator: ``;`` (French Excel), ``,``, tab or ``|``, sniffed on the header line
+  (outside quotes); ties go to ``;``;
+- line endings ``\\r\\n``, ``\\n`` or ``\\r``; quoted fields may span lines;
+- blank lines are skipped (they are not records).
+
+Each record keeps the exact text it was read from, so a rejected row can be quarantined
+as it was sent. A record the ``csv`` module cannot read (an unclosed quote at the end of
+the file, a field over its size limit) is returned as malformed, never raised.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+_CANDIDATES = (";", ",", "\t", "|")
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    text: str
+    encoding: str
+    assumption: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One CSV record: the line it starts on, its raw text, and its cells (None if malformed)."""
+
+    line: int
+    raw: str
+    cells: list[str] | None
+    error: str | None = None
+
+    @property
+    def blank(self) -> bool:
+        return self.cells is not None and not any(c.strip() for c in self.cells)
+
+
+def decode(data: bytes | str) -> Decoded:
+    """Text of a CSV payload, with how it was decoded."""
+    if isinstance(data, str):
+        return Decoded(data.lstrip("\ufeff"), "utf-8")
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return Decoded(data[len(bom) :].decode(codec, "replace"), codec)
+    try:
+        return Decoded(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return Decoded(
+            data.decode("cp1252"), "cp1252", "file is not UTF-8: decoded as Windows-1252"
+        )
+    except UnicodeDecodeError:
+        return Decoded(data.decode("latin-1"), "latin-1", "file is not UTF-8: decoded as Latin-1")
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The separator that splits the header line into the most cells (outside quotes)."""
+    counts = dict.fromkeys(_CANDIDATES, 0)
+    quoted = False
+    for char in header_line:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(_CANDIDATES, key=lambda c: (counts[c], c == ";"))
+    return best if counts[best] else ";"
+
+
+def first_line(text: str) -> str:
+    for line in io.StringIO(text, newline=""):
+        if line.strip():
+            return line
+    return ""
+
+
+def records(text: str, delimiter: str) -> Iterator[Record]:
+    """Every record of ``text``, in order, blank ones included (callers skip them)."""
+    consumed: list[str] = []
+    counter = [0]
+
+    def lines() -> Iterator[str]:
+        for line in io.StringIO(text, newline=""):
+            counter[0] += 1
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(lines(), delimiter=delimiter, strict=False)
+    start = 1
+    while True:
+        consumed.clear()
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Record(start, "".join(consumed), None, str(exc))
+            start = counter[0] + 1
+            continue
+        yield Record(start, "".join(consumed), cells)
+        start = counter[0] + 1

@@ -1,0 +1,188 @@
+"""One HL7 v2 message in, one :class:`ParseResult` out: the dispatch table.
+
+=============  ===========================================================
+message        produces
+=============  ===========================================================
+ADT^A01, A04   Patient, Encounter (:mod:`.adt`)
+ADT^A08, A28,  Patient (demographics update, applied by the identity stage)
+A31
+ADT^A40        surviving Patient + :class:`MergeInstruction` per PID/MRG
+RDS^O13        MedicationDispense + Medication, pharmacist PractitionerRole
+RDE^O11        MedicationRequest (:mod:`.pharmacy`)
+RAS^O17        MedicationAdministration, nurse PractitionerRole (:mod:`.administration`)
+ORU^R01        Observation per OBX, DiagnosticReport per OBR (:mod:`.results`)
+MDM^T02        DocumentReference + Binary (:mod:`.document`)
+=============  ===========================================================
+
+Acknowledgement codes (HL7 table 0008, original mode):
+
+- **AR** when the message cannot be processed at all: not HL7 (:class:`Unreadable`),
+  MSH-9 not supported (ERR-3 ``200``/``201``), MSH-12 not a v2 version (``203``),
+  MSH-10 missing (``101``). Nothing else is read.
+- **AE** when the content is wrong somewhere (a located error): no entry is returned;
+  the pipeline quarantines the message with the issues.
+- **AA** otherwise; warnings may accompany it.
+
+A mapping bug must not take the listener down: an unexpected exception while mapping
+becomes an AR with ERR-3 ``207`` (application internal error), so the message is kept
+in quarantine rather than lost. The tests assert that no sample message takes this path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from gateway.ingest.assembly import Assembly
+from gateway.ingest.hl7v2 import administration, adt, document, pharmacy, results
+from gateway.ingest.hl7v2.er7 import Er7Message, Unreadable, decode, read
+from gateway.ingest.issues import (
+    GW_REQUIRED,
+    GW_UNREADABLE,
+    GW_UNSUPPORTED,
+    HL7_INTERNAL,
+    HL7_REQUIRED_MISSING,
+    HL7_UNSUPPORTED_EVENT,
+    HL7_UNSUPPORTED_TYPE,
+    HL7_UNSUPPORTED_VERSION,
+    IngestIssue,
+    error,
+    warning,
+)
+from gateway.ingest.result import MergeInstruction, MessageHeader, ParseResult, PatientRef
+from gateway.normalise.errors import NormalisationError
+from gateway.normalise.source import SourceConfig
+from gateway.normalise.terminology import Terminology
+from gateway.normalise.times import hl7_ts
+
+Handler = Callable[[Er7Message, Assembly], tuple[PatientRef | None, tuple[MergeInstruction, ...]]]
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("ADT", "A01"): adt.admit,
+    ("ADT", "A04"): adt.admit,
+    ("ADT", "A08"): adt.update,
+    ("ADT", "A28"): adt.update,
+    ("ADT", "A31"): adt.update,
+    ("ADT", "A40"): adt.merge,
+    ("RDS", "O13"): pharmacy.dispense,
+    ("RDE", "O11"): pharmacy.order,
+    ("RAS", "O17"): administration.administration,
+    ("ORU", "R01"): results.observations,
+    ("MDM", "T02"): document.document,
+}
+SUPPORTED = ", ".join(f"{t}^{e}" for t, e in HANDLERS)
+
+
+def read_header(message: Er7Message) -> MessageHeader:
+    """The MSH facts; MSH-7 is normalised when it can be (else left out)."""
+    msh = message.msh
+
+    def hd(n: int) -> str:
+        comp = msh.first(n)
+        return comp.c(1) or comp.c(2)
+
+    try:
+        timestamp = hl7_ts(msh.value(7)).value if msh.value(7) else None
+    except NormalisationError:
+        timestamp = None
+    return MessageHeader(
+        sending_application=hd(3),
+        sending_facility=hd(4),
+        receiving_application=hd(5),
+        receiving_facility=hd(6),
+        message_control_id=msh.value(10),
+        message_type=msh.value(9, 1).upper(),
+        trigger_event=msh.value(9, 2).upper(),
+        structure=msh.value(9, 3).upper(),
+        processing_id=msh.value(11, 1).upper(),
+        version=msh.value(12, 1),
+        timestamp=timestamp,
+        charset=message.charset,
+    )
+
+
+def _rejected(
+    header: MessageHeader | None, issue: IngestIssue, notes: tuple[str, ...] = ()
+) -> ParseResult:
+    return ParseResult(
+        format="hl7v2",
+        kind=header.event if header else "",
+        ack_code="AR",
+        issues=(issue,),
+        assumptions=notes,
+        header=header,
+    )
+
+
+def _gate(message: Er7Message, header: MessageHeader) -> IngestIssue | None:
+    """Why the message cannot be processed at all, if it cannot."""
+    msh = message.msh
+    if not header.message_control_id:
+        return error(
+            "MSH-10 (message control id) is required",
+            msh.at(10),
+            code="required",
+            gateway_code=GW_REQUIRED,
+            hl7_error=HL7_REQUIRED_MISSING,
+        )
+    if not header.version.startswith("2."):
+        return error(
+            f"HL7 version {header.version or '(none)'!r} is not supported; send v2.x (2.5)",
+            msh.at(12),
+            code="not-supported",
+            gateway_code=GW_UNSUPPORTED,
+            hl7_error=HL7_UNSUPPORTED_VERSION,
+        )
+    if (header.message_type, header.trigger_event) not in HANDLERS:
+        known_type = any(t == header.message_type for t, _ in HANDLERS)
+        return error(
+            f"message {header.event or '(none)'} is not supported; supported: {SUPPORTED}",
+            msh.at(9, 2 if known_type else 1),
+            code="not-supported",
+            gateway_code=GW_UNSUPPORTED,
+            hl7_error=HL7_UNSUPPORTED_EVENT if known_type else HL7_UNSUPPORTED_TYPE,
+        )
+    return None
+
+
+def parse_hl7v2(
+    payload: bytes | str, source: SourceConfig, terminology: Terminology
+) -> ParseResult:
+    """Parse one HL7 v2 message (MLLP framing already removed by the caller)."""
+    text, charset, decoded_as = decode(payload)
+    notes = (decoded_as,) if decoded_as else ()
+    try:
+        message = read(text, charset)
+    except Unreadable as exc:
+        issue = error(
+            exc.reason,
+            exc.location,
+            code="structure",
+            gateway_code=GW_UNREADABLE,
+            hl7_error=HL7_REQUIRED_MISSING if exc.location else HL7_INTERNAL,
+        )
+        return _rejected(None, issue, notes)
+    header = read_header(message)
+    refusal = _gate(message, header)
+    if refusal is not None:
+        return _rejected(header, refusal, notes)
+    seed = "|".join(header.idempotency_key or ("", "", hashlib.sha256(text.encode()).hexdigest()))
+    asm = Assembly(source, terminology, seed)
+    asm.assume(decoded_as, "MSH-18")
+    for note, location in message.notes:
+        asm.report(warning(note, location))
+    handler = HANDLERS[(header.message_type, header.trigger_event)]
+    try:
+        patient, merges = handler(message, asm)
+    except Exception as exc:  # a mapping bug: keep the message (AR, quarantine), do not crash
+        issue = error(
+            f"internal error while mapping the message ({type(exc).__name__})",
+            code="exception",
+            gateway_code="GW-5000",
+            hl7_error=HL7_INTERNAL,
+            severity="fatal",
+        )
+        return _rejected(header, issue, notes)
+    return asm.finish(
+        format="hl7v2", kind=header.event, header=header, patient=patient, merges=merges
+    )

@@ -1,0 +1,157 @@
+"""Nothing is lost: accepted + rejected = submitted; rejected rows keep their text and reasons."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.ingest.csv import load_mappings, parse_csv
+from gateway.ingest.result import CsvParseResult
+from gateway.normalise import Terminology
+
+from .support import CSV, EHPAD, assert_valid_fhir
+
+MAPPINGS = load_mappings()
+TERMINOLOGY = Terminology.load()
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_mixed_export(terminology: Terminology) -> None:
+    data = (CSV / "vitals-mixed.csv").read_bytes()
+    result = parse_csv(data, MAPPINGS["vitals"], EHPAD, terminology)
+    lines = data.decode().split("\r\n")
+    submitted = [line for line in lines[1:] if line.strip()]
+    assert result.submitted == len(submitted) == 13
+    assert len(result.accepted) + len(result.rejected) == 13
+    assert [r.line for r in result.accepted] == [2, 3, 9, 12, 14]
+    rejected = {r.line: r for r in result.rejected}
+    assert sorted(rejected) == [4, 5, 7, 8, 10, 11, 15, 16]
+    for line, raw in [(r.line, r.raw) for r in result.accepted] + [
+        (r.line, r.raw) for r in result.rejected
+    ]:
+        assert raw.rstrip("\r\n") == lines[line - 1]
+    where = {
+        line: [(str(i.location), i.gateway_code) for i in row.issues]
+        for line, row in rejected.items()
+    }
+    assert where[4] == [("line 4, column 'INS'", "GW-4106")]
+    assert where[5] == [("line 5, column 'Date'", "GW-4104")]
+    assert where[7] == [("line 7, column 'Valeur'", "GW-4104")]
+    assert where[8] == [("line 8, column 'Heure'", "GW-4104")]
+    assert where[10] == [("line 10, column 'N° résident'", "GW-4103")]
+    assert where[11] == [("line 11, column 'Valeur'", "GW-4107")]
+    assert where[15] == [("line 15", "GW-4108")]
+    assert rejected[8].issues[0].expression == ("Observation.effectiveDateTime",)
+    for accepted in result.accepted:
+        assert accepted.result.ok
+        assert_valid_fhir(accepted.result)
+    bundle = result.transaction()
+    assert {e["resource"]["resourceType"] for e in bundle["entry"]} == {"Observation"}
+
+
+def _check(result: CsvParseResult) -> None:
+    assert result.submitted == len(result.accepted) + len(result.rejected)
+    lines = [r.line for r in result.accepted] + [r.line for r in result.rejected]
+    assert len(lines) == len(set(lines))
+    assert not any(i.gateway_code == "GW-5000" for r in result.rejected for i in r.issues)
+    for accepted in result.accepted:
+        assert accepted.result.ok
+        assert_valid_fhir(accepted.result)
+    for rejected in result.rejected:
+        assert rejected.raw
+        assert rejected.issues
+
+
+@FAST
+@given(st.binary(max_size=3000), st.sampled_from(sorted(MAPPINGS)))
+def test_random_bytes_never_crash(data: bytes, kind: str) -> None:
+    _check(parse_csv(data, MAPPINGS[kind], EHPAD, TERMINOLOGY))
+
+
+CELL = st.one_of(
+    st.sampled_from(
+        [
+            "R0042",
+            "R0043",
+            "",
+            "15/01/2024",
+            "08:00",
+            "25:61",
+            "TA",
+            "13/8",
+            "Pouls",
+            "72",
+            "37,8",
+            "°C",
+            "bpm",
+            "x",
+            "240037505612377",
+            "240037505612300",
+        ]
+    ),
+    st.text(alphabet=st.characters(blacklist_characters='\r\n";,\t'), max_size=12),
+)
+
+
+@FAST
+@given(
+    st.sampled_from(sorted(MAPPINGS)),
+    st.lists(st.lists(CELL, min_size=0, max_size=9), min_size=0, max_size=25),
+    st.sampled_from([";", ",", "\t"]),
+    st.sampled_from(["utf-8", "cp1252", "latin-1"]),
+)
+def test_generated_exports_lose_no_row(
+    kind: str, rows: list[list[str]], separator: str, encoding: str
+) -> None:
+    header = {
+        "vitals": ["N° résident", "Date", "Heure", "Paramètre", "Valeur", "Unité"],
+        "residents": [
+            "N° résident",
+            "Nom de naissance",
+            "Prénoms",
+            "Date de naissance",
+            "Sexe",
+            "INS",
+        ],
+        "administrations": [
+            "N° résident",
+            "Date",
+            "Heure",
+            "Code médicament",
+            "Médicament",
+            "Dose",
+            "Statut",
+        ],
+        "care-notes": ["N° résident", "Date", "Heure", "Transmission"],
+    }[kind]
+    lines = [separator.join(header)] + [separator.join(r) for r in rows]
+    data = ("\r\n".join(lines) + "\r\n").encode(encoding, "replace")
+    result = parse_csv(data, MAPPINGS[kind], EHPAD, TERMINOLOGY)
+    _check(result)
+    expected = sum(1 for r in rows if any(c.strip() for c in r))
+    assert result.submitted == expected
+
+
+@FAST
+@given(
+    st.integers(min_value=0, max_value=2000),
+    st.sampled_from(["vitals-mixed.csv", "care-notes.csv", "administrations.csv", "residents.csv"]),
+)
+def test_truncated_files(cut: int, name: str) -> None:
+    data = (CSV / name).read_bytes()
+    kind = {
+        "vitals-mixed.csv": "vitals",
+        "care-notes.csv": "care-notes",
+        "administrations.csv": "administrations",
+        "residents.csv": "residents",
+    }[name]
+    _check(parse_csv(data[: cut % (len(data) + 1)], MAPPINGS[kind], EHPAD, TERMINOLOGY))
+
+
+def test_huge_field() -> None:
+    data = (
+        "N° résident;Date;Heure;Transmission\r\nR0042;15/01/2024;08:00;" + "x" * 200_000 + "\r\n"
+    ).encode()
+    result = parse_csv(data, MAPPINGS["care-notes"], EHPAD, TERMINOLOGY)
+    _check(result)
+    assert result.submitted == 1
