@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +30,10 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """A database name part unique to this checkout and test worker, so that test runs
+    of different checkouts on one PostgreSQL server never drop each other's databases."""
+    checkout = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:8]
+    return f"{checkout}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 @pytest.fixture(scope="session")
