@@ -1,0 +1,442 @@
+"""The walk: one resource's JSON checked against compiled profiles, element by element.
+
+For each object the walker looks up each JSON member in the object's :class:`Shape`
+(unknown members, arrays where a single value is expected and the reverse are structure
+errors), checks each value against its rule and type (primitive JSON type and lexical
+form, fixed/pattern, binding, reference target, identifier check keys), recurses into
+complex values, then checks cardinality, slices and extensions, and the invariants.
+Expressions are FHIRPath with an index on every array item
+(``Patient.identifier[0].value``) and ``ofType()`` on choice elements
+(``Observation.value.ofType(Quantity)``); a missing element is reported at its own path.
+
+See https://hl7.org/fhir/R4/validation.html and https://hl7.org/fhir/R4/json.html.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.errors import Severity
+from gateway.validation import report as rc
+from gateway.validation.bindings import check_binding
+from gateway.validation.compiler import CompiledProfile
+from gateway.validation.domain import identifier_problem
+from gateway.validation.elements import NO_VALUE, ElementRule, Shape, TypeRef
+from gateway.validation.fhirpath import Env
+from gateway.validation.fixed import describe, matches_fixed, matches_pattern
+from gateway.validation.invariants import Invariant
+from gateway.validation.primitives import json_kind
+from gateway.validation.references import BundleContext, check_reference
+from gateway.validation.registry import ProfileRegistry
+from gateway.validation.report import Report
+from gateway.validation.selection import ProfileChooser
+from gateway.validation.slicing import compile_matchers, match
+
+_RESOURCE_CODES = frozenset({"Resource", "DomainResource"})
+#: Invariants not applied to contained resources: a contained resource needs no narrative
+#: of its own (R4 §2.36.0.4 "contained resources": the container's narrative covers it).
+CONTAINED_EXEMPT = frozenset({"dom-6"})
+
+
+class Walker:
+    """One validation run: shared by the top resource and the resources nested in it."""
+
+    __slots__ = (
+        "bundle",
+        "checkers",
+        "chooser",
+        "contained",
+        "env",
+        "registry",
+        "report",
+        "resource_codes",
+        "strict",
+    )
+
+    def __init__(
+        self,
+        registry: ProfileRegistry,
+        chooser: ProfileChooser,
+        report: Report,
+        bundle: BundleContext | None,
+        strict: bool,
+    ) -> None:
+        self.registry = registry
+        self.chooser = chooser
+        self.report = report
+        self.bundle = bundle
+        self.strict = strict
+        self.env = Env(None, None, None)
+        self.contained: dict[str, str] = {}
+        self.checkers = registry.primitives
+        self.resource_codes = registry.resource_types | _RESOURCE_CODES
+
+    # -- resources -----------------------------------------------------------------------
+    def resource(
+        self, resource: dict[str, Any], profiles: list[CompiledProfile], path: str, root: bool
+    ) -> None:
+        env = self.env
+        saved = (env.resource, env.root_resource, self.contained)
+        env.resource = resource
+        if root:
+            env.root_resource = resource
+            self.contained = _contained_types(resource)
+        try:
+            for profile in profiles:
+                self.object(self.registry.root_shape(profile), resource, path, True)
+        finally:
+            env.resource, env.root_resource, self.contained = saved
+
+    def nested(self, value: dict[str, Any], path: str, contained: bool) -> None:
+        profiles = self.chooser.choose(value, (), path, self.report)
+        if profiles:
+            self.resource(value, profiles, path, root=not contained)
+
+    # -- objects -------------------------------------------------------------------------
+    def object(self, shape: Shape, obj: dict[str, Any], path: str, is_resource: bool) -> None:
+        members = shape.members
+        counts: dict[int, int] = {}
+        groups: list[tuple[ElementRule, TypeRef, list[Any], str]] = []
+        for key, value in obj.items():
+            entry = members.get(key)
+            if entry is None:
+                if key[:1] == "_":
+                    self.element_only(shape, obj, key, value, path, counts)
+                elif key != "resourceType" or not is_resource:
+                    self.unknown(shape, key, value, path)
+                continue
+            rule, tref, segment = entry
+            here = path + segment
+            under = obj.get("_" + key) if tref.primitive else None
+            if rule.array:
+                if value.__class__ is not list:
+                    self.report.error(
+                        "structure", rc.STRUCTURE, f"{rule.name} must be a JSON array", here
+                    )
+                    continue
+                if not value:
+                    self.report.error("structure", rc.STRUCTURE, "an array must not be empty", here)
+                    continue
+                counts[id(rule)] = counts.get(id(rule), 0) + len(value)
+                if id(rule) in shape.grouped:
+                    groups.append((rule, tref, value, here))
+                    if tref.code == "Extension":
+                        continue  # walked once, against its definition, by group()
+                unders = under if under.__class__ is list else ()
+                for i, item in enumerate(value):
+                    ext = unders[i] if i < len(unders) else None
+                    self.item(rule, tref, item, f"{here}[{i}]", ext)
+            else:
+                if value.__class__ is list:
+                    self.report.error(
+                        "structure", rc.STRUCTURE, f"{rule.name} must not be an array", here
+                    )
+                    continue
+                self.item(rule, tref, value, here, under)
+                seen = counts.get(id(rule), 0) + 1
+                counts[id(rule)] = seen
+                if seen > 1:
+                    self.report.error(
+                        "structure", rc.STRUCTURE, f"only one {rule.name}[x] value is allowed", here
+                    )
+                if id(rule) in shape.grouped:
+                    groups.append((rule, tref, [value], here))
+        self.finish(shape, obj, path, counts, groups, is_resource)
+
+    def finish(
+        self,
+        shape: Shape,
+        obj: dict[str, Any],
+        path: str,
+        counts: dict[int, int],
+        groups: list[tuple[ElementRule, TypeRef, list[Any], str]],
+        is_resource: bool,
+    ) -> None:
+        """Once per object: cardinality, slices and extensions, invariants."""
+        for rule in shape.required:
+            found = counts.get(id(rule), 0)
+            if found < rule.min:
+                self.report.error(
+                    "required",
+                    rc.CARDINALITY,
+                    f"{rule.path}: minimum required = {rule.min}, but only found {found}",
+                    f"{path}.{rule.name}",
+                )
+        for rule in shape.limited:
+            found = counts.get(id(rule), 0)
+            if rule.max is not None and found > rule.max:
+                self.report.error(
+                    "structure",
+                    rc.CARDINALITY,
+                    f"{rule.path}: maximum allowed = {rule.max}, but found {found}",
+                    f"{path}.{rule.name}",
+                )
+        for rule, tref, items, here in groups:
+            self.group(rule, tref, items, here)
+        invariants = shape.invariants
+        if is_resource and self.env.resource is not self.env.root_resource:
+            invariants = tuple(i for i in invariants if i.key not in CONTAINED_EXEMPT)
+        if invariants:
+            self.invariants(invariants, obj, path, None)
+
+    def element_only(
+        self,
+        shape: Shape,
+        obj: dict[str, Any],
+        key: str,
+        value: Any,
+        path: str,
+        counts: dict[int, int],
+    ) -> None:
+        """``_name``: the id/extensions of primitive ``name`` (FHIR R4 §2.6.2.2)."""
+        entry = shape.members.get(key[1:])
+        if entry is None or not entry[1].primitive:
+            self.unknown(shape, key, value, path)
+            return
+        rule, tref, segment = entry
+        if key[1:] in obj:
+            return  # checked with its value
+        here = path + segment
+        items = value if value.__class__ is list else [value]
+        for i, item in enumerate(items):
+            self.item(rule, tref, None, f"{here}[{i}]" if rule.array else here, item)
+        counts[id(rule)] = counts.get(id(rule), 0) + len(items)
+
+    def unknown(self, shape: Shape, key: str, value: Any, path: str) -> None:
+        for base, rule in shape.choices.items():
+            if key.startswith(base) and key[len(base) : len(base) + 1].isupper():
+                allowed = ", ".join(t.code for t in rule.types)
+                self.report.error(
+                    "structure",
+                    rc.VALUE,
+                    f"{key}: type {key[len(base) :]} is not allowed for {rule.path} "
+                    f"(allowed: {allowed})",
+                    f"{path}.{base}",
+                )
+                return
+        self.report.error(
+            "structure", rc.STRUCTURE, f"Unknown element {key!r}", f"{path}.{key.lstrip('_')}"
+        )
+
+    # -- values --------------------------------------------------------------------------
+    def item(
+        self, rule: ElementRule, tref: TypeRef, value: Any, here: str, under: Any = None
+    ) -> None:
+        if tref.primitive:
+            self.primitive(rule, tref, value, here, under)
+            return
+        if value.__class__ is not dict:
+            self.report.error(
+                "structure",
+                rc.STRUCTURE,
+                f"must be a JSON object ({tref.code}), not {json_kind(value)}",
+                here,
+            )
+            return
+        if not value:
+            self.report.error(
+                "structure", rc.STRUCTURE, "an element must have a value or children", here
+            )
+            return
+        code = tref.code
+        if code in self.resource_codes:
+            self.nested(value, here, rule.name == "contained")
+            return
+        self.object(self.registry.shape(rule, tref), value, here, False)
+        if rule.fixed is not NO_VALUE or rule.pattern is not NO_VALUE:
+            self.fixed(rule, value, here)
+        if rule.binding is not None:
+            check_binding(rule.binding, code, value, here, self.registry.terminology, self.report)
+        if code == "Identifier":
+            problem = identifier_problem(value)
+            if problem is not None:
+                self.report.error("value", rc.IDENTIFIER, problem, here + ".value")
+        elif code == "Reference":
+            check_reference(value, tref.targets, here, self.contained, self.bundle, self.report)
+
+    def primitive(
+        self, rule: ElementRule, tref: TypeRef, value: Any, here: str, under: Any
+    ) -> None:
+        if value is None:
+            if under is None:
+                self.report.error("structure", rc.STRUCTURE, "null is not a value", here)
+        else:
+            checker = self.checkers.get(tref.code)
+            problem = checker(value) if checker is not None else None
+            if problem is not None:
+                code = "structure" if not isinstance(value, str | int | float) else "value"
+                self.report.error(code, rc.VALUE, f"{tref.code} {problem}", here)
+                return
+            if rule.fixed is not NO_VALUE or rule.pattern is not NO_VALUE:
+                self.fixed(rule, value, here)
+            if rule.max_length is not None and len(str(value)) > rule.max_length:
+                self.report.error(
+                    "value", rc.VALUE, f"longer than the maximum of {rule.max_length}", here
+                )
+            if rule.binding is not None:
+                check_binding(
+                    rule.binding, tref.code, value, here, self.registry.terminology, self.report
+                )
+            if rule.invariants:
+                self.invariants(rule.invariants, value, here, tref.code)
+        if under is not None:
+            if under.__class__ is not dict or not under:
+                self.report.error(
+                    "structure",
+                    rc.STRUCTURE,
+                    "a primitive's extension part must be an object",
+                    here,
+                )
+            else:
+                self.object(self.registry.shape(rule, tref), under, here, False)
+
+    def fixed(self, rule: ElementRule, value: Any, here: str) -> None:
+        if rule.fixed is not NO_VALUE and not matches_fixed(value, rule.fixed):
+            self.report.error(
+                "value", rc.FIXED, f"must be exactly {describe(rule.fixed)} ({rule.label})", here
+            )
+        if rule.pattern is not NO_VALUE and not matches_pattern(value, rule.pattern):
+            self.report.error(
+                "value",
+                rc.FIXED,
+                f"must match the pattern {describe(rule.pattern)} ({rule.label})",
+                here,
+            )
+
+    # -- slices and extensions ----------------------------------------------------------
+    def group(self, rule: ElementRule, tref: TypeRef, items: list[Any], here: str) -> None:
+        slicing = rule.slicing
+        is_extension = tref.code == "Extension"
+        slice_of: list[ElementRule | None] = [None] * len(items)
+        if slicing is not None and slicing.slices:
+            if slicing.matchers is None:
+                slicing.matchers = compile_matchers(slicing, self.registry)
+            for i, item in enumerate(items):
+                if item.__class__ is dict or tref.primitive:
+                    slice_of[i] = match(slicing.matchers, item, tref, self.conforms)
+        for i, item in enumerate(items):
+            where = f"{here}[{i}]" if rule.array else here
+            chosen = slice_of[i]
+            if chosen is not None:
+                self.item(chosen, _slice_type(chosen, tref), item, where)
+            elif is_extension:
+                self.extension(rule, tref, item, where)
+            elif slicing is not None and slicing.rules == "closed" and slicing.slices:
+                self.report.error(
+                    "structure",
+                    rc.SLICING,
+                    f"does not match any slice of {rule.path} (slicing is closed)",
+                    where,
+                )
+        if slicing is None or not slicing.slices:
+            return
+        for s in slicing.slices:
+            found = sum(1 for c in slice_of if c is s)
+            if found < s.min:
+                self.report.error(
+                    "required",
+                    rc.SLICING,
+                    f"slice {s.slice_name} of {rule.path}: minimum required = {s.min}, "
+                    f"but only found {found}",
+                    here,
+                )
+            elif s.max is not None and found > s.max:
+                self.report.error(
+                    "structure",
+                    rc.SLICING,
+                    f"slice {s.slice_name} of {rule.path}: maximum allowed = {s.max}, "
+                    f"but found {found}",
+                    here,
+                )
+        if slicing.ordered:
+            self.order(slicing.slices, slice_of, rule, here)
+
+    def order(
+        self,
+        slices: list[ElementRule],
+        slice_of: list[ElementRule | None],
+        rule: ElementRule,
+        here: str,
+    ) -> None:
+        rank = {id(s): i for i, s in enumerate(slices)}
+        last = -1
+        for chosen in slice_of:
+            position = rank[id(chosen)] if chosen is not None else len(slices)
+            if position < last:
+                self.report.error(
+                    "structure", rc.SLICING, f"the slices of {rule.path} are out of order", here
+                )
+                return
+            last = position
+
+    def extension(self, rule: ElementRule, tref: TypeRef, item: Any, here: str) -> None:
+        """An extension no slice claims: checked against its definition, found by URL."""
+        url = item.get("url") if item.__class__ is dict else None
+        profile = self.registry.profile(url) if isinstance(url, str) else None
+        if profile is None or profile.type != "Extension":
+            self.item(rule, tref, item, here)
+            # A relative url names a part of a complex extension: only its parent's
+            # definition gives it meaning, and an unknown parent is already reported.
+            if isinstance(url, str) and (":" in url or not rule.path.startswith("Extension.")):
+                modifier = rule.name == "modifierExtension"
+                severity: Severity = "error" if modifier or self.strict else "warning"
+                kind = "modifier extension" if modifier else "extension"
+                self.report.add(severity, "extension", rc.EXTENSION, f"Unknown {kind} {url}", here)
+            return
+        self.object(self.registry.root_shape(profile), item, here, False)
+
+    def conforms(self, rule: ElementRule, item: Any, tref: TypeRef) -> bool:
+        """Whether ``item`` validates against ``rule`` without error (slice matching)."""
+        probe = Walker(self.registry, self.chooser, Report(), self.bundle, self.strict)
+        probe.env = Env(self.env.resource, self.env.root_resource, None)
+        probe.contained = self.contained
+        probe.item(rule, _slice_type(rule, tref), item, "$probe")
+        return probe.report.error_count == 0
+
+    # -- invariants ----------------------------------------------------------------------
+    def invariants(
+        self, invariants: tuple[Invariant, ...], node: Any, here: str, type_code: str | None
+    ) -> None:
+        env = self.env
+        env.context = node
+        env.context_type = type_code
+        is_object = node.__class__ is dict
+        for inv in invariants:
+            guard = inv.guard
+            if guard is not None and is_object and not guard.touches(node):
+                verdict: bool | str = guard.absent
+            else:
+                verdict = inv.check(node, env)
+            if verdict is True:
+                continue
+            if verdict is False:
+                self.report.add(
+                    inv.severity,
+                    "invariant",
+                    rc.INVARIANT,
+                    f"Constraint failed: {inv.key}: {inv.human}",
+                    here,
+                )
+            else:
+                self.report.warning(
+                    "not-supported",
+                    rc.NOT_EVALUATED,
+                    f"Invariant {inv.key} could not be evaluated ({verdict}): {inv.expression}",
+                    here,
+                )
+
+
+def _slice_type(rule: ElementRule, tref: TypeRef) -> TypeRef:
+    for t in rule.types:
+        if t.code == tref.code:
+            return t
+    return rule.types[0] if rule.types else tref
+
+
+def _contained_types(resource: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    contained = resource.get("contained")
+    for c in contained if isinstance(contained, list) else ():
+        if isinstance(c, dict) and isinstance(c.get("id"), str):
+            out[c["id"]] = str(c.get("resourceType"))
+    return out
