@@ -34,6 +34,7 @@ from fhirpathpy.models import models as _fhirpath_models
 from gateway.validation import narrative
 from gateway.validation.fhirpath import Env, Unsupported, compile_expression, parse
 
+BEST_PRACTICE = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
 Verdict = bool | str  # True: holds; False: fails; str: could not be evaluated, and why
 Check = Callable[[Any, Env], Verdict]
 
@@ -72,6 +73,8 @@ class Invariant:
     expression: str
     check: Check
     guard: Guard | None = None
+    #: marked ``elementdefinition-bestpractice``: its severity is a configuration choice
+    best_practice: bool = False
 
 
 def _contained_referenced(node: Any, env: Env) -> Verdict:
@@ -171,7 +174,11 @@ class InvariantCompiler:
         if found is None:
             human = str(constraint.get("human", ""))
             check, guard = self._check(key, expression)
-            found = Invariant(key, severity, human, expression, check, guard)
+            best_practice = any(
+                e.get("url") == BEST_PRACTICE and e.get("valueBoolean") is True
+                for e in constraint.get("extension") or ()
+            )
+            found = Invariant(key, severity, human, expression, check, guard, best_practice)
             self._cache[cache_key] = found
         return found
 

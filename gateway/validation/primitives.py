@@ -28,7 +28,8 @@ _NUMBER_TYPES = {
 _DATE_TYPES = frozenset({"date", "dateTime", "instant"})
 _MAX_STRING = 1024 * 1024
 
-Checker = Callable[[Any], str | None]  # None when valid, else the reason
+Problem = tuple[str, str]  # (FHIR issue code: structure for a JSON type, value otherwise; why)
+Checker = Callable[[Any], Problem | None]
 
 
 def json_kind(value: Any) -> str:
@@ -45,28 +46,31 @@ def json_kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _boolean(value: Any) -> str | None:
+def _boolean(value: Any) -> Problem | None:
     if isinstance(value, bool):
         return None
-    return f"must be a JSON boolean, not {json_kind(value)}"
+    return "structure", f"must be a JSON boolean, not {json_kind(value)}"
 
 
 def _integer(kind: str, low: int) -> Checker:
-    def check(value: Any) -> str | None:
+    def check(value: Any) -> Problem | None:
         if isinstance(value, bool) or not isinstance(value, int):
-            return f"must be {_NUMBER_TYPES[kind]} (a JSON number), not {json_kind(value)}"
+            return (
+                "structure",
+                f"must be {_NUMBER_TYPES[kind]} (a JSON number), not {json_kind(value)}",
+            )
         if not low <= value <= _INT32[1]:
-            return f"{value} is out of range for {kind}"
+            return "value", f"{value} is out of range for {kind}"
         return None
 
     return check
 
 
-def _decimal(value: Any) -> str | None:
+def _decimal(value: Any) -> Problem | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"must be a JSON number, not {json_kind(value)}"
+        return "structure", f"must be a JSON number, not {json_kind(value)}"
     if isinstance(value, float) and not math.isfinite(value):
-        return "must be a finite number"
+        return "value", "must be a finite number"
     return None
 
 
@@ -83,17 +87,17 @@ def _calendar_ok(value: str) -> bool:
 def _string(kind: str, pattern: re.Pattern[str] | None) -> Checker:
     is_date = kind in _DATE_TYPES
 
-    def check(value: Any) -> str | None:
+    def check(value: Any) -> Problem | None:
         if not isinstance(value, str):
-            return f"must be a JSON string, not {json_kind(value)}"
+            return "structure", f"must be a JSON string, not {json_kind(value)}"
         if not value:
-            return "must not be an empty string"
+            return "value", "must not be an empty string"
         if len(value) > _MAX_STRING:
-            return "is longer than 1 MB"
+            return "value", "is longer than 1 MB"
         if pattern is not None and pattern.fullmatch(value) is None:
-            return f"{_shorten(value)!r} is not a valid {kind}"
+            return "value", f"{_shorten(value)!r} is not a valid {kind}"
         if is_date and not _calendar_ok(value):
-            return f"{value!r} is not a calendar date"
+            return "value", f"{value!r} is not a calendar date"
         return None
 
     return check

@@ -66,6 +66,9 @@ def _materialize(elements: Elements, eid: str, snapshot_of: SnapshotOf) -> int:
         sliced = _find(elements, sliced_id)
         if sliced is None:
             sliced = _materialize(elements, sliced_id, snapshot_of)
+            unrolled = _find(elements, eid)  # the type's profile may define the slice
+            if unrolled is not None:
+                return unrolled
         return _new_slice(elements, sliced, eid, slice_name)
     parent = _find(elements, parent_id)
     if parent is None:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import Issue
+from gateway.errors import Issue, Severity
 from gateway.validation import report as rc
 from gateway.validation.package import ConformanceIndex, canonical_url, type_url
 from gateway.validation.references import BundleContext
@@ -43,8 +43,10 @@ class Validator:
         *,
         default_profiles: Mapping[str, Sequence[str]] | None = None,
         strict_profiles: bool = False,
+        best_practice: Severity | None = "information",
     ) -> None:
         self.registry = registry
+        self.best_practice = best_practice
         self.default_profiles: dict[str, tuple[str, ...]] = {
             t: tuple(urls) for t, urls in (default_profiles or {}).items()
         }
@@ -59,14 +61,24 @@ class Validator:
         *,
         default_profiles: Mapping[str, Sequence[str]] | None = None,
         strict_profiles: bool = False,
+        best_practice: Severity | None = "information",
     ) -> Validator:
         """Read every conformance resource below ``path`` (the only I/O this package does).
 
         Raises ``ValueError`` when a default profile is unknown or constrains another type:
         a configuration error should stop the start, not surface on every write.
+
+        ``strict_profiles`` turns unknown profiles and extensions into errors;
+        ``best_practice`` is the severity of failed best-practice invariants (such as dom-6,
+        "a resource should have narrative"), ``None`` to drop them.
         """
         registry = ProfileRegistry(ConformanceIndex.load(path))
-        return cls(registry, default_profiles=default_profiles, strict_profiles=strict_profiles)
+        return cls(
+            registry,
+            default_profiles=default_profiles,
+            strict_profiles=strict_profiles,
+            best_practice=best_practice,
+        )
 
     def _check_defaults(self) -> None:
         for rtype, urls in self.default_profiles.items():
@@ -119,7 +131,9 @@ class Validator:
             return
         if rtype == "Bundle" and bundle is None:
             bundle = BundleContext.from_bundle(resource)
-        walker = Walker(self.registry, self._chooser, report, bundle, self.strict_profiles)
+        walker = Walker(
+            self.registry, self._chooser, report, bundle, self.strict_profiles, self.best_practice
+        )
         walker.resource(resource, chosen, path, root=True)
 
     def warm(self) -> list[str]:

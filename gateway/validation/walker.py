@@ -42,6 +42,7 @@ class Walker:
     """One validation run: shared by the top resource and the resources nested in it."""
 
     __slots__ = (
+        "best_practice",
         "bundle",
         "checkers",
         "chooser",
@@ -60,7 +61,9 @@ class Walker:
         report: Report,
         bundle: BundleContext | None,
         strict: bool,
+        best_practice: Severity | None = "information",
     ) -> None:
+        self.best_practice = best_practice
         self.registry = registry
         self.chooser = chooser
         self.report = report
@@ -264,8 +267,7 @@ class Walker:
             checker = self.checkers.get(tref.code)
             problem = checker(value) if checker is not None else None
             if problem is not None:
-                code = "structure" if not isinstance(value, str | int | float) else "value"
-                self.report.error(code, rc.VALUE, f"{tref.code} {problem}", here)
+                self.report.error(problem[0], rc.VALUE, f"{tref.code} {problem[1]}", here)
                 return
             if rule.fixed is not NO_VALUE or rule.pattern is not NO_VALUE:
                 self.fixed(rule, value, here)
@@ -387,7 +389,9 @@ class Walker:
 
     def conforms(self, rule: ElementRule, item: Any, tref: TypeRef) -> bool:
         """Whether ``item`` validates against ``rule`` without error (slice matching)."""
-        probe = Walker(self.registry, self.chooser, Report(), self.bundle, self.strict)
+        probe = Walker(
+            self.registry, self.chooser, Report(), self.bundle, self.strict, self.best_practice
+        )
         probe.env = Env(self.env.resource, self.env.root_resource, None)
         probe.contained = self.contained
         probe.item(rule, _slice_type(rule, tref), item, "$probe")
@@ -410,8 +414,13 @@ class Walker:
             if verdict is True:
                 continue
             if verdict is False:
+                severity: Severity | None = inv.severity
+                if inv.best_practice:
+                    severity = self.best_practice
+                if severity is None:
+                    continue
                 self.report.add(
-                    inv.severity,
+                    severity,
                     "invariant",
                     rc.INVARIANT,
                     f"Constraint failed: {inv.key}: {inv.human}",

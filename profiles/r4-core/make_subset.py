@@ -13,7 +13,9 @@ Kept (see README.md beside this file):
   (``profiles/gateway``) reach: base definitions, type profiles (extensions, SimpleQuantity,
   the vital-signs profiles), ValueSets of ``required`` bindings and, for FR Core and gateway
   profiles, of ``extensible`` bindings too, and the CodeSystems those ValueSets include;
-* the HL7 extensions that the instances in ``EXTRA_INSTANCE_DIR`` (fixtures, Synthea) use.
+* the HL7 extensions that the instances in ``EXTRA_INSTANCE_DIR`` (fixtures, Synthea) use,
+  and a few any resource may carry (``_EXTRA_ROOTS``: data-absent-reason, nullFlavor,
+  originalText).
 
 Stripped, because validation never reads them: narratives (``text``), ``differential`` of
 HL7's own definitions (the snapshot is complete), ``mapping``, and the descriptive element
@@ -35,6 +37,12 @@ from gateway.validation.dependencies import closure, needs_of
 from gateway.validation.package import ConformanceIndex, canonical_url
 
 _DROP_TOP = ("text", "mapping", "contact")
+#: Core extensions any resource may carry, kept although no profile we hold uses them.
+_EXTRA_ROOTS = (
+    "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+    "http://hl7.org/fhir/StructureDefinition/iso21090-nullFlavor",
+    "http://hl7.org/fhir/StructureDefinition/originalText",
+)
 _DROP_ELEMENT = (
     "definition",
     "comment",
@@ -98,7 +106,7 @@ def main(argv: list[str]) -> int:
     for gateway_resource in ConformanceIndex.load(repo / "profiles" / "gateway").by_url.values():
         ours.add(gateway_resource, source="gateway")
 
-    roots: set[str] = set()
+    roots: set[str] = set(_EXTRA_ROOTS)
     for sd in source.of_type("StructureDefinition"):
         if sd.get("kind") != "logical" and sd.get("derivation") in (None, "specialization"):
             roots.add(sd["url"])
