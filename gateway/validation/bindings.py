@@ -34,7 +34,8 @@ def coded_values(type_code: str, value: Any) -> list[tuple[str | None, str]] | N
         return _pair(value)
     if type_code == "CodeableConcept":
         pairs: list[tuple[str | None, str]] = []
-        for coding in value.get("coding") or ():
+        codings = value.get("coding")
+        for coding in codings if isinstance(codings, list) else ():
             if isinstance(coding, dict):
                 pairs.extend(_pair(coding))
         return pairs

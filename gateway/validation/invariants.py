@@ -80,7 +80,7 @@ class Invariant:
 def _contained_referenced(node: Any, env: Env) -> Verdict:
     """dom-3: each contained resource is referenced from the resource, or refers to it."""
     contained = node.get("contained") if isinstance(node, dict) else None
-    if not contained:
+    if not isinstance(contained, list) or not contained:
         return True
     local_refs: set[str] = set()
     _collect_local_refs(node, local_refs)
@@ -154,8 +154,8 @@ class InvariantCompiler:
     """Compiles constraints once; identical (key, expression) pairs share one check."""
 
     def __init__(self, choice_names: frozenset[str], type_names: frozenset[str]) -> None:
-        self._choice_names = choice_names
-        self._type_names = type_names
+        self.choice_names = choice_names
+        self.type_names = type_names
         self._cache: dict[tuple[str, str, str], Invariant] = {}
 
     def compile(self, constraint: dict[str, Any]) -> Invariant | None:
@@ -189,7 +189,7 @@ class InvariantCompiler:
         fallback = _Fallback(expression)
         try:
             tree = parse(expression)
-            fast = compile_expression(expression, self._choice_names, self._type_names)
+            fast = compile_expression(expression, self.choice_names, self.type_names)
         except Exception:  # any parse or compile failure means "use fhirpathpy"
             return fallback, None
 
@@ -213,7 +213,7 @@ class InvariantCompiler:
         if not isinstance(absent, bool):
             return None
         plain = tuple(sorted(names)) + tuple(sorted("_" + n for n in names))
-        choices = tuple(sorted(n for n in names if n in self._choice_names))
+        choices = tuple(sorted(n for n in names if n in self.choice_names))
         return Guard(plain, choices, absent)
 
 

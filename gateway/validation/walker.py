@@ -267,7 +267,7 @@ class Walker:
             checker = self.checkers.get(tref.code)
             problem = checker(value) if checker is not None else None
             if problem is not None:
-                self.report.error(problem[0], rc.VALUE, f"{tref.code} {problem[1]}", here)
+                self.report.error(problem[0], rc.VALUE, f"Invalid {tref.code}: {problem[1]}", here)
                 return
             if rule.fixed is not NO_VALUE or rule.pattern is not NO_VALUE:
                 self.fixed(rule, value, here)
