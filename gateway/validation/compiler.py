@@ -48,6 +48,8 @@ class CompiledProfile:
     kind: str  # resource | complex-type | primitive-type
     root: ElementRule
     ancestors: frozenset[str]  # every baseDefinition up the chain
+    #: for extensions: the element paths or type names they may be used on
+    contexts: tuple[str, ...] = ()
 
 
 def type_code(t: dict[str, Any]) -> str:
@@ -127,6 +129,11 @@ def compile_structure(
         kind=str(sd.get("kind", "")),
         root=root,
         ancestors=ancestors,
+        contexts=tuple(
+            str(c.get("expression"))
+            for c in sd.get("context") or ()
+            if c.get("type") == "element" and isinstance(c.get("expression"), str)
+        ),
     )
 
 

@@ -54,14 +54,20 @@ PRIMITIVE_TYPES = frozenset(
 )
 
 
+#: What the walker does with a value of a type (TypeRef.kind).
+PRIMITIVE, COMPLEX, RESOURCE, IDENTIFIER, REFERENCE, EXTENSION = range(6)
+_SPECIAL_KINDS = {"Identifier": IDENTIFIER, "Reference": REFERENCE, "Extension": EXTENSION}
+
+
 class TypeRef:
     """One ``ElementDefinition.type``: its code, profiles, and allowed reference targets.
 
-    Immutable; ``primitive`` and ``suffix`` are computed once because the walker reads them
+    ``kind``, ``checker`` and ``suffix`` are computed once (the registry settles ``kind``
+    for resource types and attaches the primitive checker) because the walker reads them
     for every value.
     """
 
-    __slots__ = ("code", "primitive", "profiles", "suffix", "targets")
+    __slots__ = ("checker", "code", "kind", "primitive", "profiles", "suffix", "targets")
 
     def __init__(
         self,
@@ -74,6 +80,8 @@ class TypeRef:
         #: resource types a Reference/canonical may point to; ``None`` means any
         self.targets = targets
         self.primitive = code in PRIMITIVE_TYPES
+        self.kind = PRIMITIVE if self.primitive else _SPECIAL_KINDS.get(code, COMPLEX)
+        self.checker: Any = None
         #: the suffix of a choice element's JSON name (``value`` + ``Quantity``)
         self.suffix = code[:1].upper() + code[1:]
 
@@ -125,6 +133,8 @@ class ElementRule:
     is_modifier: bool = False
     #: shapes by ``id()`` of the TypeRef (0 for a profile root), filled by the registry
     shapes: dict[int, Shape] = field(default_factory=dict)
+    #: any value check beyond the type (fixed, pattern, binding, length, invariants)
+    checks: bool = True
 
     @property
     def choice(self) -> bool:
@@ -135,15 +145,20 @@ class ElementRule:
         return f"{self.path}:{self.slice_name}" if self.slice_name else self.path
 
 
+#: The JSON members that carry one element: (``name``, ``_name``) per allowed type.
+Keys = tuple[tuple[str, str], ...]
+
+
 @dataclass(slots=True, eq=False)
 class Shape:
     """How to walk an object of one type under one rule."""
 
     #: JSON member name → (rule, type, FHIRPath segment such as ``.value.ofType(Quantity)``)
     members: dict[str, tuple[ElementRule, TypeRef, str]]
-    children: tuple[ElementRule, ...]
-    required: tuple[ElementRule, ...]
-    limited: tuple[ElementRule, ...]  # arrays whose max is bounded, and prohibited elements
+    required: tuple[tuple[ElementRule, Keys], ...]  # min > 0
+    limited: tuple[tuple[ElementRule, Keys], ...]  # bounded arrays, prohibited elements
+    choice_groups: tuple[tuple[ElementRule, Keys], ...]  # one value[x] at most
     grouped: frozenset[int]  # ids of rules whose items need slicing or extension lookup
     invariants: tuple[Invariant, ...]
     choices: dict[str, ElementRule]  # choice base name → rule, to name disallowed types
+    type_code: str = ""  # the type of the objects it walks (extension contexts)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.validation.compiler import CompiledProfile, compile_structure, type_code
-from gateway.validation.elements import ElementRule, Shape, TypeRef
+from gateway.validation.elements import NO_VALUE, ElementRule, Keys, Shape, TypeRef
 from gateway.validation.invariants import Invariant, InvariantCompiler
 from gateway.validation.package import HL7_STRUCTURE, ConformanceIndex, canonical_url, type_url
 from gateway.validation.primitives import Checker, build_checkers
@@ -132,14 +132,24 @@ class ProfileRegistry:
             children = rule.children
             if children is None and type_profile is not None:
                 children = type_profile.root.children
-            found = build_shape(children or {}, _merge(rule.invariants, type_invariants))
+            found = build_shape(
+                children or {},
+                _merge(rule.invariants, type_invariants),
+                self.primitives,
+                type_ref.code,
+            )
             rule.shapes[key] = found
         return found
 
     def root_shape(self, profile: CompiledProfile) -> Shape:
         found = profile.root.shapes.get(0)
         if found is None:
-            found = build_shape(profile.root.children or {}, profile.root.invariants)
+            found = build_shape(
+                profile.root.children or {},
+                profile.root.invariants,
+                self.primitives,
+                profile.type,
+            )
             profile.root.shapes[0] = found
         return found
 
@@ -149,24 +159,49 @@ def _merge(a: tuple[Invariant, ...], b: tuple[Invariant, ...]) -> tuple[Invarian
     return a + tuple(i for i in b if i.key not in keys)
 
 
-def build_shape(children: dict[str, ElementRule], invariants: tuple[Invariant, ...]) -> Shape:
+def build_shape(
+    children: dict[str, ElementRule],
+    invariants: tuple[Invariant, ...],
+    checkers: dict[str, Checker],
+    type_code: str,
+) -> Shape:
     members: dict[str, tuple[ElementRule, TypeRef, str]] = {}
     choices: dict[str, ElementRule] = {}
+    keys: dict[int, Keys] = {}
     for name, child in children.items():
+        child.checks = bool(
+            child.fixed is not NO_VALUE
+            or child.pattern is not NO_VALUE
+            or child.binding is not None
+            or child.max_length is not None
+            or child.invariants
+        )
         if name.endswith("[x]"):
             base = name[:-3]
             choices[base] = child
-            for t in child.types:
+            types = child.types
+            pairs = []
+            for t in types:
                 members[base + t.suffix] = (child, t, f".{base}.ofType({t.code})")
+                pairs.append((base + t.suffix, "_" + base + t.suffix))
+            keys[id(child)] = tuple(pairs)
         else:
             t = child.types[0] if child.types else TypeRef("BackboneElement")
             members[name] = (child, t, "." + name)
+            keys[id(child)] = ((name, "_" + name),)
+        for t in child.types:
+            if t.primitive:
+                t.checker = checkers.get(t.code)
     rules = tuple(children.values())
     return Shape(
         members=members,
-        children=rules,
-        required=tuple(r for r in rules if r.min > 0),
-        limited=tuple(r for r in rules if r.max is not None and (r.array or r.max == 0)),
+        required=tuple((r, keys[id(r)]) for r in rules if r.min > 0),
+        limited=tuple(
+            (r, keys[id(r)]) for r in rules if r.max is not None and (r.array or r.max == 0)
+        ),
+        choice_groups=tuple(
+            (r, keys[id(r)]) for r in rules if r.path.endswith("[x]") and len(r.types) > 1
+        ),
         grouped=frozenset(
             id(r)
             for r in rules
@@ -174,6 +209,7 @@ def build_shape(children: dict[str, ElementRule], invariants: tuple[Invariant, .
         ),
         invariants=invariants,
         choices=choices,
+        type_code=type_code,
     )
 
 

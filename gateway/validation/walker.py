@@ -14,6 +14,7 @@ See https://hl7.org/fhir/R4/validation.html and https://hl7.org/fhir/R4/json.htm
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gateway.errors import Severity
@@ -21,7 +22,17 @@ from gateway.validation import report as rc
 from gateway.validation.bindings import check_binding
 from gateway.validation.compiler import CompiledProfile
 from gateway.validation.domain import identifier_problem
-from gateway.validation.elements import NO_VALUE, ElementRule, Shape, TypeRef
+from gateway.validation.elements import (
+    EXTENSION,
+    IDENTIFIER,
+    NO_VALUE,
+    PRIMITIVE,
+    REFERENCE,
+    ElementRule,
+    Keys,
+    Shape,
+    TypeRef,
+)
 from gateway.validation.fhirpath import Env
 from gateway.validation.fixed import describe, matches_fixed, matches_pattern
 from gateway.validation.invariants import Invariant
@@ -51,6 +62,7 @@ class Walker:
         "registry",
         "report",
         "resource_codes",
+        "resource_path",
         "strict",
     )
 
@@ -71,6 +83,7 @@ class Walker:
         self.strict = strict
         self.env = Env(None, None, None)
         self.contained: dict[str, str] = {}
+        self.resource_path = ""
         self.checkers = registry.primitives
         self.resource_codes = registry.resource_types | _RESOURCE_CODES
 
@@ -79,8 +92,9 @@ class Walker:
         self, resource: dict[str, Any], profiles: list[CompiledProfile], path: str, root: bool
     ) -> None:
         env = self.env
-        saved = (env.resource, env.root_resource, self.contained)
+        saved = (env.resource, env.root_resource, self.contained, self.resource_path)
         env.resource = resource
+        self.resource_path = path
         if root:
             env.root_resource = resource
             self.contained = _contained_types(resource)
@@ -88,7 +102,7 @@ class Walker:
             for profile in profiles:
                 self.object(self.registry.root_shape(profile), resource, path, True)
         finally:
-            env.resource, env.root_resource, self.contained = saved
+            env.resource, env.root_resource, self.contained, self.resource_path = saved
 
     def nested(self, value: dict[str, Any], path: str, contained: bool) -> None:
         profiles = self.chooser.choose(value, (), path, self.report)
@@ -98,112 +112,136 @@ class Walker:
     # -- objects -------------------------------------------------------------------------
     def object(self, shape: Shape, obj: dict[str, Any], path: str, is_resource: bool) -> None:
         members = shape.members
-        counts: dict[int, int] = {}
-        groups: list[tuple[ElementRule, TypeRef, list[Any], str]] = []
+        grouped = shape.grouped
+        report = self.report
+        groups: list[tuple[ElementRule, TypeRef, list[Any], str]] | None = None
         for key, value in obj.items():
             entry = members.get(key)
             if entry is None:
                 if key[:1] == "_":
-                    self.element_only(shape, obj, key, value, path, counts)
+                    self.element_only(shape, obj, key, value, path)
                 elif key != "resourceType" or not is_resource:
                     self.unknown(shape, key, value, path)
                 continue
             rule, tref, segment = entry
             here = path + segment
-            under = obj.get("_" + key) if tref.primitive else None
             if rule.array:
                 if value.__class__ is not list:
-                    self.report.error(
+                    report.error(
                         "structure", rc.STRUCTURE, f"{rule.name} must be a JSON array", here
                     )
                     continue
                 if not value:
-                    self.report.error("structure", rc.STRUCTURE, "an array must not be empty", here)
+                    report.error("structure", rc.STRUCTURE, "an array must not be empty", here)
                     continue
-                counts[id(rule)] = counts.get(id(rule), 0) + len(value)
-                if id(rule) in shape.grouped:
+                if id(rule) in grouped:
+                    if groups is None:
+                        groups = []
                     groups.append((rule, tref, value, here))
-                    if tref.code == "Extension":
+                    if tref.kind == EXTENSION:
                         continue  # walked once, against its definition, by group()
-                unders = under if under.__class__ is list else ()
-                for i, item in enumerate(value):
-                    ext = unders[i] if i < len(unders) else None
-                    self.item(rule, tref, item, f"{here}[{i}]", ext)
+                item = self.item
+                for i, element in enumerate(value):
+                    item(rule, tref, element, f"{here}[{i}]", obj, key, i)
             else:
                 if value.__class__ is list:
-                    self.report.error(
+                    report.error(
                         "structure", rc.STRUCTURE, f"{rule.name} must not be an array", here
                     )
                     continue
-                self.item(rule, tref, value, here, under)
-                seen = counts.get(id(rule), 0) + 1
-                counts[id(rule)] = seen
-                if seen > 1:
-                    self.report.error(
-                        "structure", rc.STRUCTURE, f"only one {rule.name}[x] value is allowed", here
-                    )
-                if id(rule) in shape.grouped:
+                self.item(rule, tref, value, here, obj, key, -1)
+                if id(rule) in grouped:
+                    if groups is None:
+                        groups = []
                     groups.append((rule, tref, [value], here))
-        self.finish(shape, obj, path, counts, groups, is_resource)
+        self.finish(shape, obj, path, groups, is_resource)
 
     def finish(
         self,
         shape: Shape,
         obj: dict[str, Any],
         path: str,
-        counts: dict[int, int],
-        groups: list[tuple[ElementRule, TypeRef, list[Any], str]],
+        groups: list[tuple[ElementRule, TypeRef, list[Any], str]] | None,
         is_resource: bool,
     ) -> None:
         """Once per object: cardinality, slices and extensions, invariants."""
-        for rule in shape.required:
-            found = counts.get(id(rule), 0)
-            if found < rule.min:
-                self.report.error(
-                    "required",
-                    rc.CARDINALITY,
-                    f"{rule.path}: minimum required = {rule.min}, but only found {found}",
-                    f"{path}.{rule.name}",
-                )
-        for rule in shape.limited:
-            found = counts.get(id(rule), 0)
+        for rule, keys in shape.required:
+            for key, ext_key in keys:
+                if key in obj or ext_key in obj:
+                    break
+            else:
+                self.cardinality(rule, 0, path)
+                continue
+            if rule.min > 1:
+                found = _count(obj, keys)
+                if found < rule.min:
+                    self.cardinality(rule, found, path)
+        for rule, keys in shape.limited:
+            found = _count(obj, keys)
             if rule.max is not None and found > rule.max:
+                self.cardinality(rule, found, path)
+        for rule, keys in shape.choice_groups:
+            present = [k for k, _ in keys if k in obj]
+            if len(present) > 1:
                 self.report.error(
                     "structure",
-                    rc.CARDINALITY,
-                    f"{rule.path}: maximum allowed = {rule.max}, but found {found}",
+                    rc.STRUCTURE,
+                    f"only one {rule.name}[x] value is allowed, found {', '.join(present)}",
                     f"{path}.{rule.name}",
                 )
-        for rule, tref, items, here in groups:
-            self.group(rule, tref, items, here)
+        if groups is not None:
+            for rule, tref, items, here in groups:
+                self.group(rule, tref, items, here, shape.type_code)
         invariants = shape.invariants
         if is_resource and self.env.resource is not self.env.root_resource:
             invariants = tuple(i for i in invariants if i.key not in CONTAINED_EXEMPT)
         if invariants:
             self.invariants(invariants, obj, path, None)
 
+    def cardinality(self, rule: ElementRule, found: int, path: str) -> None:
+        if found < rule.min:
+            self.report.error(
+                "required",
+                rc.CARDINALITY,
+                f"{rule.path}: minimum required = {rule.min}, but only found {found}",
+                f"{path}.{rule.name}",
+            )
+        else:
+            self.report.error(
+                "structure",
+                rc.CARDINALITY,
+                f"{rule.path}: maximum allowed = {rule.max}, but found {found}",
+                f"{path}.{rule.name}",
+            )
+
     def element_only(
-        self,
-        shape: Shape,
-        obj: dict[str, Any],
-        key: str,
-        value: Any,
-        path: str,
-        counts: dict[int, int],
+        self, shape: Shape, obj: dict[str, Any], key: str, value: Any, path: str
     ) -> None:
-        """``_name``: the id/extensions of primitive ``name`` (FHIR R4 §2.6.2.2)."""
+        """``_name``: the id and extensions of primitive ``name`` (FHIR R4 §2.6.2.2)."""
         entry = shape.members.get(key[1:])
         if entry is None or not entry[1].primitive:
             self.unknown(shape, key, value, path)
             return
         rule, tref, segment = entry
-        if key[1:] in obj:
-            return  # checked with its value
         here = path + segment
-        items = value if value.__class__ is list else [value]
-        for i, item in enumerate(items):
-            self.item(rule, tref, None, f"{here}[{i}]" if rule.array else here, item)
-        counts[id(rule)] = counts.get(id(rule), 0) + len(items)
+        with_value = key[1:] in obj
+        if rule.array:
+            if value.__class__ is not list:
+                self.report.error("structure", rc.STRUCTURE, f"{key} must be a JSON array", here)
+                return
+            for i, part in enumerate(value):
+                if part is not None or not with_value:
+                    self.extension_part(rule, tref, part, f"{here}[{i}]")
+        else:
+            self.extension_part(rule, tref, value, here)
+
+    def extension_part(self, rule: ElementRule, tref: TypeRef, part: Any, here: str) -> None:
+        if part.__class__ is not dict or not part:
+            self.report.error(
+                "structure", rc.STRUCTURE, "a primitive's extension part must be an object", here
+            )
+        else:
+            self.object(self.registry.shape(rule, tref), part, here, False)
 
     def unknown(self, shape: Shape, key: str, value: Any, path: str) -> None:
         for base, rule in shape.choices.items():
@@ -223,10 +261,28 @@ class Walker:
 
     # -- values --------------------------------------------------------------------------
     def item(
-        self, rule: ElementRule, tref: TypeRef, value: Any, here: str, under: Any = None
+        self,
+        rule: ElementRule,
+        tref: TypeRef,
+        value: Any,
+        here: str,
+        owner: dict[str, Any] | None = None,
+        key: str = "",
+        index: int = -1,
     ) -> None:
-        if tref.primitive:
-            self.primitive(rule, tref, value, here, under)
+        """One value of ``rule``; ``owner``/``key``/``index`` locate it, for ``_key``."""
+        kind = tref.kind
+        if kind == PRIMITIVE:
+            if value is None:
+                if not _has_extension_part(owner, key, index):
+                    self.report.error("structure", rc.STRUCTURE, "null is not a value", here)
+                return
+            checker = tref.checker or self.checkers.get(tref.code)
+            problem = checker(value) if checker is not None else None
+            if problem is not None:
+                self.report.error(problem[0], rc.VALUE, f"Invalid {tref.code}: {problem[1]}", here)
+            elif rule.checks:
+                self.primitive_checks(rule, tref, value, here)
             return
         if value.__class__ is not dict:
             self.report.error(
@@ -245,52 +301,35 @@ class Walker:
         if code in self.resource_codes:
             self.nested(value, here, rule.name == "contained")
             return
-        self.object(self.registry.shape(rule, tref), value, here, False)
-        if rule.fixed is not NO_VALUE or rule.pattern is not NO_VALUE:
-            self.fixed(rule, value, here)
-        if rule.binding is not None:
-            check_binding(rule.binding, code, value, here, self.registry.terminology, self.report)
-        if code == "Identifier":
-            problem = identifier_problem(value)
-            if problem is not None:
-                self.report.error("value", rc.IDENTIFIER, problem, here + ".value")
-        elif code == "Reference":
-            check_reference(value, tref.targets, here, self.contained, self.bundle, self.report)
-
-    def primitive(
-        self, rule: ElementRule, tref: TypeRef, value: Any, here: str, under: Any
-    ) -> None:
-        if value is None:
-            if under is None:
-                self.report.error("structure", rc.STRUCTURE, "null is not a value", here)
-        else:
-            checker = self.checkers.get(tref.code)
-            problem = checker(value) if checker is not None else None
-            if problem is not None:
-                self.report.error(problem[0], rc.VALUE, f"Invalid {tref.code}: {problem[1]}", here)
-                return
+        shape = rule.shapes.get(id(tref)) or self.registry.shape(rule, tref)
+        self.object(shape, value, here, False)
+        if rule.checks:
             if rule.fixed is not NO_VALUE or rule.pattern is not NO_VALUE:
                 self.fixed(rule, value, here)
-            if rule.max_length is not None and len(str(value)) > rule.max_length:
-                self.report.error(
-                    "value", rc.VALUE, f"longer than the maximum of {rule.max_length}", here
-                )
             if rule.binding is not None:
                 check_binding(
-                    rule.binding, tref.code, value, here, self.registry.terminology, self.report
+                    rule.binding, code, value, here, self.registry.terminology, self.report
                 )
-            if rule.invariants:
-                self.invariants(rule.invariants, value, here, tref.code)
-        if under is not None:
-            if under.__class__ is not dict or not under:
-                self.report.error(
-                    "structure",
-                    rc.STRUCTURE,
-                    "a primitive's extension part must be an object",
-                    here,
-                )
-            else:
-                self.object(self.registry.shape(rule, tref), under, here, False)
+        if kind == IDENTIFIER:
+            problem_text = identifier_problem(value)
+            if problem_text is not None:
+                self.report.error("value", rc.IDENTIFIER, problem_text, here + ".value")
+        elif kind == REFERENCE:
+            check_reference(value, tref.targets, here, self.contained, self.bundle, self.report)
+
+    def primitive_checks(self, rule: ElementRule, tref: TypeRef, value: Any, here: str) -> None:
+        if rule.fixed is not NO_VALUE or rule.pattern is not NO_VALUE:
+            self.fixed(rule, value, here)
+        if rule.max_length is not None and len(str(value)) > rule.max_length:
+            self.report.error(
+                "value", rc.VALUE, f"longer than the maximum of {rule.max_length}", here
+            )
+        if rule.binding is not None:
+            check_binding(
+                rule.binding, tref.code, value, here, self.registry.terminology, self.report
+            )
+        if rule.invariants:
+            self.invariants(rule.invariants, value, here, tref.code)
 
     def fixed(self, rule: ElementRule, value: Any, here: str) -> None:
         if rule.fixed is not NO_VALUE and not matches_fixed(value, rule.fixed):
@@ -306,7 +345,9 @@ class Walker:
             )
 
     # -- slices and extensions ----------------------------------------------------------
-    def group(self, rule: ElementRule, tref: TypeRef, items: list[Any], here: str) -> None:
+    def group(
+        self, rule: ElementRule, tref: TypeRef, items: list[Any], here: str, host: str
+    ) -> None:
         slicing = rule.slicing
         is_extension = tref.code == "Extension"
         slice_of: list[ElementRule | None] = [None] * len(items)
@@ -322,7 +363,7 @@ class Walker:
             if chosen is not None:
                 self.item(chosen, _slice_type(chosen, tref), item, where)
             elif is_extension:
-                self.extension(rule, tref, item, where)
+                self.extension(rule, tref, item, where, host)
             elif slicing is not None and slicing.rules == "closed" and slicing.slices:
                 self.report.error(
                     "structure",
@@ -371,7 +412,7 @@ class Walker:
                 return
             last = position
 
-    def extension(self, rule: ElementRule, tref: TypeRef, item: Any, here: str) -> None:
+    def extension(self, rule: ElementRule, tref: TypeRef, item: Any, here: str, host: str) -> None:
         """An extension no slice claims: checked against its definition, found by URL."""
         url = item.get("url") if item.__class__ is dict else None
         profile = self.registry.profile(url) if isinstance(url, str) else None
@@ -385,7 +426,31 @@ class Walker:
                 kind = "modifier extension" if modifier else "extension"
                 self.report.add(severity, "extension", rc.EXTENSION, f"Unknown {kind} {url}", here)
             return
+        if profile.contexts and not self.in_context(profile.contexts, here, host):
+            self.report.error(
+                "extension",
+                rc.EXTENSION,
+                f"Extension {url} may not be used here (its contexts: "
+                f"{', '.join(profile.contexts)})",
+                here,
+            )
         self.object(self.registry.root_shape(profile), item, here, False)
+
+    def in_context(self, contexts: tuple[str, ...], here: str, host: str) -> bool:
+        """Whether an extension at ``here``, on a value of type ``host``, fits a context.
+
+        Contexts of type ``element`` name a type (``Address``, ``Element``) or an element
+        path (``Patient.contact``); FHIR R4 §2.21.0.1 "Extension context".
+        """
+        path = _instance_path(here.rsplit(".", 1)[0], self.resource_path, self.env.resource)
+        for context in contexts:
+            if context in (host, path, "Element", "Base"):
+                return True
+            if context in ("Resource", "DomainResource") and host in self.resource_codes:
+                return True
+            if context.endswith("[x]") and path.startswith(context[:-3]):
+                return True
+        return False
 
     def conforms(self, rule: ElementRule, item: Any, tref: TypeRef) -> bool:
         """Whether ``item`` validates against ``rule`` without error (slice matching)."""
@@ -433,6 +498,40 @@ class Walker:
                     f"Invariant {inv.key} could not be evaluated ({verdict}): {inv.expression}",
                     here,
                 )
+
+
+_INDEX = re.compile(r"\[\d+\]|\.ofType\([A-Za-z]+\)")
+
+
+def _instance_path(owner: str, resource_path: str, resource: Any) -> str:
+    """``Bundle.entry[0].resource.contact[1]`` → ``Patient.contact``: the element path, from
+    its resource, of the value that carries an extension."""
+    rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+    if isinstance(rtype, str) and owner.startswith(resource_path):
+        owner = rtype + owner[len(resource_path) :]
+    return _INDEX.sub("", owner)
+
+
+def _count(obj: dict[str, Any], keys: Keys) -> int:
+    """How many values the members ``keys`` hold (a value, or only its extension part)."""
+    found = 0
+    for key, ext_key in keys:
+        value = obj.get(key)
+        if value is None:
+            value = obj.get(ext_key)
+        if value is not None:
+            found += len(value) if value.__class__ is list else 1
+    return found
+
+
+def _has_extension_part(owner: dict[str, Any] | None, key: str, index: int) -> bool:
+    """A ``null`` primitive is allowed where its ``_key`` part carries extensions."""
+    if owner is None:
+        return False
+    part = owner.get("_" + key)
+    if index >= 0:
+        return part.__class__ is list and index < len(part) and bool(part[index])
+    return bool(part)
 
 
 def _slice_type(rule: ElementRule, tref: TypeRef) -> TypeRef:

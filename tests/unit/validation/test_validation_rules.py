@@ -421,3 +421,19 @@ def test_gateway_invariant_on_the_type_to_class_map(
     issue = only_error(validator.validate(doc))
     assert (issue.code, issue.expression) == ("invariant", ("DocumentReference",))
     assert "gw-doc-1" in issue.diagnostics
+
+
+def test_extension_used_outside_its_context(validator: Validator) -> None:
+    birth_place = {
+        "url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace",
+        "valueAddress": {"city": "Lyon"},
+    }
+    issue = only_error(validator.validate(observation(extension=[birth_place])))
+    assert (issue.code, issue.expression, issue.gateway_code) == (
+        "extension",
+        ("Observation.extension[0]",),
+        "GW-4107",
+    )
+    contained = {"resourceType": "Patient", "id": "p", "extension": [birth_place]}
+    holder = observation(contained=[contained], subject={"reference": "#p"})
+    assert not [i for i in validator.validate(holder) if i.is_error]
