@@ -162,3 +162,5 @@ class Shape:
     invariants: tuple[Invariant, ...]
     choices: dict[str, ElementRule]  # choice base name → rule, to name disallowed types
     type_code: str = ""  # the type of the objects it walks (extension contexts)
+    #: anything to check once the members are walked (cardinality, choices, invariants)
+    checks: bool = True

@@ -84,10 +84,19 @@ def _calendar_ok(value: str) -> bool:
     return True
 
 
+#: Short strings already found valid, per type: codes, systems and dates repeat a lot, and a
+#: set lookup is several times cheaper than the regular expression. Bounded; cleared when full.
+_KNOWN_LIMIT = 8192
+_SHORT = 128
+
+
 def _string(kind: str, pattern: re.Pattern[str] | None) -> Checker:
     is_date = kind in _DATE_TYPES
+    known: set[str] = set()
 
     def check(value: Any) -> Problem | None:
+        if value.__class__ is str and value in known:
+            return None
         if not isinstance(value, str):
             return "structure", f"must be a JSON string, not {json_kind(value)}"
         if not value:
@@ -98,6 +107,10 @@ def _string(kind: str, pattern: re.Pattern[str] | None) -> Checker:
             return "value", f"{_shorten(value)!r} is not a valid {kind}"
         if is_date and not _calendar_ok(value):
             return "value", f"{value!r} is not a calendar date"
+        if len(value) <= _SHORT:
+            if len(known) >= _KNOWN_LIMIT:
+                known.clear()
+            known.add(value)
         return None
 
     return check

@@ -193,15 +193,19 @@ def build_shape(
             if t.primitive:
                 t.checker = checkers.get(t.code)
     rules = tuple(children.values())
+    required = tuple((r, keys[id(r)]) for r in rules if r.min > 0)
+    limited = tuple(
+        (r, keys[id(r)]) for r in rules if r.max is not None and (r.array or r.max == 0)
+    )
+    choice_groups = tuple(
+        (r, keys[id(r)]) for r in rules if r.path.endswith("[x]") and len(r.types) > 1
+    )
     return Shape(
         members=members,
-        required=tuple((r, keys[id(r)]) for r in rules if r.min > 0),
-        limited=tuple(
-            (r, keys[id(r)]) for r in rules if r.max is not None and (r.array or r.max == 0)
-        ),
-        choice_groups=tuple(
-            (r, keys[id(r)]) for r in rules if r.path.endswith("[x]") and len(r.types) > 1
-        ),
+        required=required,
+        limited=limited,
+        choice_groups=choice_groups,
+        checks=bool(required or limited or choice_groups or invariants),
         grouped=frozenset(
             id(r)
             for r in rules

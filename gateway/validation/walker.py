@@ -113,7 +113,6 @@ class Walker:
     def object(self, shape: Shape, obj: dict[str, Any], path: str, is_resource: bool) -> None:
         members = shape.members
         grouped = shape.grouped
-        report = self.report
         groups: list[tuple[ElementRule, TypeRef, list[Any], str]] | None = None
         for key, value in obj.items():
             entry = members.get(key)
@@ -124,37 +123,62 @@ class Walker:
                     self.unknown(shape, key, value, path)
                 continue
             rule, tref, segment = entry
-            here = path + segment
             if rule.array:
-                if value.__class__ is not list:
-                    report.error(
-                        "structure", rc.STRUCTURE, f"{rule.name} must be a JSON array", here
-                    )
-                    continue
-                if not value:
-                    report.error("structure", rc.STRUCTURE, "an array must not be empty", here)
+                if value.__class__ is not list or not value:
+                    self.array_shape(rule, value, path + segment)
                     continue
                 if id(rule) in grouped:
                     if groups is None:
                         groups = []
-                    groups.append((rule, tref, value, here))
+                    groups.append((rule, tref, value, path + segment))
                     if tref.kind == EXTENSION:
                         continue  # walked once, against its definition, by group()
-                item = self.item
-                for i, element in enumerate(value):
-                    item(rule, tref, element, f"{here}[{i}]", obj, key, i)
+                if tref.kind == PRIMITIVE:
+                    # The hot path: most elements are primitives, and most are valid, so
+                    # their FHIRPath is only built when something is reported.
+                    checker = tref.checker or self.checkers.get(tref.code)
+                    for i, element in enumerate(value):
+                        if element is None or checker is None:
+                            self.item(rule, tref, element, f"{path}{segment}[{i}]", obj, key, i)
+                        elif (problem := checker(element)) is not None:
+                            self.invalid(tref, problem, f"{path}{segment}[{i}]")
+                        elif rule.checks:
+                            self.primitive_checks(rule, tref, element, f"{path}{segment}[{i}]")
+                else:
+                    here = path + segment
+                    item = self.item
+                    for i, element in enumerate(value):
+                        item(rule, tref, element, f"{here}[{i}]", obj, key, i)
             else:
                 if value.__class__ is list:
-                    report.error(
-                        "structure", rc.STRUCTURE, f"{rule.name} must not be an array", here
-                    )
+                    self.array_shape(rule, value, path + segment)
                     continue
-                self.item(rule, tref, value, here, obj, key, -1)
+                if tref.kind == PRIMITIVE and value is not None:
+                    checker = tref.checker or self.checkers.get(tref.code)
+                    if checker is not None and (problem := checker(value)) is not None:
+                        self.invalid(tref, problem, path + segment)
+                    elif rule.checks:
+                        self.primitive_checks(rule, tref, value, path + segment)
+                else:
+                    self.item(rule, tref, value, path + segment, obj, key, -1)
                 if id(rule) in grouped:
                     if groups is None:
                         groups = []
-                    groups.append((rule, tref, [value], here))
-        self.finish(shape, obj, path, groups, is_resource)
+                    groups.append((rule, tref, [value], path + segment))
+        if groups is not None or shape.checks:
+            self.finish(shape, obj, path, groups, is_resource)
+
+    def array_shape(self, rule: ElementRule, value: Any, here: str) -> None:
+        if value.__class__ is list:
+            message = (
+                "an array must not be empty" if rule.array else f"{rule.name} must not be an array"
+            )
+        else:
+            message = f"{rule.name} must be a JSON array"
+        self.report.error("structure", rc.STRUCTURE, message, here)
+
+    def invalid(self, tref: TypeRef, problem: tuple[str, str], here: str) -> None:
+        self.report.error(problem[0], rc.VALUE, f"Invalid {tref.code}: {problem[1]}", here)
 
     def finish(
         self,
@@ -280,7 +304,7 @@ class Walker:
             checker = tref.checker or self.checkers.get(tref.code)
             problem = checker(value) if checker is not None else None
             if problem is not None:
-                self.report.error(problem[0], rc.VALUE, f"Invalid {tref.code}: {problem[1]}", here)
+                self.invalid(tref, problem, here)
             elif rule.checks:
                 self.primitive_checks(rule, tref, value, here)
             return
