@@ -31,8 +31,11 @@ from typing import Any, Literal
 import fhirpathpy
 from fhirpathpy.models import models as _fhirpath_models
 
+from gateway.errors import Severity
 from gateway.validation import narrative
+from gateway.validation import report as rc
 from gateway.validation.fhirpath import Env, Unsupported, compile_expression, parse
+from gateway.validation.report import Report
 
 BEST_PRACTICE = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
 Verdict = bool | str  # True: holds; False: fails; str: could not be evaluated, and why
@@ -306,3 +309,44 @@ def _verdict(result: list[Any]) -> Verdict:
     if len(result) > 1:
         return f"the expression gave {len(result)} values, not one boolean"
     return result[0] is not False
+
+
+def evaluate(
+    invariants: tuple[Invariant, ...],
+    node: Any,
+    here: str,
+    env: Env,
+    out: Report,
+    best_practice: Severity | None,
+) -> None:
+    """Run ``invariants`` on ``node`` (``env`` already set for it) and report the failures.
+
+    A failed best-practice invariant takes the configured ``best_practice`` severity
+    (``None``: not reported); one that cannot be evaluated is a ``not-supported`` warning.
+    """
+    is_object = node.__class__ is dict
+    for inv in invariants:
+        guard = inv.guard
+        if guard is not None and is_object and not guard.touches(node):
+            verdict: bool | str = guard.absent
+        else:
+            verdict = inv.check(node, env)
+        if verdict is True:
+            continue
+        if verdict is False:
+            severity: Severity | None = best_practice if inv.best_practice else inv.severity
+            if severity is not None:
+                out.add(
+                    severity,
+                    "invariant",
+                    rc.INVARIANT,
+                    f"Constraint failed: {inv.key}: {inv.human}",
+                    here,
+                )
+        else:
+            out.warning(
+                "not-supported",
+                rc.NOT_EVALUATED,
+                f"Invariant {inv.key} could not be evaluated ({verdict}): {inv.expression}",
+                here,
+            )

@@ -20,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gateway.validation import report as rc
 from gateway.validation.bindings import coded_values
 from gateway.validation.elements import NO_VALUE, ElementRule, Slicing, TypeRef
 from gateway.validation.fixed import matches_fixed, matches_pattern
+from gateway.validation.report import Report
 from gateway.validation.terminology import Membership
 
 if TYPE_CHECKING:
@@ -215,3 +217,42 @@ def match(
             if not undecided or conforms(matcher.rule, item, type_ref):
                 return matcher.rule
     return None
+
+
+def check_slice_counts(
+    slicing: Slicing,
+    slice_of: list[ElementRule | None],
+    rule: ElementRule,
+    here: str,
+    out: Report,
+) -> None:
+    """Each slice's cardinality, and the order of slices when the slicing is ordered."""
+    for s in slicing.slices:
+        found = sum(1 for c in slice_of if c is s)
+        if found < s.min:
+            out.error(
+                "required",
+                rc.SLICING,
+                f"slice {s.slice_name} of {rule.path}: minimum required = {s.min}, "
+                f"but only found {found}",
+                here,
+            )
+        elif s.max is not None and found > s.max:
+            out.error(
+                "structure",
+                rc.SLICING,
+                f"slice {s.slice_name} of {rule.path}: maximum allowed = {s.max}, "
+                f"but found {found}",
+                here,
+            )
+    if slicing.ordered:
+        rank = {id(s): i for i, s in enumerate(slicing.slices)}
+        last = -1
+        for chosen in slice_of:
+            position = rank[id(chosen)] if chosen is not None else len(slicing.slices)
+            if position < last:
+                out.error(
+                    "structure", rc.SLICING, f"the slices of {rule.path} are out of order", here
+                )
+                return
+            last = position

@@ -14,7 +14,6 @@ See https://hl7.org/fhir/R4/validation.html and https://hl7.org/fhir/R4/json.htm
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from gateway.errors import Severity
@@ -33,15 +32,16 @@ from gateway.validation.elements import (
     Shape,
     TypeRef,
 )
+from gateway.validation.extensions import in_context, instance_path
 from gateway.validation.fhirpath import Env
 from gateway.validation.fixed import describe, matches_fixed, matches_pattern
-from gateway.validation.invariants import Invariant
+from gateway.validation.invariants import Invariant, evaluate
 from gateway.validation.primitives import json_kind
 from gateway.validation.references import BundleContext, check_reference
 from gateway.validation.registry import ProfileRegistry
 from gateway.validation.report import Report
 from gateway.validation.selection import ProfileChooser
-from gateway.validation.slicing import compile_matchers, match
+from gateway.validation.slicing import check_slice_counts, compile_matchers, match
 
 _RESOURCE_CODES = frozenset({"Resource", "DomainResource"})
 #: Invariants not applied to contained resources: a contained resource needs no narrative
@@ -395,46 +395,8 @@ class Walker:
                     f"does not match any slice of {rule.path} (slicing is closed)",
                     where,
                 )
-        if slicing is None or not slicing.slices:
-            return
-        for s in slicing.slices:
-            found = sum(1 for c in slice_of if c is s)
-            if found < s.min:
-                self.report.error(
-                    "required",
-                    rc.SLICING,
-                    f"slice {s.slice_name} of {rule.path}: minimum required = {s.min}, "
-                    f"but only found {found}",
-                    here,
-                )
-            elif s.max is not None and found > s.max:
-                self.report.error(
-                    "structure",
-                    rc.SLICING,
-                    f"slice {s.slice_name} of {rule.path}: maximum allowed = {s.max}, "
-                    f"but found {found}",
-                    here,
-                )
-        if slicing.ordered:
-            self.order(slicing.slices, slice_of, rule, here)
-
-    def order(
-        self,
-        slices: list[ElementRule],
-        slice_of: list[ElementRule | None],
-        rule: ElementRule,
-        here: str,
-    ) -> None:
-        rank = {id(s): i for i, s in enumerate(slices)}
-        last = -1
-        for chosen in slice_of:
-            position = rank[id(chosen)] if chosen is not None else len(slices)
-            if position < last:
-                self.report.error(
-                    "structure", rc.SLICING, f"the slices of {rule.path} are out of order", here
-                )
-                return
-            last = position
+        if slicing is not None and slicing.slices:
+            check_slice_counts(slicing, slice_of, rule, here, self.report)
 
     def extension(self, rule: ElementRule, tref: TypeRef, item: Any, here: str, host: str) -> None:
         """An extension no slice claims: checked against its definition, found by URL."""
@@ -450,7 +412,8 @@ class Walker:
                 kind = "modifier extension" if modifier else "extension"
                 self.report.add(severity, "extension", rc.EXTENSION, f"Unknown {kind} {url}", here)
             return
-        if profile.contexts and not self.in_context(profile.contexts, here, host):
+        path = instance_path(here.rsplit(".", 1)[0], self.resource_path, self.env.resource)
+        if profile.contexts and not in_context(profile.contexts, path, host, self.resource_codes):
             self.report.error(
                 "extension",
                 rc.EXTENSION,
@@ -459,22 +422,6 @@ class Walker:
                 here,
             )
         self.object(self.registry.root_shape(profile), item, here, False)
-
-    def in_context(self, contexts: tuple[str, ...], here: str, host: str) -> bool:
-        """Whether an extension at ``here``, on a value of type ``host``, fits a context.
-
-        Contexts of type ``element`` name a type (``Address``, ``Element``) or an element
-        path (``Patient.contact``); FHIR R4 §2.21.0.1 "Extension context".
-        """
-        path = _instance_path(here.rsplit(".", 1)[0], self.resource_path, self.env.resource)
-        for context in contexts:
-            if context in (host, path, "Element", "Base"):
-                return True
-            if context in ("Resource", "DomainResource") and host in self.resource_codes:
-                return True
-            if context.endswith("[x]") and path.startswith(context[:-3]):
-                return True
-        return False
 
     def conforms(self, rule: ElementRule, item: Any, tref: TypeRef) -> bool:
         """Whether ``item`` validates against ``rule`` without error (slice matching)."""
@@ -486,54 +433,13 @@ class Walker:
         probe.item(rule, _slice_type(rule, tref), item, "$probe")
         return probe.report.error_count == 0
 
-    # -- invariants ----------------------------------------------------------------------
     def invariants(
         self, invariants: tuple[Invariant, ...], node: Any, here: str, type_code: str | None
     ) -> None:
         env = self.env
         env.context = node
         env.context_type = type_code
-        is_object = node.__class__ is dict
-        for inv in invariants:
-            guard = inv.guard
-            if guard is not None and is_object and not guard.touches(node):
-                verdict: bool | str = guard.absent
-            else:
-                verdict = inv.check(node, env)
-            if verdict is True:
-                continue
-            if verdict is False:
-                severity: Severity | None = inv.severity
-                if inv.best_practice:
-                    severity = self.best_practice
-                if severity is None:
-                    continue
-                self.report.add(
-                    severity,
-                    "invariant",
-                    rc.INVARIANT,
-                    f"Constraint failed: {inv.key}: {inv.human}",
-                    here,
-                )
-            else:
-                self.report.warning(
-                    "not-supported",
-                    rc.NOT_EVALUATED,
-                    f"Invariant {inv.key} could not be evaluated ({verdict}): {inv.expression}",
-                    here,
-                )
-
-
-_INDEX = re.compile(r"\[\d+\]|\.ofType\([A-Za-z]+\)")
-
-
-def _instance_path(owner: str, resource_path: str, resource: Any) -> str:
-    """``Bundle.entry[0].resource.contact[1]`` → ``Patient.contact``: the element path, from
-    its resource, of the value that carries an extension."""
-    rtype = resource.get("resourceType") if isinstance(resource, dict) else None
-    if isinstance(rtype, str) and owner.startswith(resource_path):
-        owner = rtype + owner[len(resource_path) :]
-    return _INDEX.sub("", owner)
+        evaluate(invariants, node, here, env, self.report, self.best_practice)
 
 
 def _count(obj: dict[str, Any], keys: Keys) -> int:
