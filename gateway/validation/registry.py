@@ -5,13 +5,15 @@ and the primitive checkers. It compiles a profile on first use (generating the s
 a differential-only profile from its base), and computes the :class:`Shape` of each
 (element, type) pair once. Nothing here reads a file or the network.
 
-Compilation is idempotent, so two threads compiling the same profile at once waste a little
-work but never see a half-built profile: results are published by a single dict store.
+Profiles and snapshots are built under a lock, taken only on a cache miss, so a thread never
+sees a profile "missing" because another is building it. Shapes and slice matchers are
+built without it: building them twice gives the same result, published by one store.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, Final
 
 from gateway.validation.compiler import CompiledProfile, compile_structure, type_code
 from gateway.validation.elements import NO_VALUE, ElementRule, Keys, Shape, TypeRef
@@ -20,6 +22,8 @@ from gateway.validation.package import HL7_STRUCTURE, ConformanceIndex, canonica
 from gateway.validation.primitives import Checker, build_checkers
 from gateway.validation.snapshot import SnapshotError, generate_snapshot
 from gateway.validation.terminology import Terminology
+
+_MISSING: Final = object()
 
 
 class ProfileRegistry:
@@ -39,6 +43,10 @@ class ProfileRegistry:
         self.invariants = InvariantCompiler(choice_names, type_names)
         self._profiles: dict[str, CompiledProfile | None] = {}
         self._snapshots: dict[str, list[dict[str, Any]] | None] = {}
+        self._building: set[str] = set()
+        # Taken only on a cache miss: a profile is compiled by one thread, while the others
+        # wait for it rather than see it missing.
+        self._lock = threading.RLock()
         #: canonical URL → why it could not be compiled
         self.problems: dict[str, str] = {}
 
@@ -46,45 +54,63 @@ class ProfileRegistry:
     def snapshot(self, url: str) -> list[dict[str, Any]] | None:
         """The snapshot elements of ``url``: published, or generated from base + differential."""
         url = canonical_url(url)
-        if url in self._snapshots:
-            return self._snapshots[url]
+        found = self._snapshots.get(url, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
+        with self._lock:
+            found = self._snapshots.get(url, _MISSING)
+            if found is not _MISSING:
+                return found  # type: ignore[return-value]
+            if url in self._building:
+                return None  # a baseDefinition cycle
+            self._building.add(url)
+            try:
+                elements = self._make_snapshot(url)
+            finally:
+                self._building.discard(url)
+            self._snapshots[url] = elements
+            return elements
+
+    def _make_snapshot(self, url: str) -> list[dict[str, Any]] | None:
         sd = self.index.structure(url)
-        elements: list[dict[str, Any]] | None = None
-        if sd is not None:
-            published = (sd.get("snapshot") or {}).get("element")
-            if published:
-                elements = published
-            else:
-                self._snapshots[url] = None  # guards against a baseDefinition cycle
-                base_url = sd.get("baseDefinition")
-                base = self.snapshot(base_url) if isinstance(base_url, str) else None
-                if base is None:
-                    self.problems[url] = f"its base {base_url} is not available"
-                else:
-                    try:
-                        elements = generate_snapshot(sd, base, self.snapshot)
-                    except SnapshotError as exc:
-                        self.problems[url] = f"snapshot generation failed: {exc}"
-        self._snapshots[url] = elements
-        return elements
+        if sd is None:
+            return None
+        published = (sd.get("snapshot") or {}).get("element")
+        if published:
+            return list(published)
+        base_url = sd.get("baseDefinition")
+        base = self.snapshot(base_url) if isinstance(base_url, str) else None
+        if base is None:
+            self.problems[url] = f"its base {base_url} is not available"
+            return None
+        try:
+            return generate_snapshot(sd, base, self.snapshot)
+        except SnapshotError as exc:
+            self.problems[url] = f"snapshot generation failed: {exc}"
+            return None
 
     def profile(self, url: str) -> CompiledProfile | None:
         """The compiled profile for ``url`` (cached); ``None`` if we do not hold it."""
         url = canonical_url(url)
-        if url in self._profiles:
-            return self._profiles[url]
-        compiled: CompiledProfile | None = None
-        sd = self.index.structure(url)
-        elements = self.snapshot(url) if sd is not None else None
-        if sd is not None and elements:
-            try:
-                compiled = compile_structure(
-                    sd, elements, self.invariants, self.target_type, self._ancestors(sd)
-                )
-            except (KeyError, TypeError, ValueError) as exc:
-                self.problems[url] = f"cannot be compiled: {exc}"
-        self._profiles[url] = compiled
-        return compiled
+        found = self._profiles.get(url, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
+        with self._lock:
+            found = self._profiles.get(url, _MISSING)
+            if found is not _MISSING:
+                return found  # type: ignore[return-value]
+            compiled: CompiledProfile | None = None
+            sd = self.index.structure(url)
+            elements = self.snapshot(url) if sd is not None else None
+            if sd is not None and elements:
+                try:
+                    compiled = compile_structure(
+                        sd, elements, self.invariants, self.target_type, self._ancestors(sd)
+                    )
+                except (KeyError, TypeError, ValueError) as exc:
+                    self.problems[url] = f"cannot be compiled: {exc}"
+            self._profiles[url] = compiled
+            return compiled
 
     def type_profile(self, type_ref: TypeRef) -> CompiledProfile | None:
         for url in type_ref.profiles:

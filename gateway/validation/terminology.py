@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,15 +95,27 @@ class Terminology:
     def __init__(self, index: ConformanceIndex) -> None:
         self._index = index
         self._expansions: dict[str, Expansion | None] = {}
+        self._building: set[str] = set()
+        self._lock = threading.RLock()  # taken on a cache miss only
 
     def expansion(self, url: str) -> Expansion | None:
         """The expansion of ``url``; ``None`` when we do not hold the ValueSet at all."""
         url = canonical_url(url)
-        if url not in self._expansions:
-            self._expansions[url] = None  # guards against include cycles
-            vs = self._index.value_set(url)
-            self._expansions[url] = self._expand(vs) if vs is not None else None
-        return self._expansions[url]
+        if url in self._expansions:
+            return self._expansions[url]
+        with self._lock:
+            if url in self._expansions:
+                return self._expansions[url]
+            if url in self._building:
+                return None  # an include cycle
+            self._building.add(url)
+            try:
+                vs = self._index.value_set(url)
+                expansion = self._expand(vs) if vs is not None else None
+            finally:
+                self._building.discard(url)
+            self._expansions[url] = expansion
+            return expansion
 
     def _expand(self, vs: dict[str, Any]) -> Expansion:
         out = Expansion(str(vs.get("url")))

@@ -26,7 +26,7 @@ from typing import Any
 
 from gateway.errors import Issue, Severity
 from gateway.validation import report as rc
-from gateway.validation.package import ConformanceIndex, canonical_url, type_url
+from gateway.validation.package import ConformanceIndex, canonical_url
 from gateway.validation.references import BundleContext
 from gateway.validation.registry import ProfileRegistry
 from gateway.validation.report import Report
@@ -150,7 +150,5 @@ class Validator:
         return failed
 
     def knows_profile(self, url: str) -> bool:
+        """Whether ``url`` names a profile we hold and can use (``$validate``'s ``profile``)."""
         return self.registry.profile(url) is not None
-
-    def base_profile(self, resource_type: str) -> str:
-        return type_url(resource_type)

@@ -155,3 +155,16 @@ def test_local_reference_type_is_checked(validator: Validator) -> None:
     assert [(i.code, i.expression) for i in issues] == [
         ("structure", ("Patient.managingOrganization",))
     ]
+
+
+def test_threads_sharing_a_cold_validator_see_the_same_results(profiles_dir: Path) -> None:
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    examples = sorted((profiles_dir.parent / "fixtures/validation/fr-core-examples").glob("*.json"))
+    resources = [json.loads(p.read_text(encoding="utf-8")) for p in examples] * 4
+    expected = Validator.load(profiles_dir)
+    cold = Validator.load(profiles_dir)  # nothing compiled yet: threads race to build it
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(cold.validate, resources))
+    assert results == [expected.validate(r) for r in resources]
