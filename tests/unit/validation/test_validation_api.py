@@ -160,9 +160,6 @@ def test_local_reference_type_is_checked(validator: Validator) -> None:
 
 
 def test_threads_sharing_a_cold_validator_see_the_same_results(profiles_dir: Path) -> None:
-    import json
-    from concurrent.futures import ThreadPoolExecutor
-
     examples = sorted((profiles_dir.parent / "fixtures/validation/fr-core-examples").glob("*.json"))
     resources = [json.loads(p.read_text(encoding="utf-8")) for p in examples] * 4
     expected = Validator.load(profiles_dir)
