@@ -39,6 +39,8 @@ class ProfileRegistry:
             and sd.get("derivation") == "specialization"
             and sd.get("abstract") is not True
         )
+        #: type codes whose values are whole resources (``contained``, ``entry.resource``)
+        self.resource_codes = self.resource_types | {"Resource", "DomainResource"}
         choice_names, type_names = _model_names(structures)
         self.invariants = InvariantCompiler(choice_names, type_names)
         self._profiles: dict[str, CompiledProfile | None] = {}

@@ -43,9 +43,8 @@ from gateway.validation.report import Report
 from gateway.validation.selection import ProfileChooser
 from gateway.validation.slicing import check_slice_counts, compile_matchers, match
 
-_RESOURCE_CODES = frozenset({"Resource", "DomainResource"})
-#: Invariants not applied to contained resources: a contained resource needs no narrative
-#: of its own (R4 §2.36.0.4 "contained resources": the container's narrative covers it).
+#: Invariants not applied to contained resources: "Contained resources do not have
+#: narrative" (R4 DomainResource.text, comment), so dom-6 does not concern them.
 CONTAINED_EXEMPT = frozenset({"dom-6"})
 
 
@@ -85,7 +84,7 @@ class Walker:
         self.contained: dict[str, str] = {}
         self.resource_path = ""
         self.checkers = registry.primitives
-        self.resource_codes = registry.resource_types | _RESOURCE_CODES
+        self.resource_codes = registry.resource_codes
 
     # -- resources -----------------------------------------------------------------------
     def resource(
