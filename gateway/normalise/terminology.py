@@ -30,7 +30,7 @@ V2_CODING_SYSTEMS = "V2CodingSystemToUri"
 MEDICATION_SYSTEMS = "MedicationCodeSystemToUri"
 ROUTES = "RouteToEdqm"
 DOCUMENT_TYPES = "V2DocumentTypeToLoinc"
-DOCUMENT_CLASSES = "DocumentTypeToClass"
+DOCUMENT_CLASSES = "gw_document_type_to_class"  # profiles/gateway: shared with the access rules
 
 _IGNORED = frozenset({"unmatched", "disjoint"})
 
@@ -130,7 +130,8 @@ class Terminology:
         """Read every ``*.json`` ConceptMap in ``directory`` (default ``profiles/conceptmaps``)."""
         root = directory or default_profiles_dir() / "conceptmaps"
         maps: dict[str, ConceptMapIndex] = {}
-        for path in sorted(root.glob("*.json")):
+        shared = root.parent / "gateway" / "ConceptMap-gw-document-type-to-class.json"
+        for path in [*sorted(root.glob("*.json")), *([shared] if shared.exists() else [])]:
             index = ConceptMapIndex.from_fhir(json.loads(path.read_text(encoding="utf-8")))
             if index.name in maps:
                 raise ValueError(f"two ConceptMaps are named {index.name!r}")
