@@ -27,12 +27,13 @@ from gateway.policy import Policy, PolicyOptions, load_matrix, load_resource_cla
 from gateway.record.access import AccessRules
 from gateway.record.interim import InterimIndexer, InterimSearch
 from gateway.record.profiles_data import document_type_classes
-from gateway.record.seams import NoProfiles
 from gateway.record.services import RecordServices
+from gateway.record.validation import WriteValidation
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.storage.replay import SqlReplayGuard
 from gateway.storage.store import SqlStore
+from gateway.validation import Validator
 
 
 def _authenticator(settings: Settings, services: RecordServices) -> Authenticate:
@@ -68,6 +69,16 @@ def access_rules(settings: Settings, *, trusted_loader: bool = False) -> AccessR
     return AccessRules(Policy(matrix, options), classes)
 
 
+def write_validation(settings: Settings) -> WriteValidation:
+    validator = Validator.load(
+        settings.profiles_path,
+        default_profiles=settings.default_profiles,
+        strict_profiles=settings.strict_profiles,
+        best_practice=None,
+    )
+    return WriteValidation(validator, settings.validation)
+
+
 def build_services(settings: Settings) -> RecordServices:
     """Open the store and assemble the record services (also used by the CLI)."""
     engine = make_engine(settings.sqlalchemy_url)
@@ -75,7 +86,7 @@ def build_services(settings: Settings) -> RecordServices:
         store=SqlStore(engine),
         settings=settings,
         indexer=InterimIndexer(),
-        validator=NoProfiles(),
+        validator=write_validation(settings),
         policy=access_rules(settings),
         cursors=CursorCodec(server_secret(settings)),
         search=InterimSearch(),
@@ -92,6 +103,9 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await run_in_threadpool(build_services, settings)
+        validator = getattr(services.validator, "validator", None)
+        if validator is not None:
+            await run_in_threadpool(validator.warm)  # compile every profile before serving
         if settings.migrate_on_start:
             await run_in_threadpool(migrate.upgrade, services.store.engine)
         app.state.services = services

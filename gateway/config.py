@@ -87,6 +87,21 @@ class Settings(BaseSettings):
     def clients_path(self) -> Path:
         return self.clients_file or self.data_dir / "clients.yaml"
 
+    validation: Literal["strict", "warn", "off"] = Field(
+        default="strict",
+        description="Profile validation on writes: errors refuse the write (strict), are "
+        "returned as warnings (warn), or profiles are not checked (off, dev only).",
+    )
+    strict_profiles: bool = Field(
+        default=False,
+        description="An unknown meta.profile or extension is an error instead of a warning.",
+    )
+    default_profiles: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='Profiles every resource of a type must meet, e.g. {"MedicationDispense": '
+        '["https://dmp-gateway.fr/fhir/StructureDefinition/gw-medication-dispense"]}.',
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_combinations(self) -> Settings:
         if self.auth == "disabled" and self.env != "dev":
@@ -94,6 +109,8 @@ class Settings(BaseSettings):
                 "GATEWAY_AUTH=disabled is only allowed with GATEWAY_ENV=dev; "
                 "refusing to start an open API"
             )
+        if self.validation == "off" and self.env != "dev":
+            raise ValueError("GATEWAY_VALIDATION=off is only allowed with GATEWAY_ENV=dev")
         return self
 
     @property

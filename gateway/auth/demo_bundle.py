@@ -148,6 +148,7 @@ def _care() -> list[dict[str, Any]]:
             ]
         },
         "category": [{"coding": [{"system": LOINC, "code": "59284-0"}]}],
+        "policy": [{"uri": "https://dmp-gateway.fr/fhir/policy/dmp-access"}],
         "patient": {"reference": "Patient/bruno"},
         "provision": {
             "type": "deny",

@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 REGEX_EXTENSION = "http://hl7.org/fhir/StructureDefinition/regex"
@@ -35,8 +36,8 @@ Checker = Callable[[Any], Problem | None]
 def json_kind(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
+    if isinstance(value, int | float | Decimal):
+        return "a number with a fraction" if isinstance(value, Decimal) else "a number"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, dict):
@@ -67,9 +68,10 @@ def _integer(kind: str, low: int) -> Checker:
 
 
 def _decimal(value: Any) -> Problem | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # The gateway's JSON parser gives decimals as Decimal to keep their precision.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return "structure", f"must be a JSON number, not {json_kind(value)}"
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float | Decimal) and not math.isfinite(value):
         return "value", "must be a finite number"
     return None
 
@@ -142,7 +144,9 @@ def _checker(kind: str, regex: str | None) -> Checker:
         return _integer(kind, 0)
     if kind == "decimal":
         return _decimal
-    pattern = re.compile(regex) if regex else None
+    # FHIR's regexes follow XML Schema, where \s is ASCII whitespace only: without
+    # re.ASCII, Python's \S would refuse a no-break space, common in French text.
+    pattern = re.compile(regex, re.ASCII) if regex else None
     return _string(kind, pattern)
 
 

@@ -16,8 +16,8 @@ def _entry(resource: dict[str, Any] | None, method: str, url: str, **extra: Any)
     return entry
 
 
-def _obs(subject: str, text: str = "x") -> dict[str, Any]:
-    return {
+def _obs(subject: str, text: str = "x", *, performer: str | None = None) -> dict[str, Any]:
+    obs: dict[str, Any] = {
         "resourceType": "Observation",
         "status": "final",
         "code": {"text": text},
@@ -27,6 +27,9 @@ def _obs(subject: str, text: str = "x") -> dict[str, Any]:
             "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><a href="{subject}">p</a></div>',
         },
     }
+    if performer:
+        obs["performer"] = [{"reference": performer}]
+    return obs
 
 
 def _tx(*entries: dict[str, Any], kind: str = "transaction") -> dict[str, Any]:
@@ -91,16 +94,25 @@ def test_conditional_references_and_creates(client: httpx.Client) -> None:
     cond = "identifier=urn:rpps|10000000007"
     first = _tx(
         _entry(practitioner, "POST", "Practitioner", ifNoneExist=cond),
-        _entry(_obs("Practitioner?" + cond), "POST", "Observation"),
+        _entry({"resourceType": "Patient", "id": "p"}, "PUT", "Patient/p"),
+        _entry(_obs("Patient/p", performer="Practitioner?" + cond), "POST", "Observation"),
     )
     r1 = client.post("/", json=first)
     assert r1.status_code == 200, r1.text
     pr_id = r1.json()["entry"][0]["resource"]["id"]
-    assert r1.json()["entry"][1]["resource"]["subject"]["reference"] == f"Practitioner/{pr_id}"
+    performer = r1.json()["entry"][2]["resource"]["performer"][0]["reference"]
+    assert performer == f"Practitioner/{pr_id}"
     r2 = client.post("/", json=first)
     assert r2.json()["entry"][0]["response"]["status"] == "200 OK"
-    assert r2.json()["entry"][1]["resource"]["subject"]["reference"] == f"Practitioner/{pr_id}"
-    unresolved = _tx(_entry(_obs("Practitioner?identifier=urn:rpps|none"), "POST", "Observation"))
+    performer = r2.json()["entry"][2]["resource"]["performer"][0]["reference"]
+    assert performer == f"Practitioner/{pr_id}"
+    unresolved = _tx(
+        _entry(
+            _obs("Patient/p", performer="Practitioner?identifier=urn:rpps|none"),
+            "POST",
+            "Observation",
+        )
+    )
     r3 = client.post("/", json=unresolved)
     assert r3.status_code == 412
     assert "matches no Practitioner" in r3.json()["issue"][0]["diagnostics"]

@@ -437,3 +437,38 @@ def test_extension_used_outside_its_context(validator: Validator) -> None:
     contained = {"resourceType": "Patient", "id": "p", "extension": [birth_place]}
     holder = observation(contained=[contained], subject={"reference": "#p"})
     assert not [i for i in validator.validate(holder) if i.is_error]
+
+
+def test_decimals_parsed_with_their_precision_are_json_numbers() -> None:
+    from decimal import Decimal
+    from pathlib import Path
+
+    from gateway.validation import Validator
+
+    validator = Validator.load(Path(__file__).resolve().parents[3] / "profiles", best_practice=None)
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "poids"},
+        "valueQuantity": {"value": Decimal("72.50"), "unit": "kg"},
+    }
+    assert [i for i in validator.validate(observation) if i.is_error] == []
+    wrong = {"resourceType": "Patient", "multipleBirthInteger": Decimal("2.0")}
+    errors = [i for i in validator.validate(wrong) if i.is_error]
+    assert [(i.code, i.expression) for i in errors] == [
+        ("structure", ("Patient.multipleBirth.ofType(integer)",))
+    ]
+
+
+def test_french_text_with_no_break_spaces_is_a_valid_string() -> None:
+    from pathlib import Path
+
+    from gateway.validation import Validator
+
+    validator = Validator.load(Path(__file__).resolve().parents[3] / "profiles", best_practice=None)
+    note = {"resourceType": "Observation", "status": "final", "code": {"text": "Pouls\u00a0: 72"}}
+    assert [i for i in validator.validate(note) if i.is_error] == []
+    fullwidth = {"resourceType": "Patient", "birthDate": "\uff12\uff10\uff12\uff10"}
+    assert [i.expression for i in validator.validate(fullwidth) if i.is_error] == [
+        ("Patient.birthDate",)
+    ]
