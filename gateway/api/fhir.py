@@ -68,7 +68,9 @@ async def fhir_endpoint(request: Request, path: str = "") -> Response:
                 max_items=limits.max_json_container_items,
                 max_string=limits.max_string_bytes,
             )
-        elif method in ("PUT", "PATCH") or not path.endswith("_search"):
+        elif method in ("PUT", "PATCH") or not path.rstrip("/").rsplit("/", 1)[-1].startswith(
+            ("_search", "$")
+        ):
             raise BadRequest(f"{method} needs a body", code="GW-1001")
     req = FhirRequest(
         method=method,

@@ -12,6 +12,7 @@ from gateway.errors import MethodNotAllowed, NotFound
 from gateway.fhir.resource_types import RESOURCE_TYPES
 from gateway.record.repository import Repository
 from gateway.rest import bundle_processing, capabilities, history, instance, type_level
+from gateway.rest import validate as _validate_operation  # noqa: F401 - registers $validate
 from gateway.rest.operations import OPERATIONS, run_operation
 from gateway.rest.request import FhirRequest, FhirResponse
 
