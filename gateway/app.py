@@ -43,7 +43,9 @@ def _authenticator(settings: Settings, services: RecordServices) -> Authenticate
         return dev_open
     replay: ReplayGuard
     if settings.redis_url:
-        replay = RedisReplayGuard(Redis.from_url(settings.redis_url))
+        replay = RedisReplayGuard(
+            Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        )
     else:
         replay = SqlReplayGuard(services.store.engine)
     return BearerAuthenticator(

@@ -1,9 +1,13 @@
 """The token replay guard in Redis: ``SET <key> 1 NX EXAT <exp + grace>`` is atomic, so
-any number of workers agree on the first use of a token id."""
+any number of workers agree on the first use of a token id. When Redis does not answer,
+every token is refused with 503 (fail closed), never accepted on a guess."""
 
 from __future__ import annotations
 
 from redis import Redis
+from redis.exceptions import RedisError
+
+from gateway.errors import ServiceUnavailable
 
 GRACE_SECONDS = 60
 
@@ -14,5 +18,12 @@ class RedisReplayGuard:
         self._prefix = prefix
 
     def seen(self, jti: str, exp: int) -> bool:
-        fresh = self._client.set(self._prefix + jti, b"1", nx=True, exat=exp + GRACE_SECONDS)
+        try:
+            fresh = self._client.set(self._prefix + jti, b"1", nx=True, exat=exp + GRACE_SECONDS)
+        except RedisError:
+            # Fail closed: without the shared replay cache a token could be replayed on
+            # another worker, so no token is accepted until Redis answers again.
+            raise ServiceUnavailable(
+                "The token replay cache is unavailable; retry shortly", code="GW-5004"
+            ) from None
         return not fresh
