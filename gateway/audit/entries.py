@@ -24,6 +24,7 @@ from gateway.audit.codes import (
 from gateway.audit.events import (
     AuditRecord,
     authentication_failure_event,
+    cleaned,
     rest_event,
     security_alert,
 )
@@ -82,6 +83,7 @@ def _entry(event: dict[str, Any], record: AuditRecord, event_type: str, sub: str
 def log_entries(record: AuditRecord, origin: str) -> list[LogEntry]:
     """The entries for one interaction: its REST event, then a security alert when the
     caller used an emergency mode (break-the-glass or centre 15)."""
+    record = cleaned(record)
     out = [_entry(rest_event(record, origin), record, REST, record.interaction)]
     if record.ctx.purpose_of_use in ALERT_MODES:
         alert = security_alert(record, origin)

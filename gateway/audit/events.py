@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway.access.context import AccessContext
@@ -106,6 +106,30 @@ class AuditRecord:
         return self.action or BALP_ACTION[self.interaction]
 
 
+def _text(value: str | None) -> str | None:
+    """A FHIR string from a token claim or a message: every kind of whitespace made a
+    plain space, lone surrogates replaced, blank made None (FHIR forbids empty strings)."""
+    if value is None:
+        return None
+    value = value.encode("utf-8", "replace").decode("utf-8")
+    return "".join(" " if c.isspace() else c for c in value).strip() or None
+
+
+def cleaned(record: AuditRecord) -> AuditRecord:
+    """``record`` with its free strings made valid FHIR strings (idempotent)."""
+    c = record.ctx
+    ctx = replace(
+        c,
+        client_id=_text(c.client_id),
+        subject=_text(c.subject),
+        structure=_text(c.structure),
+        justification=_text(c.justification),
+        software=_text(c.software),
+        request_id=_text(c.request_id),
+    )
+    return replace(record, ctx=ctx, reason=_text(record.reason))
+
+
 def _subject_system(ctx: AccessContext) -> str | None:
     if ctx.kind == "patient":
         return INS_NIR
@@ -127,14 +151,20 @@ def purpose_of_use(ctx: AccessContext) -> Json:
     return concept
 
 
+def _code(value: str | None) -> str | None:
+    """A FHIR code from a token claim: inner whitespace collapsed, None if blank."""
+    return " ".join(value.split()) or None if value else None
+
+
 def _user(ctx: AccessContext, subject: str) -> Json:
     roles = [{"coding": [coding(CALLER_KIND, ctx.kind)]}]
-    if ctx.profession:
-        roles.append({"coding": [coding(PROFESSION, ctx.profession)]})
-    if ctx.specialty:
-        roles.append({"coding": [{"code": ctx.specialty}]})
-    if ctx.role:
-        roles.append({"coding": [{"code": ctx.role}]})
+    profession, specialty, role = _code(ctx.profession), _code(ctx.specialty), _code(ctx.role)
+    if profession:
+        roles.append({"coding": [coding(PROFESSION, profession)]})
+    if specialty:
+        roles.append({"coding": [{"code": specialty}]})
+    if role:
+        roles.append({"coding": [{"code": role}]})
     system = _subject_system(ctx)
     identifier = {"system": system, "value": subject} if system else {"value": subject}
     return {
@@ -234,6 +264,7 @@ def _entities(record: AuditRecord) -> list[Json]:
 
 def rest_event(record: AuditRecord, origin: str) -> Json:
     """The AuditEvent of one RESTful interaction."""
+    record = cleaned(record)
     event: Json = {
         "resourceType": "AuditEvent",
         "type": coding(EVENT_TYPE, "rest"),
@@ -254,7 +285,7 @@ def rest_event(record: AuditRecord, origin: str) -> Json:
 
 def security_alert(record: AuditRecord, origin: str) -> Json:
     """DICOM 110113 Security Alert for an emergency access: mode and justification."""
-    ctx = record.ctx
+    ctx = cleaned(record).ctx
     entities = [request_entity(ctx.request_id)] if ctx.request_id else []
     entities += patient_entities(record.patients)
     entities.append(
@@ -294,6 +325,7 @@ def authentication_failure_event(
     Keeps the token's ``jti`` and nothing else of it: never the token, its signature or
     its claims, which cannot be trusted anyway.
     """
+    request_id, jti, reason = _text(request_id), _text(jti), _text(reason) or "unknown"
     entities = [request_entity(request_id)] if request_id else []
     if jti:
         entities.append(
