@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway import __version__
 from gateway.access.context import AccessContext
-from gateway.api import errors, fhir, health
+from gateway.api import audit, errors, fhir, health
 from gateway.api.limits import BodyLimit
 from gateway.api.request_id import RequestId
 from gateway.config import Settings
@@ -23,7 +23,9 @@ from gateway.keyfile import ConfigurationError, server_secret
 from gateway.record.interim import InterimIndexer, InterimSearch
 from gateway.record.seams import DevOpenPolicy, NoProfiles
 from gateway.record.services import RecordServices
-from gateway.storage import migrate
+from gateway.storage import audit_keys, migrate
+from gateway.storage.audit_log import AuditLog
+from gateway.storage.audit_timer import CheckpointTimer
 from gateway.storage.engine import make_engine
 from gateway.storage.store import SqlStore
 
@@ -63,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the ASGI application. Refuses unsafe configurations before serving anything."""
     authenticate = _authenticator(settings)
     server_secret(settings) if settings.env == "prod" else None
+    audit_keys.key_path(settings)  # production refuses to start without an audit key
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,9 +73,16 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.migrate_on_start:
             await run_in_threadpool(migrate.upgrade, services.store.engine)
         app.state.services = services
+        # -- audit log (issue 7): signs pending entries every minute and at shutdown
+        app.state.audit = await run_in_threadpool(
+            AuditLog.from_settings, settings, services.store.engine
+        )
+        checkpoints = CheckpointTimer(app.state.audit)
+        checkpoints.start()
         try:
             yield
         finally:
+            await run_in_threadpool(checkpoints.stop)
             services.store.engine.dispose()
 
     app = FastAPI(
@@ -88,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(fhir.router)
+    app.include_router(audit.router)
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(RequestId)
     return app
