@@ -5,11 +5,14 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
+from gateway.cli_audit import audit_app
+
 app = typer.Typer(
     help="dmp-gateway: a DMP-style shared health-record gateway.",
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(audit_app, name="audit")
 
 
 def _settings() -> object:
