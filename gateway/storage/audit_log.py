@@ -148,7 +148,8 @@ class AuditLog:
             raise AuditIntegrityError(
                 "The audit log head is behind its stored entries; an operator must verify the log"
             ) from None
-        cp_time = head.checkpoint_time
+        # The period runs from the last checkpoint, or from the first entry ever.
+        cp_time = head.checkpoint_time or self.clock()
         for tree in due:
             cp_time = self.signer.sign(conn, tree).created
         write_head(conn, Head(frontier, cp_size, cp_time))

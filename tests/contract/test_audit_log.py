@@ -154,8 +154,10 @@ def test_checkpoints_every_n_entries_in_the_appending_transaction(
 def test_the_timer_rule_waits_for_the_period(engine: Engine) -> None:
     now = [T0]
     log = new_log(engine, checkpoint_seconds=60, clock=lambda: now[0])
-    log.append_standalone(entries(1))
-    assert log.checkpoint_if_due() is not None  # nothing signed yet
+    log.append_standalone(entries(1))  # the period starts with the first entry
+    assert log.checkpoint_if_due() is None
+    now[0] += 60_000_000
+    assert log.checkpoint_if_due() is not None
     log.append_standalone(entries(1, start=1))
     assert log.checkpoint_if_due() is None
     now[0] += 59_000_000
@@ -163,6 +165,7 @@ def test_the_timer_rule_waits_for_the_period(engine: Engine) -> None:
     now[0] += 1_000_000
     cp = log.checkpoint_if_due()
     assert cp is not None and cp.size == 2
+    now[0] += 60_000_000
     assert log.checkpoint_if_due() is None  # nothing new
 
 
