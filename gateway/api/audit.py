@@ -150,11 +150,6 @@ async def checkpoint(request: Request) -> Response:
     )
 
 
-def _committed_size(log: AuditLog) -> int:
-    with log.engine.connect() as conn:
-        return read_head(conn, lock=False).size
-
-
 @router.get("/audit/proof/inclusion", include_in_schema=False)
 async def inclusion(request: Request) -> Response:
     access = _Access(request, "auditor", "audit-proof-inclusion")
@@ -162,20 +157,19 @@ async def inclusion(request: Request) -> Response:
 
     def work() -> dict[str, Any]:
         index, size = _int(request, "index"), _int(request, "size")
-        committed = _committed_size(access.log)
-        if not index < size <= committed:
-            raise BadRequest(
-                f"An inclusion proof needs index < size <= {committed} (the log size)",
-                expression="size" if size > committed else "index",
-                code="GW-1303",
-            )
         with access.log.engine.connect() as conn:
-            proof = audit_nodes.inclusion(conn, index, size)
-            leaf = audit_nodes.leaf_at(conn, index)
+            committed = read_head(conn, lock=False).size
+            if not index < size <= committed:
+                raise BadRequest(
+                    f"An inclusion proof needs index < size <= {committed} (the log size)",
+                    expression="size" if size > committed else "index",
+                    code="GW-1303",
+                )
+            leaf, proof = audit_nodes.leaf_and_inclusion(conn, index, size)
         return {
             "index": index,
             "size": size,
-            "leaf_hash": _b64(leaf or b""),
+            "leaf_hash": _b64(leaf),
             "proof": [_b64(h) for h in proof],
         }
 
@@ -189,14 +183,14 @@ async def consistency(request: Request) -> Response:
 
     def work() -> dict[str, Any]:
         first, second = _int(request, "first"), _int(request, "second")
-        committed = _committed_size(access.log)
-        if not 0 < first <= second <= committed:
-            raise BadRequest(
-                f"A consistency proof needs 0 < first <= second <= {committed} (the log size)",
-                expression="second" if second > committed else "first",
-                code="GW-1303",
-            )
         with access.log.engine.connect() as conn:
+            committed = read_head(conn, lock=False).size
+            if not 0 < first <= second <= committed:
+                raise BadRequest(
+                    f"A consistency proof needs 0 < first <= second <= {committed} (the log size)",
+                    expression="second" if second > committed else "first",
+                    code="GW-1303",
+                )
             proof = audit_nodes.consistency(conn, first, second)
         return {"first": first, "second": second, "proof": [_b64(h) for h in proof]}
 

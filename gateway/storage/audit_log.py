@@ -12,7 +12,8 @@ The lead's contract (issue 7): *no response without an audit record*.
   entry cannot be durably committed it raises
   :class:`~gateway.storage.audit_errors.AuditUnavailable` (503) and the read must
   return no data. On SQLite it commits with ``synchronous=FULL`` (the WAL is synced
-  before the commit returns); PostgreSQL commits are durable by default.
+  before the commit returns); PostgreSQL commits are durable by default. Concurrent
+  standalone appends of one process share a transaction (group commit).
 
 Each append stores the entry bytes and their search columns (``audit_entry``,
 ``audit_patient``), the new complete subtree hashes (``audit_node``) and the new head.
@@ -42,6 +43,7 @@ from gateway.config import Settings
 from gateway.storage import schema as s
 from gateway.storage.audit_checkpoints import CheckpointSigner, StoredCheckpoint
 from gateway.storage.audit_errors import AuditIntegrityError, AuditUnavailable
+from gateway.storage.audit_group import GroupCommit
 from gateway.storage.audit_head import Head, read_head, write_head
 from gateway.storage.audit_keys import load_signer
 from gateway.storage.engine import WRITE
@@ -81,6 +83,9 @@ class AuditLog:
         self.append_timeout = append_timeout
         self.clock = clock
         self.signer = CheckpointSigner(signer, origin, clock)
+        self._group: GroupCommit[LogEntry] = GroupCommit(
+            lambda batch: self._in_own_transaction(lambda conn: self.append(conn, batch))
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> AuditLog:
@@ -158,12 +163,14 @@ class AuditLog:
     def append_standalone(self, entries: Sequence[LogEntry]) -> list[int]:
         """Append ``entries`` in their own transaction and commit durably.
 
-        Waits at most ``append_timeout`` seconds for the sequencer. Raises
-        :class:`~gateway.storage.audit_errors.AuditUnavailable` if the entries could
-        not be committed: the caller must then fail without returning data.
+        Concurrent calls share transactions (group commit,
+        :mod:`gateway.storage.audit_group`). Waits at most ``append_timeout`` seconds
+        for the sequencer. Raises :class:`~gateway.storage.audit_errors.AuditUnavailable`
+        if the entries could not be committed: the caller must then fail without
+        returning data.
         """
         try:
-            return self._in_own_transaction(lambda conn: self.append(conn, entries))
+            return self._group.submit(entries)
         except SQLAlchemyError as exc:
             # The type only: the message would carry the SQL parameters (the entry).
             log.error("audit append failed: %s", type(getattr(exc, "orig", exc)).__name__)
@@ -171,6 +178,8 @@ class AuditLog:
                 "The access could not be recorded in the audit log, so no data is "
                 "returned; retry later",
             ) from None
+        except AuditIntegrityError as exc:
+            raise AuditIntegrityError(exc.diagnostics) from None  # one instance per caller
 
     # -- checkpoints ----------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Connection
 
 from gateway.audit.proofs import (
@@ -25,9 +24,9 @@ from gateway.audit.proofs import (
     tiling,
 )
 from gateway.audit.tree import Frontier
-from gateway.storage import schema as s
 
-_CHUNK = 2000  # (level, idx) pairs per query: well under SQLite's 32766 parameters
+_CHUNK = 2000  # (level, idx) pairs per query
+_SELECT = "SELECT level, idx, hash FROM audit_node WHERE "
 
 
 class SqlSubtreeHashes:
@@ -41,15 +40,28 @@ class SqlSubtreeHashes:
         self.conn = conn
 
     def fetch(self, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
-        """The stored hashes among ``ids`` (missing ones are simply absent)."""
-        unique = list(dict.fromkeys(ids))
-        n = s.audit_node
+        """The stored hashes among ``ids`` (missing ones are simply absent).
+
+        One query per :data:`_CHUNK` ids, shaped ``(level = l AND idx IN (…)) OR …``
+        so that both back-ends answer it from the primary key (SQLite scans the table
+        for a row-value ``(level, idx) IN (…)``).
+        """
+        by_level: dict[int, list[int]] = {}
+        for level, idx in dict.fromkeys(ids):
+            by_level.setdefault(level, []).append(idx)
+        pairs = [(level, idx) for level, idxs in by_level.items() for idx in idxs]
         found: dict[NodeId, bytes] = {}
-        for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start : start + _CHUNK]
-            rows = self.conn.execute(
-                select(n.c.level, n.c.idx, n.c.hash).where(tuple_(n.c.level, n.c.idx).in_(chunk))
+        for start in range(0, len(pairs), _CHUNK):
+            groups: dict[int, list[int]] = {}
+            for level, idx in pairs[start : start + _CHUNK]:
+                groups.setdefault(level, []).append(idx)
+            # Only ints go in, through int(): never caller text. Building this SQL by
+            # hand costs a tenth of the SQLAlchemy expression it replaces.
+            where = " OR ".join(
+                f"(level = {int(lv)} AND idx IN ({','.join(str(int(i)) for i in ix)}))"
+                for lv, ix in groups.items()
             )
+            rows = self.conn.exec_driver_sql(_SELECT + where)
             for level, idx, h in rows:
                 found[(level, idx)] = bytes(h)
         return found
@@ -87,6 +99,14 @@ def inclusion_proofs(conn: Connection, indexes: Sequence[int], size: int) -> lis
     return [inclusion_proof(i, size, hashes) for i in indexes]
 
 
+def leaf_and_inclusion(conn: Connection, index: int, size: int) -> tuple[bytes, list[bytes]]:
+    """The stored leaf hash of entry ``index`` and its inclusion proof (one query)."""
+    ids = [(0, index), *inclusion_node_ids(index, size)]
+    hashes = PrefetchedHashes(SqlSubtreeHashes(conn).fetch(ids))
+    (leaf,) = hashes.subtree_hashes([(0, index)])
+    return leaf, inclusion_proof(index, size, hashes)
+
+
 def inclusion(conn: Connection, index: int, size: int) -> list[bytes]:
     """RFC 9162 ``PATH(index, D[size])`` (one query). Raises ValueError or MissingNode."""
     return inclusion_proof(index, size, SqlSubtreeHashes(conn))
@@ -100,10 +120,3 @@ def consistency(conn: Connection, first: int, second: int) -> list[bytes]:
 def root_at(conn: Connection, size: int) -> bytes:
     """The tree head at any ``size`` up to the committed one (one query)."""
     return Frontier.load(size, SqlSubtreeHashes(conn)).root()
-
-
-def leaf_at(conn: Connection, index: int) -> bytes | None:
-    """The stored leaf hash of entry ``index``."""
-    n = s.audit_node
-    h = conn.execute(select(n.c.hash).where(n.c.level == 0, n.c.idx == index)).scalar()
-    return bytes(h) if h is not None else None
