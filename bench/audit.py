@@ -1,7 +1,7 @@
 """Benchmark the audit log as stored and served: SQLite, the CLI verifier, HTTP proofs.
 
     python -m bench.audit [-n 1000000] [--dir DIR] [--batch 1000] [--proofs 2000]
-                          [--reads 2000] [--threads 8] [--postgres URL]
+                          [--reads 2000] [--threads 8] [--postgres ADMIN_URL]
 
 Prints figures, asserts nothing. Three figures have targets (issue 7):
 
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.server import gateway_server
+from bench.server import fresh_postgres, gateway_server
 from gateway.access.context import AccessContext, PurposeOfUse
 from gateway.audit.checkpoint import parse_checkpoint
 from gateway.audit.entries import LogEntry, log_entries
@@ -46,6 +46,7 @@ from gateway.audit.merkle import verify_inclusion
 from gateway.config import Settings
 from gateway.storage import audit_checkpoints, audit_nodes, migrate
 from gateway.storage.audit_log import AuditLog
+from gateway.storage.audit_timer import CheckpointTimer
 from gateway.storage.engine import WRITE, make_engine
 
 DAY = 86_400_000_000
@@ -206,6 +207,15 @@ def time_fsync(directory: Path, count: int = 300) -> None:
 
 
 def time_appends(log: AuditLog, count: int, threads: int, label: str) -> None:
+    timer = CheckpointTimer(log)  # as in the server: checkpoints and WAL copies off-path
+    timer.start()
+    try:
+        _time_appends(log, count, threads, label)
+    finally:
+        timer.stop()
+
+
+def _time_appends(log: AuditLog, count: int, threads: int, label: str) -> None:
     rng = random.Random(7)
     records = [log_entries(record(i, rng), log.origin) for i in range(count)]
     samples: list[float] = []
@@ -256,7 +266,11 @@ def main() -> None:
     parser.add_argument("--proofs", type=int, default=2000)
     parser.add_argument("--reads", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--postgres", default=None, help="also time appends on this empty database")
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        help="also time appends on PostgreSQL: an admin URL (a fresh database is made)",
+    )
     args = parser.parse_args()
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     tmp = None if args.dir else tempfile.TemporaryDirectory(prefix="dmpgw-audit-bench-")
@@ -275,11 +289,11 @@ def main() -> None:
         timed("offline verification", lambda: time_verify(data_dir))
         timed("proofs", lambda: time_in_process_proofs(log, args.proofs, rng))
         timed("proofs over HTTP", lambda: time_http_proofs(data_dir, args.proofs, rng))
-        timed(
-            "audit overhead per read", lambda: time_appends(log, args.reads, args.threads, "SQLite")
-        )
+        timed("audit overhead per read", lambda: time_fsync(data_dir))
+        time_appends(log, args.reads, args.threads, "SQLite")
         if args.postgres:
-            pg = make_engine(args.postgres.replace("postgresql://", "postgresql+psycopg://", 1))
+            url = fresh_postgres(args.postgres, "dmpgw_audit_bench")
+            pg = make_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
             migrate.upgrade(pg)
             pg_log = AuditLog(pg, log.signer.signer, origin=log.origin)
             time_appends(pg_log, args.reads, args.threads, "PostgreSQL")

@@ -16,7 +16,8 @@ log = logging.getLogger("gateway.audit")
 
 
 class CheckpointTimer:
-    """A daemon thread that calls :meth:`AuditLog.checkpoint_if_due` about every second."""
+    """A daemon thread that calls :meth:`AuditLog.checkpoint_if_due` about every second,
+    and checkpoints SQLite's WAL (:meth:`AuditLog.wal_checkpoint`)."""
 
     def __init__(self, audit: AuditLog, *, interval: float = 1.0) -> None:
         self.audit = audit
@@ -31,6 +32,7 @@ class CheckpointTimer:
         while not self._stop.wait(self.interval):
             try:
                 self.audit.checkpoint_if_due()
+                self.audit.wal_checkpoint()
             except Exception as exc:  # keep ticking: the next tick retries
                 log.warning("audit checkpoint failed: %s", type(exc).__name__)
 

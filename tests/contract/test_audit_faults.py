@@ -98,3 +98,27 @@ def test_a_held_sequencer_times_out_into_unavailable(
     assert log.append_standalone(entries(1, start=1)) == [1]
     log.checkpoint()
     assert_log_intact(services.store.engine, signer, 2)
+
+
+def test_standalone_appends_leave_pooled_sqlite_connections_as_they_were(
+    settings: Settings, services: RecordServices
+) -> None:
+    if not settings.is_sqlite:
+        pytest.skip("SQLite connection settings")
+    engine = services.store.engine
+    log = new_log(engine)
+    for i in range(20):
+        log.append_standalone(entries(1, start=i))
+    log.wal_checkpoint()
+    conns = [engine.connect() for _ in range(8)]  # every pooled connection
+    try:
+        for conn in conns:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            values = [
+                cursor.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("synchronous", "busy_timeout", "wal_autocheckpoint")
+            ]
+            assert values == [1, 30000, 1000]  # NORMAL, the engine's timeout, the default
+    finally:
+        for conn in conns:
+            conn.close()
