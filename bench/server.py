@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import httpx
@@ -57,15 +57,23 @@ def gateway_server(
     workers: int = 1,
     pg_admin: str = "postgresql://postgres@127.0.0.1:5432/postgres",
     extra_env: dict[str, str] | None = None,
+    data_dir: Path | None = None,
 ) -> Iterator[tuple[str, int]]:
-    """Yield (base URL, server pid) of a fresh gateway on ``backend``."""
+    """Yield (base URL, server pid) of a fresh gateway on ``backend``.
+
+    With ``data_dir`` (SQLite), serve the database already there instead of a new one.
+    """
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="dmpgw-bench-") as data_dir:
+    with (
+        nullcontext(str(data_dir))
+        if data_dir is not None
+        else tempfile.TemporaryDirectory(prefix="dmpgw-bench-")
+    ) as directory:
         env = {
             **os.environ,
             "GATEWAY_ENV": "dev",
             "GATEWAY_AUTH": "disabled",
-            "GATEWAY_DATA_DIR": data_dir,
+            "GATEWAY_DATA_DIR": directory,
             **(extra_env or {}),
         }
         env.pop("GATEWAY_DATABASE_URL", None)

@@ -14,7 +14,7 @@ from redis import Redis
 from starlette.concurrency import run_in_threadpool
 
 from gateway import __version__
-from gateway.api import access, errors, fhir, health
+from gateway.api import access, audit, errors, fhir, health
 from gateway.api.auth import Authenticate, BearerAuthenticator, RegistryFile, dev_open
 from gateway.api.limits import BodyLimit
 from gateway.api.request_id import RequestId
@@ -29,7 +29,9 @@ from gateway.record.interim import InterimIndexer, InterimSearch
 from gateway.record.profiles_data import document_type_classes
 from gateway.record.services import RecordServices
 from gateway.record.validation import WriteValidation
-from gateway.storage import migrate
+from gateway.storage import audit_keys, migrate
+from gateway.storage.audit_log import AuditLog
+from gateway.storage.audit_timer import CheckpointTimer
 from gateway.storage.engine import make_engine
 from gateway.storage.replay import SqlReplayGuard
 from gateway.storage.store import SqlStore
@@ -95,12 +97,16 @@ def build_services(settings: Settings) -> RecordServices:
     )
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the ASGI application. Refuses unsafe configurations before serving anything."""
+def create_app(settings: Settings, *, authenticate: Authenticate | None = None) -> FastAPI:
+    """Build the ASGI application. Refuses unsafe configurations before serving anything.
+
+    ``authenticate`` replaces token authentication (tests that need callers of every kind).
+    """
     if settings.auth == "disabled" and settings.env != "dev":
         raise ConfigurationError("GATEWAY_AUTH=disabled needs GATEWAY_ENV=dev")
     if settings.env == "prod":
         server_secret(settings)  # refuse to start without an explicit key
+    audit_keys.key_path(settings)  # production refuses to start without an audit key
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -111,10 +117,17 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.migrate_on_start:
             await run_in_threadpool(migrate.upgrade, services.store.engine)
         app.state.services = services
-        app.state.authenticate = _authenticator(settings, services)
+        app.state.authenticate = authenticate or _authenticator(settings, services)
+        # The audit log (issue 7) signs pending entries every minute and at shutdown.
+        app.state.audit = await run_in_threadpool(
+            AuditLog.from_settings, settings, services.store.engine
+        )
+        checkpoints = CheckpointTimer(app.state.audit)
+        checkpoints.start()
         try:
             yield
         finally:
+            await run_in_threadpool(checkpoints.stop)
             services.store.engine.dispose()
 
     app = FastAPI(
@@ -130,6 +143,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(fhir.router)
     app.include_router(access.router)
+    app.include_router(audit.router)
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(RequestId)
     return app

@@ -27,6 +27,21 @@ class LimitSettings(BaseModel):
     max_string_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
 
 
+class AuditSettings(BaseModel):
+    """The tamper-evident audit log (issue 7): its identity, signing key and checkpoints.
+
+    ``origin`` names the log in its checkpoints and is the signing key's name. The key
+    file holds a signed-note signer key (``PRIVATE+KEY+<origin>+…``); without one the
+    key is generated under the data dir in dev and test, and production refuses to start.
+    """
+
+    origin: str = Field(default="dmp-gateway.localhost/audit", pattern=r"^[!-*,-~]{1,200}$")
+    key_file: Path | None = None
+    checkpoint_every: int = Field(default=1000, ge=1, le=1000)
+    checkpoint_seconds: float = Field(default=60.0, gt=0, le=60)
+    append_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
 class Settings(BaseSettings):
     """Gateway configuration.
 
@@ -101,6 +116,8 @@ class Settings(BaseSettings):
         description='Profiles every resource of a type must meet, e.g. {"MedicationDispense": '
         '["https://dmp-gateway.fr/fhir/StructureDefinition/gw-medication-dispense"]}.',
     )
+
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @model_validator(mode="after")
     def _refuse_unsafe_combinations(self) -> Settings:

@@ -90,7 +90,9 @@ def version() -> None:
 
 def _register_groups() -> None:
     from gateway.cli import clients, demo
+    from gateway.cli.audit import audit_app
 
+    app.add_typer(audit_app, name="audit")
     app.add_typer(clients.app, name="clients")
     app.command("demo")(demo.demo)
     app.command("token")(demo.token)

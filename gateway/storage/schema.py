@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -173,3 +174,66 @@ token_jti = Table(
 """Bearer token ids already used, until their token expires (the replay guard)."""
 
 INDEX_TABLES = (idx_token, idx_string, idx_date, idx_reference, idx_quantity, idx_number, idx_uri)
+
+# -- the audit log (issue 7): see gateway/storage/audit_log.py ------------------------------
+
+audit_entry = Table(
+    "audit_entry",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=False),  # the rowid on SQLite
+    Column("recorded", BigInteger, nullable=False),
+    Column("event_type", String(16), nullable=False),
+    Column("interaction", String(32), nullable=False),
+    Column("action", String(1), nullable=False),
+    Column("outcome", SmallInteger, nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("agent", String(64), nullable=True),
+    Column("client", String(128), nullable=True),
+    Column("structure", String(64), nullable=True),
+    Column("content", LargeBinary, nullable=False),
+    Column("leaf", LargeBinary, nullable=False),
+    Index(None, "agent", "recorded"),
+    Index(None, "structure", "recorded"),
+    Index(None, "recorded"),
+    Index(None, "purpose", "recorded"),
+)
+
+audit_patient = Table(
+    "audit_patient",
+    metadata,
+    Column("patient_id", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+)
+
+audit_node = Table(
+    "audit_node",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("peaks", LargeBinary, nullable=False),
+    Column("checkpoint_size", BigInteger, nullable=False),
+    Column("checkpoint_time", BigInteger, nullable=False),
+)
+
+audit_checkpoint = Table(
+    "audit_checkpoint",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("note", Text, nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+
+audit_key = Table(
+    "audit_key",
+    metadata,
+    Column("vkey", String(300), primary_key=True),
+    Column("created", BigInteger, nullable=False),
+)
