@@ -51,7 +51,10 @@ def _authenticator(settings: Settings, services: RecordServices) -> Authenticate
     else:
         replay = SqlReplayGuard(services.store.engine)
     return BearerAuthenticator(
-        RegistryFile(settings.clients_path), replay, audience=settings.audience
+        RegistryFile(settings.clients_path),
+        replay,
+        audience=settings.audience,
+        audit=services.audit if isinstance(services.audit, AuditLog) else None,
     )
 
 
@@ -83,8 +86,11 @@ def write_validation(settings: Settings) -> WriteValidation:
     return WriteValidation(validator, settings.validation)
 
 
-def build_services(settings: Settings) -> RecordServices:
-    """Open the store and assemble the record services (also used by the CLI)."""
+def build_services(settings: Settings, *, audit: bool = True) -> RecordServices:
+    """Open the store and assemble the record services (also used by the CLI).
+
+    ``audit=False`` leaves the audit log out: only for internal loaders and migrations.
+    """
     engine = make_engine(settings.sqlalchemy_url)
     return RecordServices(
         store=SqlStore(engine),
@@ -94,6 +100,7 @@ def build_services(settings: Settings) -> RecordServices:
         policy=access_rules(settings),
         cursors=CursorCodec(server_secret(settings)),
         search=InterimSearch(),
+        audit=AuditLog.from_settings(settings, engine) if audit else None,
     )
 
 
@@ -119,9 +126,7 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None) 
         app.state.services = services
         app.state.authenticate = authenticate or _authenticator(settings, services)
         # The audit log (issue 7) signs pending entries every minute and at shutdown.
-        app.state.audit = await run_in_threadpool(
-            AuditLog.from_settings, settings, services.store.engine
-        )
+        app.state.audit = services.audit
         checkpoints = CheckpointTimer(app.state.audit)
         checkpoints.start()
         try:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 
 from gateway.access.context import AccessContext
 from gateway.audit.checkpoint import Signer
@@ -83,3 +86,24 @@ def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 def write_keys(path: Path, *signers: Signer) -> Path:
     path.write_text("".join(s.verifier_key.to_text() + "\n" for s in signers))
     return path
+
+
+@contextmanager
+def sequencer_held(settings: Settings) -> Iterator[None]:
+    """Another connection holds the writer lock (SQLite) or the head row (PostgreSQL)."""
+    if settings.is_sqlite:
+        other = sqlite3.connect(settings.sqlalchemy_url.split("///", 1)[1], isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        return
+    engine = create_engine(settings.sqlalchemy_url)
+    try:
+        with engine.connect() as conn, conn.begin():
+            conn.execute(text("SELECT size FROM audit_head WHERE id = 1 FOR UPDATE"))
+            yield
+    finally:
+        engine.dispose()

@@ -42,7 +42,7 @@ def pg_url() -> Iterator[str]:
     name = f"dmpgw_test_{_worker()}"
     url = create_pg_database(name)
     settings = settings_for("postgresql", Path("/nonexistent"), url)
-    services = build_services(settings)
+    services = build_services(settings, audit=False)
     migrate.upgrade(services.store.engine)
     services.store.engine.dispose()
     yield url

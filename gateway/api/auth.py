@@ -9,6 +9,8 @@ never echo the token.
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -16,7 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from gateway.access.context import AccessContext
-from gateway.auth import ClientRegistry, ReplayGuard, load_registry, verify
+from gateway.audit.entries import authentication_failure
+from gateway.auth import ClientRegistry, ReplayGuard, TokenRejected, load_registry, verify
+from gateway.storage.audit_log import AuditLog
 
 Authenticate = Callable[[Mapping[str, str], "str | None"], AccessContext]
 
@@ -59,28 +63,58 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
 
 
 class BearerAuthenticator:
+    """Verifies bearer tokens; every rejection is recorded in the audit log (only the
+    token's ``jti``, read without trusting it, never the token)."""
+
     def __init__(
         self,
         registry: RegistryFile,
         replay: ReplayGuard,
         *,
         audience: str,
+        audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._registry = registry
         self._replay = replay
         self._audience = audience
+        self._audit = audit
         self._clock = clock
 
     def __call__(self, headers: Mapping[str, str], request_id: str | None) -> AccessContext:
-        ctx = verify(
-            bearer_token(headers),
-            self._registry.current(),
-            audience=self._audience,
-            now=self._clock(),
-            replay=self._replay,
-        )
+        token = bearer_token(headers)
+        try:
+            ctx = verify(
+                token,
+                self._registry.current(),
+                audience=self._audience,
+                now=self._clock(),
+                replay=self._replay,
+            )
+        except TokenRejected as exc:
+            if self._audit is not None:
+                entry = authentication_failure(
+                    recorded=int(self._clock() * 1_000_000),
+                    origin=self._audit.origin,
+                    reason=exc.reason.code,
+                    jti=unverified_jti(token),
+                    request_id=request_id,
+                )
+                self._audit.append_standalone([entry])
+            raise
         return replace(ctx, request_id=request_id)
+
+
+def unverified_jti(token: str | None) -> str | None:
+    """The ``jti`` claim of a token that failed verification, if it has a readable one."""
+    if not token or len(token) > 8192 or token.count(".") != 2:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    except (ValueError, TypeError):
+        return None
+    jti = payload.get("jti") if isinstance(payload, dict) else None
+    return jti[:200] if isinstance(jti, str) else None
 
 
 def dev_open(headers: Mapping[str, str], request_id: str | None) -> AccessContext:

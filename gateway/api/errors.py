@@ -11,6 +11,8 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -20,6 +22,7 @@ from gateway.errors import (
     GatewayError,
     MethodNotAllowed,
     NotFound,
+    ServiceUnavailable,
 )
 
 log = logging.getLogger("gateway.api")
@@ -51,6 +54,18 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     return outcome_response(BadRequest("Invalid request"), request_id=_request_id(request))
 
 
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """A database that is down, locked past its timeout or out of connections: 503."""
+    log.warning(
+        "database unavailable",
+        extra={"request_id": _request_id(request), "error_type": type(exc).__name__},
+    )
+    return outcome_response(
+        ServiceUnavailable("The database is unavailable; retry shortly", code="GW-5006"),
+        request_id=_request_id(request),
+    )
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.error(
         "unhandled error",
@@ -67,4 +82,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(OperationalError, database_unavailable)
+    app.add_exception_handler(PoolTimeout, database_unavailable)
     app.add_exception_handler(Exception, unexpected_error)

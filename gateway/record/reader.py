@@ -32,6 +32,7 @@ class RecordReader:
         self._tx = tx
         self._facts: dict[str, PatientFacts] = {}
         self._generation: int | None = None
+        self.disclosed: list[StoredVersion] = []  # what the caller was shown (for the audit)
 
     shares_cache = True  # a writer's uncommitted state must never enter the shared cache
 
@@ -64,6 +65,10 @@ class RecordReader:
     def tx(self) -> StoreTx:
         """The open transaction, brought up to date with this unit's pending writes."""
         return self._tx
+
+    def disclose(self, versions: Sequence[StoredVersion]) -> None:
+        """Note versions that go back to the caller: the audit record names them."""
+        self.disclosed.extend(versions)
 
     def visible(self, version: StoredVersion, action: Action = Action.SEARCH_MATCH) -> bool:
         """May the caller see this version? A deletion is judged on the version it ended."""
@@ -106,6 +111,7 @@ class RecordReader:
                 f"{resource_type}/{rid} was deleted (version {current.version})",
                 headers={"ETag": f'W/"{current.version}"'},
             )
+        self.disclose([current])
         return current
 
     def vread(self, resource_type: str, rid: str, version: int) -> StoredVersion:
@@ -114,6 +120,7 @@ class RecordReader:
             raise NotFound(f"{resource_type}/{rid} has no version {version}", code="GW-3006")
         if found.deleted:
             raise Gone(f"Version {version} of {resource_type}/{rid} is a deletion")
+        self.disclose([found])
         return found
 
     def history(
@@ -149,5 +156,7 @@ class RecordReader:
             cursor = rows[-1].seq
         if len(picked) > count:
             page = picked[:count]
+            self.disclose(page)
             return HistoryPage(page, page[-1].seq)
+        self.disclose(picked)
         return HistoryPage(picked, None)

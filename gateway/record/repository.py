@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from gateway.access.context import AccessContext
+from gateway.record.audit_trail import Interaction, record_of
 from gateway.record.reader import RecordReader
 from gateway.record.services import RecordServices
 from gateway.record.writer import RecordWriter
@@ -21,6 +22,18 @@ class Repository:
         self.ctx = ctx
         self.services = services
         self._open: RecordWriter | RecordReader | None = None
+        # Set by the REST layer for the interaction being served; None: not audited
+        # (internal loaders such as the demo record).
+        self.interaction: Interaction | None = None
+
+    def record_failure(self, status: int, code: str) -> None:
+        """Record a refused or failed interaction (no unit of work is open any more)."""
+        audit, interaction = self.services.audit, self.interaction
+        if audit is None or interaction is None or self._open is not None:
+            return
+        audit.record_standalone(
+            record_of(interaction, self.ctx, self.services.clock(), (), status=status, reason=code)
+        )
 
     @contextmanager
     def reading(self) -> Iterator[RecordReader]:
@@ -35,6 +48,12 @@ class Repository:
                 yield reader
             finally:
                 self._open = None
+        audit, interaction = self.services.audit, self.interaction
+        if audit is not None and interaction is not None:
+            # Durable before the answer leaves: a failure here is a 503 with no data.
+            audit.record_standalone(
+                record_of(interaction, self.ctx, self.services.clock(), reader.disclosed)
+            )
 
     @contextmanager
     def writing(self) -> Iterator[RecordWriter]:
@@ -54,6 +73,14 @@ class Repository:
             try:
                 yield writer
                 writer.flush()
+                audit, interaction = self.services.audit, self.interaction
+                if audit is not None and interaction is not None:
+                    # Last statement of the transaction: the write and its record commit
+                    # together (the log's sequencer is held until the commit).
+                    versions = [*writer.committed, *writer.disclosed]
+                    audit.record(
+                        tx.conn, record_of(interaction, self.ctx, self.services.clock(), versions)
+                    )
             finally:
                 self._open = None
         for listener in self.services.listeners:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from gateway.config import Settings
 from gateway.fhir.cursor import CursorCodec
+from gateway.record.audit_trail import AuditSink
 from gateway.record.facts_cache import FactsCache
 from gateway.record.seams import (
     AccessPolicy,
@@ -35,4 +36,5 @@ class RecordServices:
     search: SearchEngine
     clock: Callable[[], int] = system_clock
     facts_cache: FactsCache | None = field(default_factory=FactsCache)
+    audit: AuditSink | None = None
     listeners: tuple[CommitListener, ...] = field(default=())

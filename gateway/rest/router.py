@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
-from gateway.errors import MethodNotAllowed, NotFound
+from gateway.errors import GatewayError, MethodNotAllowed, NotFound
 from gateway.fhir.resource_types import RESOURCE_TYPES
+from gateway.record.audit_trail import Interaction
 from gateway.record.repository import Repository
 from gateway.rest import bundle_processing, capabilities, history, instance, type_level
 from gateway.rest import validate as _validate_operation  # noqa: F401 - registers $validate
@@ -87,7 +89,39 @@ def resolve(req: FhirRequest) -> Route:
 
 
 def dispatch(req: FhirRequest, repo: Repository) -> FhirResponse:
-    return resolve(req).handler(req, repo)
+    """Serve one interaction; the outermost one is named for the audit record.
+
+    A refused or failed interaction is recorded too (outcome 4 or 8), except when the
+    failure is the audit log itself being unavailable.
+    """
+    if repo.interaction is not None:  # an entry inside a batch or transaction
+        return resolve(req).handler(req, repo)
+    try:
+        route = resolve(req)
+        code = route.interaction
+        if code == "transaction" and isinstance(req.resource, dict):
+            code = "batch" if req.resource.get("type") == "batch" else "transaction"
+        if code == "capabilities":  # public and data-free: not worth an entry per call
+            return route.handler(req, repo)
+        operation = req.segments[-1] if code == "operation" else None
+        repo.interaction = Interaction(code, _raw_query(req), operation)  # type: ignore[arg-type]
+        return route.handler(req, repo)
+    except GatewayError as exc:
+        if exc.code not in UNRECORDABLE:
+            if repo.interaction is None:
+                repo.interaction = Interaction("operation", _raw_query(req), None)
+            repo.record_failure(exc.status, exc.code)
+        raise
+    finally:
+        repo.interaction = None
+
+
+UNRECORDABLE = frozenset({"GW-5004", "GW-5005"})  # the audit log is unavailable or corrupt
+
+
+def _raw_query(req: FhirRequest) -> bytes:
+    path = "/".join(req.segments)
+    return (f"{path}?{urlencode(req.query)}" if req.query else path).encode("utf-8")
 
 
 __all__ = ["OPERATIONS", "ROUTES", "Route", "dispatch", "resolve"]

@@ -27,7 +27,8 @@ def search(req: FhirRequest, repo: Repository) -> FhirResponse:
         after = int(repo.services.cursors.decode(token, query=query_key, caller=caller)["after"])
     with repo.reading() as r:
         found = r.match(rtype, criteria, limit=count + 1, after=after)
-    page, more = found[:count], len(found) > count
+        page, more = found[:count], len(found) > count
+        r.disclose(page)
     entries: list[dict[str, Any]] = [
         {
             "fullUrl": f"{req.base}/{v.resource_type}/{v.id}",

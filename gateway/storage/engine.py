@@ -39,7 +39,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         echo=echo,
         pool_size=8,
         max_overflow=8,
-        connect_args={"check_same_thread": False, "timeout": 30},
+        connect_args={"check_same_thread": False, "timeout": 10},
     )
 
     @event.listens_for(engine, "connect")
@@ -50,7 +50,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA busy_timeout=10000")
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.execute("PRAGMA cache_size=-65536")
         cur.close()

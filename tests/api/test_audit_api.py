@@ -19,8 +19,7 @@ from gateway.audit.verifier import verify_export
 from gateway.config import AuditSettings, Settings
 from gateway.storage import audit_checkpoints, audit_reads
 from gateway.storage.audit_log import AuditLog
-from tests.audit_support import T0, entries, professional
-from tests.contract.test_audit_faults import sequencer_held
+from tests.audit_support import T0, entries, professional, sequencer_held
 from tests.support import LiveServer, live_server
 
 

@@ -7,13 +7,10 @@ and a sequencer lock held by another connection for longer than the append timeo
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, event
 
 from gateway.audit.checkpoint import Signer
 from gateway.audit.verifier import verify
@@ -22,7 +19,7 @@ from gateway.record.services import RecordServices
 from gateway.storage import audit_checkpoints, audit_reads
 from gateway.storage.audit_errors import AuditUnavailable
 from gateway.storage.engine import make_engine
-from tests.audit_support import ORIGIN, entries, new_log
+from tests.audit_support import ORIGIN, entries, new_log, sequencer_held
 
 
 def read_only_engine(settings: Settings) -> Engine:
@@ -36,27 +33,6 @@ def read_only_engine(settings: Settings) -> Engine:
         return engine
     url = settings.sqlalchemy_url + "?options=-c%20default_transaction_read_only%3Don"
     return make_engine(url)
-
-
-@contextmanager
-def sequencer_held(settings: Settings) -> Iterator[None]:
-    """Another connection holds the writer lock (SQLite) or the head row (PostgreSQL)."""
-    if settings.is_sqlite:
-        other = sqlite3.connect(settings.sqlalchemy_url.split("///", 1)[1], isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            other.execute("ROLLBACK")
-            other.close()
-        return
-    engine = create_engine(settings.sqlalchemy_url)
-    try:
-        with engine.connect() as conn, conn.begin():
-            conn.execute(text("SELECT size FROM audit_head WHERE id = 1 FOR UPDATE"))
-            yield
-    finally:
-        engine.dispose()
 
 
 def assert_log_intact(engine: Engine, signer: Signer, size: int) -> None:

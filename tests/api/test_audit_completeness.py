@@ -1,0 +1,148 @@
+"""Every interaction leaves exactly the audit entries it should (issue 7), over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+
+from gateway.auth import demo
+from gateway.config import AuditSettings
+from gateway.storage import schema as s
+from tests.audit_support import sequencer_held
+from tests.demo_server import DemoGateway, demo_gateway
+
+ALICE, BRUNO, CHLOE, _ = demo.PATIENT_INS
+
+
+@pytest.fixture
+def gw(tmp_path: Path, sqlite_template: Path) -> Iterator[DemoGateway]:
+    with demo_gateway(tmp_path, sqlite_template) as gateway:
+        yield gateway
+
+
+def _entries(gw: DemoGateway, after: int) -> list[tuple[str, str, int, str, list[str]]]:
+    engine = create_engine(gw.settings.sqlalchemy_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                s.audit_entry.c.seq,
+                s.audit_entry.c.event_type,
+                s.audit_entry.c.interaction,
+                s.audit_entry.c.outcome,
+                s.audit_entry.c.purpose,
+            )
+            .where(s.audit_entry.c.seq > after)
+            .order_by(s.audit_entry.c.seq)
+        ).all()
+        patients: dict[int, list[str]] = {}
+        for pid, seq in conn.execute(select(s.audit_patient.c.patient_id, s.audit_patient.c.seq)):
+            patients.setdefault(seq, []).append(pid)
+    engine.dispose()
+    return [
+        (r.event_type, r.interaction, r.outcome, r.purpose, sorted(patients.get(r.seq, [])))
+        for r in rows
+    ]
+
+
+def _size(gw: DemoGateway) -> int:
+    engine = create_engine(gw.settings.sqlalchemy_url)
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(s.audit_entry.c.seq).order_by(s.audit_entry.c.seq.desc()).limit(1)
+        ).scalar()
+    engine.dispose()
+    return int(value or 0)
+
+
+def test_each_interaction_is_recorded_once_with_its_outcome_and_patients(gw: DemoGateway) -> None:
+    start = _size(gw)
+    hr = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": "Patient/alice"},
+    }
+    with gw.client("physician", patient=ALICE) as physician:
+        assert physician.get("/Patient/alice").status_code == 200  # read
+        created = physician.post("/Observation", json=hr)  # create
+        rid = created.json()["id"]
+        assert (
+            physician.put(
+                f"/Observation/{rid}", json={**created.json(), "status": "amended"}
+            ).status_code
+            == 200
+        )  # update
+        assert physician.get(f"/Observation/{rid}/_history").status_code == 200  # history
+        assert (
+            physician.get(
+                "/Patient", params={"identifier": f"urn:oid:1.2.250.1.213.1.4.8|{ALICE}"}
+            ).status_code
+            == 200
+        )  # search
+        assert physician.delete(f"/Observation/{rid}").status_code == 204  # delete
+    with gw.client("dentist", patient=ALICE) as dentist:
+        assert dentist.get("/Patient/alice").status_code == 404  # refused, hidden
+    with gw.client(
+        "physician",
+        patient=CHLOE,
+        purpose_of_use="bris_de_glace",
+        justification="patiente inconsciente",
+    ) as emergency:
+        assert emergency.get("/Patient/chloe").status_code == 200  # break-the-glass
+    assert (
+        httpx.get(
+            gw.server.url + "/fhir/Patient/alice", headers={"authorization": "Bearer a.b.c"}
+        ).status_code
+        == 401
+    )
+    expected = [
+        ("rest", "read", 0, "normal", ["alice"]),
+        ("rest", "create", 0, "normal", ["alice"]),
+        ("rest", "update", 0, "normal", ["alice"]),
+        ("rest", "history-instance", 0, "normal", ["alice"]),
+        ("rest", "search-type", 0, "normal", ["alice"]),
+        ("rest", "delete", 0, "normal", ["alice"]),
+        ("rest", "read", 4, "normal", []),
+        ("rest", "read", 0, "bris_de_glace", ["chloe"]),
+        # DICOM 110113 security alert, subtype 110127 emergency override started
+        ("110113", "110127", 0, "bris_de_glace", ["chloe"]),
+        # DICOM 110114 user authentication, subtype 110122 login: only the jti is kept
+        ("110114", "110122", 4, "normal", []),
+    ]
+    got = _entries(gw, start)
+    assert [(t, i, o, p, pts) for t, i, o, p, pts in got] == expected, got
+
+
+def test_a_read_whose_audit_entry_cannot_be_written_returns_503_and_no_data(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    quick = AuditSettings(append_timeout_seconds=0.3)
+    with (
+        demo_gateway(tmp_path, sqlite_template, audit=quick) as gw,
+        gw.client("physician", patient=ALICE) as physician,
+        sequencer_held(gw.settings),
+    ):
+        r = physician.get("/Patient/alice")
+    assert r.status_code == 503
+    assert r.json()["resourceType"] == "OperationOutcome"
+    assert "Dupont" not in r.text, "no data leaves without its audit record"
+
+
+def test_a_failed_write_records_its_refusal_and_nothing_else(gw: DemoGateway) -> None:
+    start = _size(gw)
+    with gw.client("dentist", patient=ALICE) as dentist:
+        r = dentist.post(
+            "/Observation",
+            json={
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"text": "x"},
+                "subject": {"reference": "Patient/alice"},
+            },
+        )
+    assert r.status_code == 403
+    assert _entries(gw, start) == [("rest", "create", 4, "normal", [])]
