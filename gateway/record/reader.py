@@ -7,12 +7,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gateway.access.context import AccessContext
-from gateway.errors import Gone, NotFound
+from gateway.errors import Forbidden, Gone, NotFound
 from gateway.fhir.instant import from_micros
 from gateway.policy import Action, PatientFacts
 from gateway.record.facts_cache import FACT_TYPES
 from gateway.record.patient_facts import load_patient_facts
 from gateway.record.services import RecordServices
+from gateway.storage.audit_search import audit_conditions, audit_count, audit_select
 from gateway.storage.records import StoredVersion
 from gateway.storage.store import StoreTx
 
@@ -65,6 +66,24 @@ class RecordReader:
     def tx(self) -> StoreTx:
         """The open transaction, brought up to date with this unit's pending writes."""
         return self._tx
+
+    def audit_rows(
+        self, params: Sequence[tuple[str, str]], *, before_seq: int | None, limit: int
+    ) -> list[tuple[int, bytes]]:
+        """Audit log entries matching auditor search ``params`` (auditors only: 403)."""
+        self._auditor_only()
+        stmt = audit_select(audit_conditions(params), before_seq=before_seq, limit=limit)
+        return [(int(seq), bytes(content)) for seq, content in self.tx.conn.execute(stmt)]
+
+    def audit_total(self, params: Sequence[tuple[str, str]]) -> int:
+        self._auditor_only()
+        return int(self.tx.conn.execute(audit_count(audit_conditions(params))).scalar_one())
+
+    def _auditor_only(self) -> None:
+        # Separation of duties (issue 7): auditors read the log; admins do not.
+        dev = self.ctx.kind == "dev" and self.services.settings.auth == "disabled"
+        if self.ctx.kind != "auditor" and not dev:
+            raise Forbidden("Only auditors may read audit events", code="GW-2003")
 
     def disclose(self, versions: Sequence[StoredVersion]) -> None:
         """Note versions that go back to the caller: the audit record names them."""

@@ -13,7 +13,14 @@ from gateway.errors import GatewayError, MethodNotAllowed, NotFound
 from gateway.fhir.resource_types import RESOURCE_TYPES
 from gateway.record.audit_trail import Interaction
 from gateway.record.repository import Repository
-from gateway.rest import bundle_processing, capabilities, history, instance, type_level
+from gateway.rest import (
+    audit_events,
+    bundle_processing,
+    capabilities,
+    history,
+    instance,
+    type_level,
+)
 from gateway.rest import validate as _validate_operation  # noqa: F401 - registers $validate
 from gateway.rest.operations import OPERATIONS, run_operation
 from gateway.rest.request import FhirRequest, FhirResponse
@@ -64,9 +71,29 @@ def _matches(shape: tuple[str, ...], segments: list[str]) -> bool:
     return True
 
 
+AUDIT_ROUTES: tuple[Route, ...] = (
+    Route("GET", ("AuditEvent",), "search-type", audit_events.search),
+    Route("GET", ("AuditEvent", "{id}"), "read", audit_events.read),
+)
+
+
 def resolve(req: FhirRequest) -> Route:
     """The route for ``req``; 404 for an unknown path, 405 for a known path and wrong verb."""
     segs = req.segments
+    if segs and segs[0] == "AuditEvent" and len(segs) <= 2:
+        # The audit log: read and search only; the gateway alone writes AuditEvents.
+        for route in AUDIT_ROUTES:
+            if (
+                _matches(route.shape, segs)
+                and route.method in (req.method, "GET")
+                and (req.method in ("GET", "HEAD"))
+            ):
+                return route
+        verbs = sorted({r.method for r in AUDIT_ROUTES if _matches(r.shape, segs)})
+        raise MethodNotAllowed(
+            f"AuditEvents are written by the gateway only; allowed: {', '.join(verbs)}",
+            headers={"Allow": ", ".join(verbs)},
+        )
     if segs and segs[-1].startswith("$"):
         return Route(req.method, tuple(segs), "operation", run_operation)
     allowed = [r for r in ROUTES if _matches(r.shape, segs)]

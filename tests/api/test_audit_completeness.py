@@ -146,3 +146,23 @@ def test_a_failed_write_records_its_refusal_and_nothing_else(gw: DemoGateway) ->
         )
     assert r.status_code == 403
     assert _entries(gw, start) == [("rest", "create", 4, "normal", [])]
+
+
+def test_auditors_search_the_log_through_fhir_and_others_cannot(gw: DemoGateway) -> None:
+    with gw.client("physician", patient=ALICE) as physician:
+        assert physician.get("/Patient/alice").status_code == 200
+        assert physician.get("/AuditEvent").status_code == 403
+        written = physician.post("/AuditEvent", json={"resourceType": "AuditEvent"})
+        assert written.status_code == 405
+    with gw.client("admin") as admin:
+        assert admin.get("/AuditEvent").status_code == 403, "separation of duties"
+    with gw.client("auditor") as auditor:
+        found = auditor.get("/AuditEvent", params={"patient": "alice", "_total": "accurate"})
+        assert found.status_code == 200
+        bundle = found.json()
+        assert bundle["total"] >= 1
+        first = bundle["entry"][0]["resource"]
+        assert first["resourceType"] == "AuditEvent"
+        assert auditor.get(f"/AuditEvent/{first['id']}").json()["id"] == first["id"]
+        assert auditor.get("/AuditEvent", params={"nonsense": "1"}).status_code == 400
+        assert auditor.get("/AuditEvent/999999999").status_code == 404
