@@ -13,6 +13,9 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long a SQLite statement waits for a lock before the request fails with 503."""
+
 WRITE = {"gateway_write": True}
 """Execution options for a connection that will write: ``BEGIN IMMEDIATE`` on SQLite."""
 
@@ -39,7 +42,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         echo=echo,
         pool_size=8,
         max_overflow=8,
-        connect_args={"check_same_thread": False, "timeout": 10},
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
 
     @event.listens_for(engine, "connect")
@@ -50,7 +53,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.execute("PRAGMA cache_size=-65536")
         cur.close()
