@@ -46,7 +46,7 @@ from gateway.storage.audit_errors import AuditIntegrityError, AuditUnavailable
 from gateway.storage.audit_group import GroupCommit
 from gateway.storage.audit_head import Head, read_head, write_head
 from gateway.storage.audit_keys import load_signer
-from gateway.storage.engine import WRITE
+from gateway.storage.engine import SQLITE_BUSY_TIMEOUT_MS, WRITE
 
 T = TypeVar("T")
 log = logging.getLogger("gateway.audit")
@@ -244,7 +244,10 @@ class AuditLog:
                 if sqlite and not conn.invalidated:
                     try:  # back to the engine's defaults (gateway.storage.engine)
                         _pragmas(
-                            conn, busy_timeout=30000, synchronous="NORMAL", autocheckpoint=1000
+                            conn,
+                            busy_timeout=SQLITE_BUSY_TIMEOUT_MS,
+                            synchronous="NORMAL",
+                            autocheckpoint=1000,
                         )
                     except SQLAlchemyError:
                         conn.invalidate()  # never pool a connection in an unknown state
