@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
+from pathlib import Path
 
 from fastapi import FastAPI
 from redis import Redis
@@ -23,12 +25,16 @@ from gateway.cache.replay import RedisReplayGuard
 from gateway.config import Settings
 from gateway.fhir.cursor import CursorCodec
 from gateway.keyfile import ConfigurationError, server_secret
-from gateway.record.interim import InterimIndexer, InterimSearch
+from gateway.record.indexing import SearchIndexer
 from gateway.record.seams import DevOpenPolicy, NoProfiles
 from gateway.record.services import RecordServices
+from gateway.search import SearchLimits, SearchRegistry
+from gateway.search.summary import FILE as SUMMARY_FILE
+from gateway.search.summary import SummaryElements
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.storage.replay import SqlReplayGuard
+from gateway.storage.search import SqlSearch
 from gateway.storage.store import SqlStore
 
 
@@ -47,17 +53,25 @@ def _authenticator(settings: Settings, services: RecordServices) -> Authenticate
     )
 
 
+@lru_cache(maxsize=4)
+def _search_data(profiles: Path) -> tuple[SearchRegistry, SummaryElements]:
+    """The search registry and summary map of a profiles dir, loaded once per process."""
+    summaries = SummaryElements.load(profiles / "search-parameters" / SUMMARY_FILE)
+    return SearchRegistry.load(profiles), summaries
+
+
 def build_services(settings: Settings) -> RecordServices:
     """Open the store and assemble the record services (also used by the CLI)."""
     engine = make_engine(settings.sqlalchemy_url)
+    registry, summaries = _search_data(settings.profiles_path.resolve())
     return RecordServices(
         store=SqlStore(engine),
         settings=settings,
-        indexer=InterimIndexer(),
+        indexer=SearchIndexer(registry, base_url=settings.base_url),
         validator=NoProfiles(),
         policy=DevOpenPolicy(),
         cursors=CursorCodec(server_secret(settings)),
-        search=InterimSearch(),
+        search=SqlSearch(registry, summaries, SearchLimits.from_settings(settings.limits)),
     )
 
 

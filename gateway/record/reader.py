@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from gateway.access.context import AccessContext
 from gateway.errors import Gone, NotFound
+from gateway.record.search import match
 from gateway.record.services import RecordServices
 from gateway.storage.records import StoredVersion
 from gateway.storage.store import StoreTx
@@ -34,28 +35,17 @@ class RecordReader:
     def visible(self, version: StoredVersion) -> bool:
         return self.services.policy.may_read(self.ctx, version)
 
+    def may_search_type(self, resource_type: str) -> bool:
+        """Whether a chain, ``_has`` or ``_list`` may read ``resource_type`` resources
+        for this caller (a 400 otherwise). Every type, until access control says more."""
+        return True
+
     def match(
-        self,
-        resource_type: str,
-        params: Sequence[tuple[str, str]],
-        *,
-        limit: int,
-        after: int | None = None,
+        self, resource_type: str, params: Sequence[tuple[str, str]], *, limit: int
     ) -> list[StoredVersion]:
-        """Up to ``limit`` current resources matching ``params`` that the caller may see."""
-        engine = self.services.search
-        found: list[StoredVersion] = []
-        batch = max(limit * 4, 50)
-        while True:
-            rows = engine.candidates(self.tx, resource_type, params, after=after, limit=batch)
-            for v in rows:
-                if self.visible(v):
-                    found.append(v)
-                    if len(found) >= limit:
-                        return found
-            if len(rows) < batch:
-                return found
-            after = rows[-1].pk
+        """Up to ``limit`` current resources matching ``params`` that the caller may see
+        (the full search grammar, strict), for conditional interactions."""
+        return match(self, resource_type, list(params), limit=limit)
 
     def read(self, resource_type: str, rid: str) -> StoredVersion:
         """The current version; 404 when absent or hidden, 410 when deleted."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from gateway.errors import MethodNotAllowed, NotFound
 from gateway.fhir.resource_types import RESOURCE_TYPES
 from gateway.record.repository import Repository
-from gateway.rest import bundle_processing, capabilities, history, instance, type_level
+from gateway.rest import bundle_processing, capabilities, compartment, history, instance, type_level
 from gateway.rest.operations import OPERATIONS, run_operation
 from gateway.rest.request import FhirRequest, FhirResponse
 
@@ -42,6 +42,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", ("{type}", "{id}"), "patch", instance.patch),
     Route("DELETE", ("{type}", "{id}"), "delete", instance.delete),
     Route("GET", ("{type}", "{id}", "_history"), "history-instance", history.history),
+    Route("GET", ("{type}", "{id}", "{type}"), "search-type", compartment.search),
     Route("GET", ("{type}", "{id}", "_history", "{vid}"), "vread", instance.vread),
 )
 
