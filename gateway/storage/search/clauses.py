@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, FromClause, Table, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, FromClause, Table, and_, false, not_, or_, select, true
 
 from gateway.search.query import Clause, DateValue, MissingValue, TokenValue
 from gateway.storage import schema as s
@@ -64,6 +64,13 @@ def clause_predicate(
         wanted = {v.missing for v in missing}
         if wanted == {True, False}:
             return true()
+        if clause.type == "reference":
+            # A Reference with only an identifier is a value too (idx_token rows).
+            absent = and_(
+                no_index_match(subject, table, clause.param, None),
+                no_index_match(subject, s.idx_token, clause.param + ":identifier", None),
+            )
+            return absent if True in wanted else not_(absent)
         if True in wanted:
             return no_index_match(subject, table, clause.param, None)
         return index_match(subject, table, clause.param, None, driver=driver)

@@ -36,24 +36,23 @@ def include_statement(
     ]
     if not pks:
         return None
-    conds: list[ColumnElement[bool]] = [R.c.resource_pk.in_(pks), R.c.target_id.is_not(None)]
+    # Only conditions on the source rows here: with a condition on the target columns,
+    # SQLite walks the (target_type, target_id) index over every reference instead.
+    conds: list[ColumnElement[bool]] = [R.c.resource_pk.in_(pks)]
     if include.param is not None:
         conds.append(R.c.param == include.param)
-    if include.target_type is not None:
-        conds.append(R.c.target_type == include.target_type)
-    if target_types is not None:
-        conds.append(R.c.target_type.in_(sorted(target_types)))
     targets = select(R.c.target_type, R.c.target_id).where(*conds).distinct().subquery("targets")
     joined = RES.join(
         targets,
         and_(RES.c.resource_type == targets.c.target_type, RES.c.id == targets.c.target_id),
     )
+    found: list[ColumnElement[bool]] = [RES.c.deleted.is_(False)]
+    if include.target_type is not None:
+        found.append(RES.c.resource_type == include.target_type)
+    if target_types is not None:
+        found.append(RES.c.resource_type.in_(sorted(target_types)))
     return (
-        select(*CURRENT_COLUMNS)
-        .select_from(joined)
-        .where(RES.c.deleted.is_(False))
-        .order_by(RES.c.pk)
-        .limit(limit)
+        select(*CURRENT_COLUMNS).select_from(joined).where(*found).order_by(RES.c.pk).limit(limit)
     )
 
 

@@ -37,32 +37,50 @@ from gateway.storage.search.scope import SqlContext, Subject, type_condition
 def chain_predicate(
     subject: Subject, chain: ChainClause, ctx: SqlContext, *, driver: bool
 ) -> ColumnElement[bool]:
+    if driver:
+        return subject.pk.in_(_chain_sources(subject, chain, ctx))
     ref = s.idx_reference.alias("chain_ref")
     target = s.resource.alias("chain_target")
     joined = ref.join(
         target,
         and_(target.c.resource_type == ref.c.target_type, target.c.id == ref.c.target_id),
     )
-    options = []
+    options = [
+        and_(
+            ref.c.target_type == t.target_type,
+            clause_predicate(
+                Subject(target.c.pk, (t.target_type,), target), t.clause, ctx, driver=False
+            ),
+        )
+        for t in chain.targets
+    ]
+    conds = [ref.c.resource_pk == subject.pk, ref.c.param == chain.param]
+    conds += [target.c.deleted.is_(False), _any(options)]
+    return exists(select(ref.c.resource_pk).select_from(joined).where(*conds))
+
+
+def _chain_sources(subject: Subject, chain: ChainClause, ctx: SqlContext) -> Select[tuple[int]]:
+    """Primary keys of the resources whose reference leads to a matching target, found
+    from the targets: matching targets first, then the references to them (by id)."""
+    parts: list[Select[tuple[int]]] = []
     for t in chain.targets:
+        ref = s.idx_reference.alias(f"chain_ref_{len(parts)}")
+        target = s.resource.alias(f"chain_target_{len(parts)}")
         inner = Subject(target.c.pk, (t.target_type,), target)
-        options.append(
-            and_(
+        matching = select(target.c.id).where(
+            target.c.resource_type == t.target_type,
+            target.c.deleted.is_(False),
+            clause_predicate(inner, t.clause, ctx, driver=True),
+        )
+        parts.append(
+            select(ref.c.resource_pk).where(
+                *type_condition(ref, subject.types),
+                ref.c.param == chain.param,
                 ref.c.target_type == t.target_type,
-                clause_predicate(inner, t.clause, ctx, driver=driver),
+                ref.c.target_id.in_(matching),
             )
         )
-    conds = [ref.c.param == chain.param, target.c.deleted.is_(False), _any(options)]
-    if driver:
-        sub = (
-            select(ref.c.resource_pk)
-            .select_from(joined)
-            .where(*type_condition(ref, subject.types), *conds)
-        )
-        return subject.pk.in_(sub)
-    return exists(
-        select(ref.c.resource_pk).select_from(joined).where(ref.c.resource_pk == subject.pk, *conds)
-    )
+    return parts[0] if len(parts) == 1 else union_all(*parts)  # type: ignore[return-value]
 
 
 def has_predicate(

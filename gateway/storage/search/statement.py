@@ -22,7 +22,6 @@ from gateway.search.query import (
     Criterion,
     HasClause,
     ListClause,
-    MissingValue,
     SearchRequest,
 )
 from gateway.storage import schema as s
@@ -62,8 +61,7 @@ def rank(criterion: Criterion) -> int:
     if criterion.modifier == "not":
         return _NEVER
     if criterion.modifier == "missing":
-        wants_rows = all(isinstance(v, MissingValue) and not v.missing for v in criterion.values)
-        return 9 if wants_rows else _NEVER
+        return _NEVER  # answered per candidate; never selective enough to drive
     if criterion.modifier == "contains":
         return 8
     if criterion.type == "token" and criterion.param in ("identifier", "_tag", "_security"):
