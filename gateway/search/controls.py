@@ -186,4 +186,8 @@ def check_contained(name: str, value: str) -> None:
             name, f"_contained must be true, false or both, not '{shown(value)}'", INVALID_CONTROL
         )
     if value != "false":
-        raise unsupported(name, "Searching contained resources is not supported", UNSUPPORTED_VALUE)
+        raise unsupported(
+            name,
+            f"{name}={shown(value)}: searching contained resources is not supported",
+            UNSUPPORTED_VALUE,
+        )
