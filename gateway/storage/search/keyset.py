@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, FromClause, and_, false, func, or_, select
 from sqlalchemy.sql.elements import UnaryExpression
 
 from gateway.search.query import SortKey
@@ -99,17 +99,16 @@ def _sort_expr(key: SortKey, row: FromClause, ctx: SqlContext) -> ColumnElement[
 
 def order_by(
     columns: Sequence[SortColumn], pk: ColumnElement[int], *, backwards: bool
-) -> list[ColumnElement[Any] | UnaryExpression[Any]]:
-    """Missing values last, then the keys in their direction, then the primary key.
+) -> list[UnaryExpression[Any]]:
+    """Missing values last, the keys in their direction, then the primary key.
 
     ``backwards`` reverses the whole order (to read the page before a position).
     """
-    out: list[ColumnElement[Any] | UnaryExpression[Any]] = []
+    out: list[UnaryExpression[Any]] = []
     for c in columns:
-        missing = case((c.expr.is_(None), 1), else_=0)
         down = c.descending != backwards
-        out.append(missing.desc() if backwards else missing.asc())
-        out.append(c.expr.desc() if down else c.expr.asc())
+        ordered = c.expr.desc() if down else c.expr.asc()
+        out.append(ordered.nulls_first() if backwards else ordered.nulls_last())
     out.append(pk.desc() if backwards else pk.asc())
     return out
 
