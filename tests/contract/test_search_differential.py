@@ -234,8 +234,30 @@ def observation_clause(draw: st.DrawFn, pool: dict[str, list[Any]]) -> Clause:
     return "subject:Patient.name", word, chained
 
 
+SORTS = ["date", "-date", "value-quantity", "-value-quantity", "-date,value-quantity"]
+Query = tuple[str, list[Clause], str | None, int]
+
+
+def sort_key(sort: str, r: dict[str, Any]) -> tuple[Any, ...]:
+    """The reference order: lowest value ascending, highest descending, missing last."""
+    key: list[Any] = []
+    for raw in sort.split(","):
+        down = raw.startswith("-")
+        if raw.lstrip("-") == "date":
+            ranges = ref.resource_dates(r, "effective")
+            value: Any = (
+                (max(h for _, h in ranges) if down else min(lo for lo, _ in ranges))
+                if ranges
+                else None
+            )
+        else:
+            value = r["valueQuantity"]["value"] if "valueQuantity" in r else None
+        key.append((1, 0) if value is None else (0, -value if down else value))
+    return tuple(key)
+
+
 @st.composite
-def scenario(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[tuple[str, list[Clause]]]]:
+def scenario(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[Query]]:
     n_patients = draw(st.integers(1, 5))
     resources = [draw(patient(i)) for i in range(n_patients)]
     resources += [draw(observation(i, n_patients)) for i in range(draw(st.integers(0, 14)))]
@@ -246,12 +268,14 @@ def scenario(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[tuple[str, lis
         + [v for r in resources for v in r.get("effectivePeriod", {}).values()],
         "values": [r["valueQuantity"]["value"] for r in resources if "valueQuantity" in r],
     }
-    queries = []
+    queries: list[Query] = []
     for _ in range(6):
         rtype = draw(st.sampled_from(["Patient", "Observation"]))
         clause = patient_clause(pool) if rtype == "Patient" else observation_clause(pool)
-        size = draw(st.sampled_from([1, 1, 1, 2, 3]))
-        queries.append((rtype, [draw(clause) for _ in range(size)]))
+        size = draw(st.sampled_from([0, 1, 1, 1, 2, 3] if rtype == "Observation" else [1, 1, 2]))
+        sort = draw(st.sampled_from([None, *SORTS])) if rtype == "Observation" else None
+        count = draw(st.sampled_from([1, 2, 3, 5]))
+        queries.append((rtype, [draw(clause) for _ in range(size)], sort, count))
     return resources, queries
 
 
@@ -262,19 +286,35 @@ def scenario(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[tuple[str, lis
 )
 @given(case=scenario())
 def test_gateway_agrees_with_the_reference(services: RecordServices, case: Any) -> None:
+    """Equal result sets; with ``_sort``, the same order; and the pages of any ``_count``
+    concatenate to the whole result."""
     resources, queries = case
     empty_database(services.store.engine)
     repo: Repository = with_clock(services, NOW)
-    seed(repo, resources)
+    seed(repo, resources)  # one transaction, in list order: primary keys follow the list
     world = {f"{r['resourceType']}/{r['id']}": r for r in resources}
-    for rtype, clauses in queries:
-        params = [(name, value) for name, value, _ in clauses] + [("_count", "1000")]
-        expected = {
-            r["id"]
+    for rtype, clauses, sort, count in queries:
+        params = [(name, value) for name, value, _ in clauses]
+        if sort:
+            params.append(("_sort", sort))
+        matching = [
+            r
             for r in resources
             if r["resourceType"] == rtype and all(match(r, world) for _, _, match in clauses)
-        }
-        request = services.search.parse(rtype, params)
+        ]
+        if sort:
+            matching.sort(key=lambda r: sort_key(sort, r))
+        expected = [r["id"] for r in matching]
         with repo.reading() as reader:
-            got = SearchExecutor(reader, base=BASE).page(request).matches
-        assert {v.id for v in got} == expected, params
+            executor = SearchExecutor(reader, base=BASE)
+            whole = executor.page(services.search.parse(rtype, [*params, ("_count", "1000")]))
+            request = services.search.parse(rtype, [*params, ("_count", str(count))])
+            walked, result = [], executor.page(request)
+            while True:
+                walked += [v.id for v in result.matches]
+                if result.next is None:
+                    break
+                result = executor.page(request, result.next)
+        got = [v.id for v in whole.matches]
+        assert got == expected, params  # without _sort: store (primary-key) order
+        assert walked == got, (params, count)
