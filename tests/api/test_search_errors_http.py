@@ -67,6 +67,68 @@ def test_refused_with_a_400_naming_the_parameter(
     assert any(part in issue["diagnostics"] for part in parts if part)
 
 
+SERVED_MODIFIERS = {
+    "string": {"missing", "exact", "contains"},
+    "token": {"missing", "not", "text", "of-type"},
+    "date": {"missing"},
+    "number": {"missing"},
+    "quantity": {"missing"},
+    "reference": {"missing", "identifier", "Patient", "Group", "Device", "Location"},
+    "uri": {"missing", "above", "below"},
+}
+R4_MODIFIERS = [
+    "missing",
+    "exact",
+    "contains",
+    "text",
+    "in",
+    "below",
+    "above",
+    "not-in",
+    "not",
+    "identifier",
+    "of-type",
+    "Patient",
+    "Practitioner",
+]
+PARAMS = [
+    ("Patient", "name", "string", "x"),
+    ("Patient", "identifier", "token", "x"),
+    ("Observation", "date", "date", "2020"),
+    ("RiskAssessment", "probability", "number", "5"),
+    ("Observation", "value-quantity", "quantity", "5"),
+    ("Observation", "subject", "reference", "p1"),
+    ("ValueSet", "url", "uri", "http://x"),
+]
+UNSERVED = [
+    (rtype, f"{param}:{modifier}", value)
+    for rtype, param, kind, value in PARAMS
+    for modifier in R4_MODIFIERS
+    if modifier not in SERVED_MODIFIERS[kind] and not (kind == "token" and modifier == "of-type")
+]
+
+
+@pytest.mark.parametrize(("rtype", "name", "value"), UNSERVED)
+def test_every_unserved_modifier_is_a_400(
+    client: httpx.Client, rtype: str, name: str, value: str
+) -> None:
+    r = client.get(f"/{rtype}", params={name: value})
+    assert r.status_code == 400, r.text
+    assert _issue(r)["expression"] == [name]
+
+
+@pytest.mark.parametrize(
+    ("rtype", "name"),
+    [("Observation", "date"), ("RiskAssessment", "probability"), ("Observation", "value-quantity")],
+)
+def test_prefixes(client: httpx.Client, rtype: str, name: str) -> None:
+    for prefix in ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"):
+        assert client.get(f"/{rtype}", params={name: f"{prefix}2020"}).status_code == 200
+    for prefix in ("xx", "gte", "EQ"):
+        r = client.get(f"/{rtype}", params={name: f"{prefix}2020"})
+        assert r.status_code == 400 and _issue(r)["expression"] == [name], prefix
+
+
 def test_limits_on_the_number_of_parameters_and_on_includes(client: httpx.Client) -> None:
     many: list[tuple[str, str | int | float | bool | None]] = [("gender", "male")] * 101
     r = client.get("/Patient", params=many)

@@ -12,7 +12,7 @@ from typing import Any
 from gateway.fhir.instant import parse_range
 from gateway.record.repository import Repository
 from gateway.record.services import RecordServices
-from tests.contract.searching import idset, seed, with_clock
+from tests.contract.searching import ids, idset, seed, with_clock
 
 UCUM = "http://unitsofmeasure.org"
 
@@ -183,3 +183,34 @@ def test_quantity_units_and_ucum_canonical_forms(repo: Repository) -> None:
     ]
     failures = [(q, got, w) for q, w in cases if (got := idset(repo, "Observation", q)) != w]
     assert not failures
+
+
+def test_several_values_per_resource(repo: Repository) -> None:
+    def components(rid: str, *values: int) -> dict[str, Any]:
+        parts = [{"code": {"text": "c"}, "valueQuantity": {"value": v}} for v in values]
+        return {**_obs(rid), "component": parts} if parts else _obs(rid)
+
+    seed(repo, [components("both", 5, 10), components("five", 5), components("none")])
+    cases = [
+        ("component-value-quantity=10", {"both"}),
+        ("component-value-quantity=5", {"both", "five"}),
+        ("component-value-quantity=ne5", {"both"}),  # some value is not 5
+        ("component-value-quantity=gt7", {"both"}),
+        ("component-value-quantity=lt7", {"both", "five"}),
+        ("component-value-quantity=gt7&component-value-quantity=lt7", {"both"}),
+    ]
+    failures = [(q, got, w) for q, w in cases if (got := idset(repo, "Observation", q)) != w]
+    assert not failures
+    assert ids(repo, "Observation", "_sort=component-value-quantity") == ["both", "five", "none"]
+    assert ids(repo, "Observation", "_sort=-component-value-quantity") == ["both", "five", "none"]
+    seed(repo, [components("seven", 7)])
+    assert ids(repo, "Observation", "_sort=component-value-quantity")[:3] == [
+        "both",
+        "five",
+        "seven",
+    ]
+    assert ids(repo, "Observation", "_sort=-component-value-quantity")[:3] == [
+        "both",
+        "seven",
+        "five",
+    ]
