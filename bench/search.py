@@ -6,9 +6,11 @@
 Loads CORPUS (default ``../shared/corpora/synthea``) ``--repeat`` times through the
 repository (see :mod:`bench.search_corpus`; 14 repeats pass 100,000 resources), then
 times each case in process through the FHIR route table (``dispatch``: parsing, SQL,
-access filtering, Bundle serialisation; no HTTP), one request at a time, and prints
-p50/p95/p99 latency and requests/second per case. ``--reuse`` keeps the database of a
-previous run (SQLite file in ``--data``, PostgreSQL database ``dmpgw_bench_search``).
+access filtering, Bundle serialisation; no HTTP) and, with ``--http``, again through a
+``dmp-gateway serve`` process, one request at a time. It prints p50/p95/p99 latency,
+the median CPU time of the benchmark process and requests/second per case. ``--reuse``
+keeps the database of a previous run (SQLite file in ``--data``, PostgreSQL database
+``dmpgw_bench_search``).
 A benchmark, not a test.
 """
 
@@ -28,6 +30,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from bench.search_corpus import BASE, load
+from bench.search_http import Fetch, serving
 from bench.server import fresh_postgres
 from gateway.access.context import AccessContext
 from gateway.app import build_services
@@ -92,13 +95,13 @@ def summary(name: str, latencies: list[float], cpu: list[float], **extra: Any) -
     return row
 
 
-def timed(repo: Repository, name: str, requests: list[tuple[str, str]]) -> dict[str, Any]:
+def timed(fetch: Fetch, name: str, requests: list[tuple[str, str]]) -> dict[str, Any]:
     for path, query in requests[:5]:  # warm caches and plans
-        call(repo, path, query)
+        fetch(path, query)
     latencies, cpu = [], []
     for path, query in requests:
         t0, c0 = time.perf_counter(), time.thread_time()
-        call(repo, path, query)
+        fetch(path, query)
         latencies.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.thread_time() - c0) * 1000)
     return summary(name, latencies, cpu)
@@ -146,14 +149,14 @@ def targets(services: RecordServices, repo: Repository, n: int) -> dict[str, Any
     }
 
 
-def run_cases(repo: Repository, t: dict[str, Any], deep_pages: int) -> list[dict[str, Any]]:
+def run_cases(fetch: Fetch, t: dict[str, Any], deep_pages: int) -> list[dict[str, Any]]:
     people = t["people"]
     big, big_size = t["largest"]
     obs = "Observation?subject&code&date=ge&_sort=-date&_count=50"
     rows = [
-        timed(repo, "read by id", [(p, "") for p in t["reads"]]),
+        timed(fetch, "read by id", [(p, "") for p in t["reads"]]),
         timed(
-            repo,
+            fetch,
             obs,
             [
                 (
@@ -165,38 +168,38 @@ def run_cases(repo: Repository, t: dict[str, Any], deep_pages: int) -> list[dict
             ],
         ),
         timed(
-            repo,
+            fetch,
             "Encounter?patient&_revinclude=Observation:encounter",
             [("Encounter", f"patient={p['id']}&_revinclude=Observation:encounter") for p in people],
         ),
         timed(
-            repo,
+            fetch,
             "Patient?name&birthdate",
             [("Patient", f"name={p['family']}&birthdate={p['birthDate']}") for p in people],
         ),
         timed(
-            repo,
+            fetch,
             "Patient/{id}/$everything (_count=1000)",
             [(f"Patient/{p['id']}/$everything", "_count=1000") for p in people],
         ),
         timed(
-            repo,
+            fetch,
             f"Patient/{{id}}/$everything, largest record ({big_size} resources)",
             [(f"Patient/{big}/$everything", "_count=1000")] * 30,
         ),
     ]
-    rows.append(deep_walk(repo, deep_pages))
+    rows.append(deep_walk(fetch, deep_pages))
     return rows
 
 
-def deep_walk(repo: Repository, pages: int) -> dict[str, Any]:
+def deep_walk(fetch: Fetch, pages: int) -> dict[str, Any]:
     """Follow ``next`` links of ``Observation?_count=100`` for ``pages`` pages."""
     latencies, cpu = [], []
     query = "_count=100"
     seen = 0
     for _ in range(pages):
         t0, c0 = time.perf_counter(), time.thread_time()
-        body = call(repo, "Observation", query)
+        body = fetch("Observation", query)
         latencies.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.thread_time() - c0) * 1000)
         page = json.loads(body)
@@ -222,6 +225,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("var/bench-search"))
     parser.add_argument("--reuse", action="store_true", help="keep a previously loaded database")
     parser.add_argument("--pg-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--http", action="store_true", help="also time the cases over HTTP (dmp-gateway serve)"
+    )
     args = parser.parse_args()
 
     values: dict[str, Any] = {
@@ -253,8 +259,23 @@ def main() -> None:
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(json.dumps(info), flush=True)
-    run_cases(repo, targets(services, repo, args.requests), args.deep_pages)
+    chosen = targets(services, repo, args.requests)
+    print(json.dumps({"mode": "in process (route table, no HTTP)"}), flush=True)
+    run_cases(lambda path, query: call(repo, path, query), chosen, args.deep_pages)
     services.store.engine.dispose()
+    if args.http:
+        env = {
+            "GATEWAY_ENV": "dev",
+            "GATEWAY_AUTH": "disabled",
+            "GATEWAY_DATA_DIR": str(values["data_dir"]),
+            "GATEWAY_SECRET_KEY": values["secret_key"],
+            "GATEWAY_BASE_URL": BASE,
+        }
+        if "database_url" in values:
+            env["GATEWAY_DATABASE_URL"] = values["database_url"]
+        with serving(env) as fetch:
+            print(json.dumps({"mode": "HTTP, one uvicorn worker"}), flush=True)
+            run_cases(fetch, chosen, args.deep_pages)
 
 
 if __name__ == "__main__":
