@@ -18,9 +18,10 @@ from gateway.search.summary import SummaryElements
 from gateway.storage.records import StoredVersion
 from gateway.storage.search.includes import include_statement, revinclude_statement
 from gateway.storage.search.keyset import Position, SortValue
+from gateway.storage.search.rows import WIDTH, version_of
 from gateway.storage.search.scope import SqlContext
 from gateway.storage.search.statement import candidates_statement
-from gateway.storage.store import CURRENT_COLUMNS, StoreTx, current_version
+from gateway.storage.store import StoreTx
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +96,11 @@ class SqlSearch:
         rows = tx.conn.execute(stmt).all()
         if not rows:
             return []
-        first = len(CURRENT_COLUMNS)
         backwards = after.backwards if after is not None else False
         out = []
         for row in rows:
-            keys = tuple(_plain(v) for v in row[first:]) if columns else ()
-            out.append(Candidate(current_version(row), Position(keys, row.pk, backwards)))
+            keys = tuple(_plain(v) for v in row[WIDTH:]) if columns else ()
+            out.append(Candidate(version_of(row), Position(keys, row[0], backwards)))
         return out
 
     def included(
@@ -120,7 +120,7 @@ class SqlSearch:
             stmt = include_statement(include, resources, limit, target_types)
         if stmt is None:
             return []
-        return [current_version(row) for row in tx.conn.execute(stmt).all()]
+        return [version_of(row) for row in tx.conn.execute(stmt).all()]
 
 
 def _plain(value: object) -> SortValue:

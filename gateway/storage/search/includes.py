@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from gateway.search.query import Include
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
-from gateway.storage.store import CURRENT_COLUMNS
+from gateway.storage.search.rows import VERSION_COLUMNS
 
 R = s.idx_reference
 RES = s.resource
@@ -52,7 +52,7 @@ def include_statement(
     if target_types is not None:
         found.append(RES.c.resource_type.in_(sorted(target_types)))
     return (
-        select(*CURRENT_COLUMNS).select_from(joined).where(*found).order_by(RES.c.pk).limit(limit)
+        select(*VERSION_COLUMNS).select_from(joined).where(*found).order_by(RES.c.pk).limit(limit)
     )
 
 
@@ -75,7 +75,7 @@ def revinclude_statement(
         conds.append(R.c.param == include.param)
     sources = select(R.c.resource_pk).where(*conds)
     return (
-        select(*CURRENT_COLUMNS)
+        select(*VERSION_COLUMNS)
         .where(RES.c.pk.in_(sources), RES.c.deleted.is_(False))
         .order_by(RES.c.pk)
         .limit(limit)

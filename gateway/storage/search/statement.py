@@ -33,8 +33,8 @@ from gateway.storage.search.links import (
     has_predicate,
     list_predicate,
 )
+from gateway.storage.search.rows import VERSION_COLUMNS
 from gateway.storage.search.scope import SqlContext, Subject, type_condition
-from gateway.storage.store import CURRENT_COLUMNS
 
 _NEVER = 99
 _TYPE_RANK = {
@@ -127,7 +127,7 @@ def candidates_statement(
 ) -> tuple[Select[Any], list[SortColumn]]:
     """The candidate query and its sort columns (``sort=False``: primary-key order only).
 
-    It selects the current rows themselves (:data:`CURRENT_COLUMNS`), then the sort
+    It selects the current rows themselves (:data:`VERSION_COLUMNS`), then the sort
     values: with ``LIMIT``, both back-ends keep only the top rows while sorting.
     """
     row = s.resource
@@ -138,7 +138,7 @@ def candidates_statement(
     if after is not None:
         conds.append(beyond(columns, row.c.pk, after))
     stmt = (
-        select(*CURRENT_COLUMNS, *(c.expr.label(f"k{i}") for i, c in enumerate(columns)))
+        select(*VERSION_COLUMNS, *(c.expr.label(f"k{i}") for i, c in enumerate(columns)))
         .where(*conds)
         .order_by(*order_by(columns, row.c.pk, backwards=backwards))
         .limit(limit)
