@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
+from pathlib import Path
 
 from fastapi import FastAPI
 from redis import Redis
@@ -25,15 +27,19 @@ from gateway.fhir.cursor import CursorCodec
 from gateway.keyfile import ConfigurationError, server_secret
 from gateway.policy import Policy, PolicyOptions, load_matrix, load_resource_classes
 from gateway.record.access import AccessRules
-from gateway.record.interim import InterimIndexer, InterimSearch
+from gateway.record.indexing import SearchIndexer
 from gateway.record.profiles_data import document_type_classes
 from gateway.record.services import RecordServices
 from gateway.record.validation import WriteValidation
+from gateway.search import SearchLimits, SearchRegistry
+from gateway.search.summary import FILE as SUMMARY_FILE
+from gateway.search.summary import SummaryElements
 from gateway.storage import audit_keys, migrate
 from gateway.storage.audit_log import AuditLog
 from gateway.storage.audit_timer import CheckpointTimer
 from gateway.storage.engine import make_engine
 from gateway.storage.replay import SqlReplayGuard
+from gateway.storage.search import SqlSearch
 from gateway.storage.store import SqlStore
 from gateway.validation import Validator
 
@@ -86,20 +92,28 @@ def write_validation(settings: Settings) -> WriteValidation:
     return WriteValidation(validator, settings.validation)
 
 
+@lru_cache(maxsize=4)
+def _search_data(profiles: Path) -> tuple[SearchRegistry, SummaryElements]:
+    """The search registry and summary map of a profiles dir, loaded once per process."""
+    summaries = SummaryElements.load(profiles / "search-parameters" / SUMMARY_FILE)
+    return SearchRegistry.load(profiles), summaries
+
+
 def build_services(settings: Settings, *, audit: bool = True) -> RecordServices:
     """Open the store and assemble the record services (also used by the CLI).
 
     ``audit=False`` leaves the audit log out: only for internal loaders and migrations.
     """
     engine = make_engine(settings.sqlalchemy_url)
+    registry, summaries = _search_data(settings.profiles_path.resolve())
     return RecordServices(
         store=SqlStore(engine),
         settings=settings,
-        indexer=InterimIndexer(),
+        indexer=SearchIndexer(registry, base_url=settings.base_url),
         validator=write_validation(settings),
         policy=access_rules(settings),
         cursors=CursorCodec(server_secret(settings)),
-        search=InterimSearch(),
+        search=SqlSearch(registry, summaries, SearchLimits.from_settings(settings.limits)),
         audit=AuditLog.from_settings(settings, engine) if audit else None,
     )
 

@@ -25,6 +25,12 @@ class LimitSettings(BaseModel):
     max_json_depth: int = Field(default=64, ge=8)
     max_json_container_items: int = Field(default=100_000, ge=100)
     max_string_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Search (https://hl7.org/fhir/R4/search.html); past any of them a search is a 400.
+    max_params: int = Field(default=100, ge=1)
+    max_or_values: int = Field(default=100, ge=1)
+    max_includes: int = Field(default=10, ge=0)
+    max_iterate_depth: int = Field(default=3, ge=1)
+    max_included_per_page: int = Field(default=1000, ge=1)
 
 
 class AuditSettings(BaseModel):

@@ -6,6 +6,10 @@ history sequence of those types, read in the same transaction as the request
 (:meth:`StoreTx.generation`): any committed change to any of them, by any worker, changes
 the key, so a stale entry is never used (0 s invalidation, no Redis needed, never a
 guess). Only read-only units fill the cache: a writer's uncommitted state never enters it.
+
+The stamp is exact only where writers are serialised (SQLite). On PostgreSQL transactions
+commit out of sequence order, so a change committed late with a lower sequence would
+not move the stamp: there the cache is off and facts are read once per unit of work.
 """
 
 from __future__ import annotations

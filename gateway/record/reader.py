@@ -12,6 +12,7 @@ from gateway.fhir.instant import from_micros
 from gateway.policy import Action, PatientFacts
 from gateway.record.facts_cache import FACT_TYPES
 from gateway.record.patient_facts import load_patient_facts
+from gateway.record.search import match
 from gateway.record.services import RecordServices
 from gateway.storage.audit_search import audit_conditions, audit_count, audit_select
 from gateway.storage.records import StoredVersion
@@ -50,7 +51,9 @@ class RecordReader:
         facts = self._facts.get(patient_id)
         if facts is not None:
             return facts
-        cache = self.services.facts_cache if self.shares_cache else None
+        cache = self.services.facts_cache
+        if not self.shares_cache or self._tx.dialect != "sqlite":
+            cache = None  # see gateway.record.facts_cache: the stamp is exact on SQLite only
         if cache is not None:
             if self._generation is None:
                 self._generation = self.tx.generation(FACT_TYPES)
@@ -97,28 +100,17 @@ class RecordReader:
                 version = replace(before, deleted=True)
         return self.services.policy.may_read(self, version, action)
 
+    def may_search_type(self, resource_type: str) -> bool:
+        """Whether a chain, ``_has`` or ``_list`` may read ``resource_type`` resources
+        for this caller (a 400 otherwise). Every type, until access control says more."""
+        return True
+
     def match(
-        self,
-        resource_type: str,
-        params: Sequence[tuple[str, str]],
-        *,
-        limit: int,
-        after: int | None = None,
+        self, resource_type: str, params: Sequence[tuple[str, str]], *, limit: int
     ) -> list[StoredVersion]:
-        """Up to ``limit`` current resources matching ``params`` that the caller may see."""
-        engine = self.services.search
-        found: list[StoredVersion] = []
-        batch = max(limit * 4, 50)
-        while True:
-            rows = engine.candidates(self.tx, resource_type, params, after=after, limit=batch)
-            for v in rows:
-                if self.visible(v):
-                    found.append(v)
-                    if len(found) >= limit:
-                        return found
-            if len(rows) < batch:
-                return found
-            after = rows[-1].pk
+        """Up to ``limit`` current resources matching ``params`` that the caller may see
+        (the full search grammar, strict), for conditional interactions."""
+        return match(self, resource_type, list(params), limit=limit)
 
     def read(self, resource_type: str, rid: str) -> StoredVersion:
         """The current version; 404 when absent or hidden, 410 when deleted."""

@@ -8,7 +8,7 @@ the embedded, development set-up, not mocks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,8 +16,12 @@ from typing import Any, Protocol
 from gateway.access.context import AccessContext
 from gateway.errors import Issue
 from gateway.policy import Action, Decision, PatientFacts
+from gateway.search import SearchLimits, SearchRegistry, SearchRequest
+from gateway.search.query import Include
 from gateway.search.rows import IndexRows
+from gateway.search.summary import SummaryElements
 from gateway.storage.records import StoredVersion
+from gateway.storage.search import Candidate, Position
 from gateway.storage.store import StoreTx
 
 
@@ -75,20 +79,55 @@ class AccessPolicy(Protocol):
 
 
 class SearchEngine(Protocol):
-    """Finds the current resources matching search parameters, best match order first.
+    """Parses searches and lists their candidates in SQL, *before* access filtering.
 
-    Returns candidates *before* access filtering; the repository filters them, so
-    totals and pages are computed on what the caller may see.
+    The repository filters every candidate and every included resource through the
+    access policy (:mod:`gateway.record.search`), so pages, totals and includes count
+    only what the caller may see. The implementation is
+    :class:`gateway.storage.search.SqlSearch`.
     """
+
+    @property
+    def registry(self) -> SearchRegistry: ...
+
+    @property
+    def limits(self) -> SearchLimits: ...
+
+    @property
+    def summaries(self) -> SummaryElements: ...
+
+    def parse(
+        self,
+        resource_type: str | None,
+        params: Sequence[tuple[str, str]],
+        *,
+        lenient: bool = False,
+        compartment: tuple[str, str] | None = None,
+        reserved: Collection[str] = (),
+    ) -> SearchRequest: ...
+
+    def describe(self, resource_type: str) -> list[dict[str, str]]: ...
 
     def candidates(
         self,
         tx: StoreTx,
-        resource_type: str | None,
-        params: Sequence[tuple[str, str]],
+        request: SearchRequest,
         *,
-        after: int | None,
+        after: Position | None,
         limit: int,
+        base: str,
+        now: int,
+        sort: bool = True,
+    ) -> list[Candidate]: ...
+
+    def included(
+        self,
+        tx: StoreTx,
+        include: Include,
+        resources: Sequence[StoredVersion],
+        *,
+        limit: int,
+        target_types: Collection[str] | None = None,
     ) -> list[StoredVersion]: ...
 
 

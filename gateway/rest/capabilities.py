@@ -38,7 +38,7 @@ def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
     settings = repo.services.settings
     type_codes = {r.interaction for r in ROUTES if r.shape[:1] == ("{type}",)}
     system_codes = {r.interaction for r in ROUTES if r.shape[:1] != ("{type}",)}
-    described = getattr(repo.services.search, "describe", None)
+    search = repo.services.search
     resources = []
     for rtype in sorted(RESOURCE_TYPES):
         entry: dict[str, Any] = {
@@ -52,10 +52,9 @@ def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
             "conditionalUpdate": True,
             "conditionalDelete": "single",
         }
-        if callable(described):
-            params = described(rtype)
-            if params:
-                entry["searchParam"] = params
+        params = search.describe(rtype)
+        if params:
+            entry["searchParam"] = params
         ops = [
             {"name": op.name, "definition": op.definition}
             for op in OPERATIONS.values()
@@ -68,6 +67,10 @@ def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
     rest: dict[str, Any] = {
         "mode": "server",
         "resource": resources,
+        "compartment": [
+            f"http://hl7.org/fhir/CompartmentDefinition/{c.lower()}"
+            for c in search.registry.compartments()
+        ],
         "interaction": [
             {"code": code}
             for code in ("transaction", "batch", "history-system")

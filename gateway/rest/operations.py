@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from gateway.errors import MethodNotAllowed, NotFound
 from gateway.fhir.resource_types import RESOURCE_TYPES
 from gateway.record.repository import Repository
+from gateway.rest import everything
 from gateway.rest.request import FhirRequest, FhirResponse
 
 OperationHandler = Callable[[FhirRequest, Repository], FhirResponse]
@@ -34,6 +35,18 @@ OPERATIONS: dict[str, Operation] = {}
 def register(op: Operation) -> Operation:
     OPERATIONS[op.name] = op
     return op
+
+
+register(
+    Operation(
+        name="everything",
+        levels=frozenset({"type", "instance"}),
+        resource_types=frozenset({"Patient"}),
+        methods=frozenset({"GET"}),
+        handler=everything.everything,
+        definition=everything.DEFINITION,
+    )
+)
 
 
 def run_operation(req: FhirRequest, repo: Repository) -> FhirResponse:

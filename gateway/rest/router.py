@@ -17,6 +17,7 @@ from gateway.rest import (
     audit_events,
     bundle_processing,
     capabilities,
+    compartment,
     history,
     instance,
     type_level,
@@ -52,6 +53,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", ("{type}", "{id}"), "patch", instance.patch),
     Route("DELETE", ("{type}", "{id}"), "delete", instance.delete),
     Route("GET", ("{type}", "{id}", "_history"), "history-instance", history.history),
+    Route("GET", ("{type}", "{id}", "{type}"), "search-type", compartment.search),
     Route("GET", ("{type}", "{id}", "_history", "{vid}"), "vread", instance.vread),
 )
 

@@ -61,14 +61,23 @@ def parse_sort(
     return tuple(keys)
 
 
-def parse_count(name: str, value: str, limits: SearchLimits) -> tuple[int, Issue | None]:
-    """The page size; above the maximum it is lowered, with a warning to report."""
+def parse_count(
+    name: str, value: str, limits: SearchLimits, *, lenient: bool = False
+) -> tuple[int, Issue | None]:
+    """The page size. Above the maximum: 400 when strict; lowered, with a warning to
+    report, when lenient."""
     if not _COUNT.match(value):
         raise invalid(
             name, f"_count must be a non-negative integer, not '{shown(value)}'", INVALID_CONTROL
         )
     count = int(value)
     if count > limits.max_count:
+        if not lenient:
+            raise invalid(
+                name,
+                f"_count={count} exceeds the maximum page size of {limits.max_count}",
+                LIMIT_EXCEEDED,
+            )
         warning = Issue(
             "warning",
             "informational",
@@ -177,4 +186,8 @@ def check_contained(name: str, value: str) -> None:
             name, f"_contained must be true, false or both, not '{shown(value)}'", INVALID_CONTROL
         )
     if value != "false":
-        raise unsupported(name, "Searching contained resources is not supported", UNSUPPORTED_VALUE)
+        raise unsupported(
+            name,
+            f"{name}={shown(value)}: searching contained resources is not supported",
+            UNSUPPORTED_VALUE,
+        )

@@ -228,7 +228,9 @@ def parse_chain(
     head, _, inner = name.partition(".")
     if "." in inner:
         raise unsupported(
-            name, "Chained parameters are supported one level deep only", UNSUPPORTED_CHAIN
+            name,
+            f"'{shown(name)}': chained parameters are supported one level deep only",
+            UNSUPPORTED_CHAIN,
         )
     if not inner:
         raise unsupported(name, f"Unknown search parameter '{shown(name)}'")

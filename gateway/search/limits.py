@@ -18,7 +18,7 @@ class SearchLimits:
     max_or_values: int = 100
     max_includes: int = 10
     max_iterate_depth: int = 3
-    max_included_per_page: int = 500
+    max_included_per_page: int = 1000
     default_count: int = 50
     max_count: int = 1000
     max_value_length: int = 4096
@@ -26,4 +26,12 @@ class SearchLimits:
 
     @classmethod
     def from_settings(cls, limits: LimitSettings) -> SearchLimits:
-        return cls(default_count=limits.default_count, max_count=limits.max_count)
+        return cls(
+            max_params=limits.max_params,
+            max_or_values=limits.max_or_values,
+            max_includes=limits.max_includes,
+            max_iterate_depth=limits.max_iterate_depth,
+            max_included_per_page=limits.max_included_per_page,
+            default_count=limits.default_count,
+            max_count=limits.max_count,
+        )

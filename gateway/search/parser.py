@@ -73,6 +73,7 @@ class _Builder:
     reserved: dict[str, str] = field(default_factory=dict)
     ignored: list[IgnoredParameter] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
+    lenient: bool = False
 
 
 def parse_search(
@@ -106,7 +107,7 @@ def parse_search(
         raise invalid(
             resource_type, f"Unknown resource type '{shown(resource_type)}'", UNKNOWN_TYPE
         )
-    out = _Builder()
+    out = _Builder(lenient=lenient)
     seen: set[str] = set()
     types = _scope(resource_type, params, registry, compartment)
     for name, value in params:
@@ -242,7 +243,7 @@ def _one(
     if control == "_sort":
         out.sort = controls.parse_sort(registry, name, value, types, limits)
     elif control == "_count":
-        out.count, warning = controls.parse_count(name, value, limits)
+        out.count, warning = controls.parse_count(name, value, limits, lenient=out.lenient)
         if warning is not None:
             out.warnings.append(warning)
     elif control == "_total":

@@ -13,6 +13,8 @@ GW-1104   limit exceeded                                 BadRequest 400
 GW-1105   unsupported chain or ``_has`` form             UnsupportedParameter 400
 GW-1106   invalid result control (``_count``, ``_sort``…) BadRequest 400
 GW-1107   unknown resource type or compartment           BadRequest 400
+GW-1108   chain, ``_has`` or ``_list`` over a type the   BadRequest 400
+          caller may not search
 GW-1110   (warning) parameter ignored, lenient handling
 GW-1111   (warning) ``_count`` lowered to the maximum
 ========  =============================================  =========================
@@ -33,6 +35,7 @@ LIMIT_EXCEEDED = "GW-1104"
 UNSUPPORTED_CHAIN = "GW-1105"
 INVALID_CONTROL = "GW-1106"
 UNKNOWN_TYPE = "GW-1107"
+FORBIDDEN_LINK = "GW-1108"
 IGNORED = "GW-1110"
 COUNT_LOWERED = "GW-1111"
 

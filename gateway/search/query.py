@@ -196,10 +196,11 @@ class CompartmentConstraint:
     """``[base]/Patient/{id}/{type}``: restrict to one compartment instance.
 
     ``params`` gives, per searched type, the parameters linking it to the compartment.
+    ``id`` ``None`` stands for every instance (``Patient/$everything``).
     """
 
     compartment: str
-    id: str
+    id: str | None
     params: dict[str, tuple[str, ...]]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Table, delete, insert
@@ -27,25 +26,41 @@ _TABLES: tuple[tuple[str, Table], ...] = (
 )
 
 
-def _clip(row: dict[str, Any]) -> dict[str, Any]:
-    for key, value in row.items():
-        if isinstance(value, str) and len(value) > MAX_INDEXED_CHARS and key != "exact":
-            row[key] = value[:MAX_INDEXED_CHARS]
-    return row
+def _columns(table: Table) -> tuple[str, ...]:
+    return tuple(c.name for c in table.columns if c.name not in ("resource_pk", "resource_type"))
+
+
+_FIELDS: dict[str, tuple[str, ...]] = {name: _columns(table) for name, table in _TABLES}
+
+
+def _clip(value: Any, key: str) -> Any:
+    if value.__class__ is str and len(value) > MAX_INDEXED_CHARS and key != "exact":
+        return value[:MAX_INDEXED_CHARS]
+    return value
 
 
 def insert_index_rows(conn: Connection, items: Iterable[tuple[int | None, str, IndexRows]]) -> None:
-    """Insert the index rows of each ``(resource_pk, resource_type, rows)``."""
+    """Insert the index rows of each ``(resource_pk, resource_type, rows)``.
+
+    Each row dataclass has the fields of its table's columns (plus at most a few the
+    table lacks); rows are read field by field, which is several times faster than
+    :func:`dataclasses.asdict` on the hot path of every write.
+    """
     batches: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in _TABLES}
     for pk, rtype, rows in items:
         if pk is None:
             raise ValueError("index rows need the resource's primary key")
         for name, _table in _TABLES:
-            for row in getattr(rows, name):
-                values = _clip(asdict(row))
+            found = getattr(rows, name)
+            if not found:
+                continue
+            names = _FIELDS[name]
+            batch = batches[name]
+            for row in found:
+                values = {key: _clip(getattr(row, key), key) for key in names}
                 values["resource_pk"] = pk
                 values["resource_type"] = rtype
-                batches[name].append(values)
+                batch.append(values)
     for name, table in _TABLES:
         if batches[name]:
             conn.execute(insert(table), batches[name])

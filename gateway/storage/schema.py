@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 NAMING = {
@@ -63,6 +64,8 @@ resource = Table(
     UniqueConstraint("resource_type", "id"),
     Index(None, "resource_type", "last_updated"),
     Index(None, "patient_id", "resource_type"),
+    # A type's resources in primary-key order: search pages without a selective criterion.
+    Index(None, "resource_type", "pk"),
 )
 
 history = Table(
@@ -133,6 +136,7 @@ idx_reference = _index_table(
     Column("target_type", String(64), nullable=True),
     Column("target_id", String(64), nullable=True),
     Column("url", Text, nullable=True),
+    Column("version", Text, nullable=True),  # of a canonical reference (url|version)
     indexes=[
         ("resource_type", "param", "target_id", "target_type"),
         ("target_type", "target_id"),
@@ -147,6 +151,8 @@ idx_quantity = _index_table(
     Column("system", Text, nullable=True),
     Column("code", Text, nullable=True),
     Column("unit", Text, nullable=True),
+    # The extra row of a UCUM quantity, in its canonical unit (gateway.search.ucum).
+    Column("canonical", Boolean, nullable=False, server_default=false()),
     indexes=[("resource_type", "param", "value")],
 )
 

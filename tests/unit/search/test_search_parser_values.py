@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.errors import BadRequest
 from gateway.search import SearchLimits, SearchRegistry, parse_search
 from gateway.search.query import (
     ChainClause,
@@ -366,7 +367,12 @@ def test_sort_count_total_summary(registry: SearchRegistry) -> None:
 
 def test_default_and_lowered_count(registry: SearchRegistry) -> None:
     assert parse(registry, "Patient", "").count == 50
-    request = parse(registry, "Patient", "_count=5000", limits=SearchLimits(max_count=200))
+    with pytest.raises(BadRequest, match="exceeds the maximum") as caught:
+        parse(registry, "Patient", "_count=5000", limits=SearchLimits(max_count=200))
+    assert caught.value.expression == ("_count",)
+    request = parse(
+        registry, "Patient", "_count=5000", limits=SearchLimits(max_count=200), lenient=True
+    )
     assert request.count == 200
     assert [w.gateway_code for w in request.warnings] == ["GW-1111"]
     assert parse(registry, "Patient", "_count=0").count == 0

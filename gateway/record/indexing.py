@@ -1,0 +1,68 @@
+"""The real :class:`~gateway.record.seams.Indexer`: search index rows and the owning patient.
+
+Rows come from :func:`gateway.search.extract` (every served search parameter of the
+type), the owner from :func:`gateway.search.patient_of` over the same rows, so a
+resource is extracted once per write. Two adjustments before storage:
+
+- ``_id`` and ``_lastUpdated`` rows are dropped: the resource table already holds both
+  (``resource.id``, ``resource.last_updated``) and search reads them there, which saves
+  two index rows per resource;
+- an absolute reference is *local* only under this server's public base
+  (``GATEWAY_BASE_URL``): elsewhere it keeps its URL and type but loses its id, so
+  ``subject=Patient/1`` never matches ``http://other.example/fhir/Patient/1``, and
+  includes, chains and the patient compartment never follow it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gateway.search import IndexRows, SearchRegistry, extract, patient_of
+
+SERVED_FROM_COLUMNS = frozenset({"_id", "_lastUpdated"})
+
+
+class SearchIndexer:
+    """Pure and thread-safe; ``patient_of`` then ``rows`` on the same dict extracts once."""
+
+    def __init__(
+        self, registry: SearchRegistry, *, base_url: str | None = None, tz: ZoneInfo | None = None
+    ) -> None:
+        self.registry = registry
+        self._base = base_url.rstrip("/") + "/" if base_url else None
+        self._tz = tz
+        self._last = threading.local()
+
+    def rows(self, resource: dict[str, Any]) -> IndexRows:
+        last = getattr(self._last, "value", None)
+        if last is not None and last[0] is resource:
+            self._last.value = None
+            rows: IndexRows = last[1]
+            return rows
+        return self._extract(resource)
+
+    def patient_of(self, resource: dict[str, Any]) -> str | None:
+        rows = self._extract(resource)
+        self._last.value = (resource, rows)
+        return patient_of(resource, self.registry, rows)
+
+    def _extract(self, resource: dict[str, Any]) -> IndexRows:
+        rows = extract(resource, self.registry, tz=self._tz)
+        if any(t.param in SERVED_FROM_COLUMNS for t in rows.tokens):
+            rows.tokens = [t for t in rows.tokens if t.param not in SERVED_FROM_COLUMNS]
+        if any(d.param in SERVED_FROM_COLUMNS for d in rows.dates):
+            rows.dates = [d for d in rows.dates if d.param not in SERVED_FROM_COLUMNS]
+        if any(r.url is not None and r.target_id is not None for r in rows.references):
+            rows.references = [
+                replace(r, target_id=None)
+                if r.url is not None and r.target_id is not None and not self._is_local(r.url)
+                else r
+                for r in rows.references
+            ]
+        return rows
+
+    def _is_local(self, url: str) -> bool:
+        return self._base is not None and url.startswith(self._base)

@@ -1,0 +1,140 @@
+"""Search over HTTP: GET and POST _search alike, links and paging, totals, subsets,
+compartments, and fresh results on every request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+SUBSETTED = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+    "code": "SUBSETTED",
+    "display": "subsetted",
+}
+
+
+def _patient(family: str, **fields: Any) -> dict[str, Any]:
+    return {"resourceType": "Patient", "name": [{"family": family}], **fields}
+
+
+def _ids(bundle: dict[str, Any], mode: str = "match") -> list[str]:
+    return [e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == mode]
+
+
+def _link(bundle: dict[str, Any], relation: str) -> str | None:
+    return next((lk["url"] for lk in bundle["link"] if lk["relation"] == relation), None)
+
+
+def test_get_and_post_search_agree(client: httpx.Client) -> None:
+    for family in ("Durand", "Dupont", "Martin"):
+        client.post("/Patient", json=_patient(family, birthDate="1970-08-03"))
+    got = client.get("/Patient", params={"name": "du", "birthdate": "1970"}).json()
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    posted = client.post("/Patient/_search", content=b"name=du&birthdate=1970", headers=form)
+    assert posted.status_code == 200
+    assert sorted(_ids(got)) == sorted(_ids(posted.json()))
+    assert len(_ids(got)) == 2 and got["total"] == 2
+    mixed = client.post("/Patient/_search?name=du", content=b"birthdate=1971", headers=form)
+    assert _ids(mixed.json()) == []
+
+
+def test_paging_links_walk_every_match_once(client: httpx.Client) -> None:
+    made = {client.post("/Patient", json=_patient(f"P{i:02d}")).json()["id"] for i in range(11)}
+    first = client.get("/Patient", params={"_count": "4", "_sort": "-family"}).json()
+    assert "total" not in first
+    assert _link(first, "self") and _link(first, "first") and _link(first, "prev") is None
+    seen: list[str] = []
+    pages = [first]
+    url = _link(first, "next")
+    seen += _ids(first)
+    while url:
+        page = client.get(url).json()
+        pages.append(page)
+        seen += _ids(page)
+        url = _link(page, "next")
+    assert len(pages) == 3 and len(seen) == 11 and set(seen) == made
+    families = [f"P{i:02d}" for i in range(11)]
+    by_id = {
+        e["resource"]["id"]: e["resource"]["name"][0]["family"] for p in pages for e in p["entry"]
+    }
+    assert [by_id[i] for i in seen] == sorted(families, reverse=True)
+    back = client.get(_link(pages[-1], "prev") or "").json()
+    assert _ids(back) == _ids(pages[1])
+    assert client.get(_link(pages[-1], "first") or "").json()["entry"] == first["entry"]
+    accurate = client.get("/Patient", params={"_count": "4", "_total": "accurate"}).json()
+    assert accurate["total"] == 11
+
+
+def test_a_fresh_query_sees_what_was_just_written(client: httpx.Client) -> None:
+    assert client.get("/Patient", params={"name": "Nouveau"}).json()["total"] == 0
+    client.post("/Patient", json=_patient("Nouveau"))
+    assert client.get("/Patient", params={"name": "Nouveau"}).json()["total"] == 1
+
+
+def test_summary_and_elements(client: httpx.Client) -> None:
+    client.post(
+        "/Patient",
+        json=_patient(
+            "Durand",
+            birthDate="1970",
+            gender="female",
+            text={
+                "status": "generated",
+                "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>',
+            },
+            maritalStatus={"text": "married"},
+        ),
+    )
+
+    def only(params: dict[str, str]) -> dict[str, Any]:
+        bundle = client.get("/Patient", params=params).json()
+        resource: dict[str, Any] = bundle["entry"][0]["resource"]
+        return resource
+
+    elements = only({"_elements": "birthDate"})
+    assert set(elements) == {"resourceType", "id", "meta", "birthDate"}
+    assert SUBSETTED in elements["meta"]["tag"]
+    summary = only({"_summary": "true"})
+    assert {"name", "gender", "birthDate"} <= set(summary)
+    assert "maritalStatus" not in summary and "text" not in summary
+    assert SUBSETTED in summary["meta"]["tag"]
+    text = only({"_summary": "text"})
+    assert set(text) == {"resourceType", "id", "meta", "text"}
+    data = only({"_summary": "data"})
+    assert "text" not in data and "maritalStatus" in data
+    full = only({})
+    assert "tag" not in full["meta"]
+    counted = client.get("/Patient", params={"_summary": "count"}).json()
+    assert counted["total"] == 1 and "entry" not in counted
+
+
+def test_include_over_http(client: httpx.Client) -> None:
+    dr = client.post("/Practitioner", json={"resourceType": "Practitioner"}).json()["id"]
+    pid = client.post(
+        "/Patient",
+        json={
+            "resourceType": "Patient",
+            "generalPractitioner": [{"reference": f"Practitioner/{dr}"}],
+        },
+    ).json()["id"]
+    bundle = client.get(
+        "/Patient", params={"_id": pid, "_include": "Patient:general-practitioner"}
+    ).json()
+    assert _ids(bundle) == [pid] and _ids(bundle, "include") == [dr]
+    assert bundle["total"] == 1
+
+
+def test_compartment_search(client: httpx.Client) -> None:
+    a = client.post("/Patient", json=_patient("A")).json()["id"]
+    b = client.post("/Patient", json=_patient("B")).json()["id"]
+    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}}
+    mine = client.post("/Observation", json={**obs, "subject": {"reference": f"Patient/{a}"}})
+    client.post("/Observation", json={**obs, "subject": {"reference": f"Patient/{b}"}})
+    bundle = client.get(f"/Patient/{a}/Observation").json()
+    assert _ids(bundle) == [mine.json()["id"]]
+    assert (_link(bundle, "self") or "").endswith(f"/fhir/Patient/{a}/Observation")
+    assert client.get(f"/Patient/{a}/Observation", params={"code:text": "y"}).json()["total"] == 0
+    outside = client.get(f"/Patient/{a}/Organization")
+    assert outside.status_code == 400
+    assert client.get(f"/Encounter/{a}/Observation").status_code == 400
