@@ -51,6 +51,43 @@ class AccessRules:
         patient_facts = unit.patient_facts(patient.split("/", 1)[1]) if patient else None
         return self.policy.evaluate(unit.ctx, action, facts, patient_facts, now=unit.now())
 
+    def may_search_type(self, unit: AccessUnit, resource_type: str) -> bool:
+        """Whether the caller may read resources of this type at all (type level).
+
+        A chain, ``_has`` or ``_list`` over a type the caller may not read would let it
+        probe contents it cannot see (``Observation?subject:Patient.name=…``); the search
+        refuses those with a 400 instead of answering.
+        """
+        ctx = unit.ctx
+        if ctx.kind == "dev":
+            return self.policy.options.dev_mode
+        klass = self.classes.types.get(resource_type)
+        if klass in (None, "excluded"):
+            return False
+        if klass == "not-clinical":
+            return True
+        if ctx.kind == "auditor":
+            return klass == "audit"
+        if ctx.kind == "admin":
+            return klass in ("administrative", "roster") and resource_type != "Patient"
+        if klass in ("audit", "consent"):
+            return ctx.kind == "patient" and klass == "consent"
+        if ctx.kind == "patient" or klass in ("administrative", "roster"):
+            return True
+        if klass not in self.policy.matrix.classes:  # by document type: any readable class
+            return any(self._cell(ctx, c) for c in self.policy.matrix.classes)
+        return self._cell(ctx, klass)
+
+    def _cell(self, ctx: Any, klass: str) -> bool:
+        row = "system" if ctx.kind == "system" else ctx.profession
+        cell = self.policy.matrix.cell(
+            row,
+            klass,
+            specialty=None if ctx.kind == "system" else ctx.specialty,
+            role=None if ctx.kind == "system" else ctx.role,
+        )
+        return cell is not None and cell.read
+
     # -- writes ------------------------------------------------------------------------
 
     def check_write(

@@ -102,8 +102,8 @@ class RecordReader:
 
     def may_search_type(self, resource_type: str) -> bool:
         """Whether a chain, ``_has`` or ``_list`` may read ``resource_type`` resources
-        for this caller (a 400 otherwise). Every type, until access control says more."""
-        return True
+        for this caller (a 400 otherwise), by the access rules at type level."""
+        return self.services.policy.may_search_type(self, resource_type)
 
     def match(
         self, resource_type: str, params: Sequence[tuple[str, str]], *, limit: int

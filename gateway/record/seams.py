@@ -67,6 +67,10 @@ class AccessPolicy(Protocol):
 
     def explain(self, unit: AccessUnit, version: StoredVersion, action: Action) -> Decision: ...
 
+    def may_search_type(self, unit: AccessUnit, resource_type: str) -> bool:
+        """May the caller read resources of this type at all (for chains and ``_has``)?"""
+        ...
+
     def check_write(
         self,
         unit: AccessUnit,

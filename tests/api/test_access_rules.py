@@ -162,3 +162,25 @@ def test_transaction_with_one_refused_entry_fails_whole(gw: DemoGateway) -> None
 def test_unauthenticated_and_wrong_token_never_see_anything(gw: DemoGateway) -> None:
     r = httpx.get(gw.server.url + "/fhir/Patient/alice")
     assert r.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("actor", "facts", "query", "status"),
+    [
+        ("physician", {"patient": ALICE}, {"subject:Patient.family": "Dupont"}, 200),
+        ("auditor", {}, {"subject:Patient.family": "Dupont"}, 400),
+        ("admin", {}, {"subject:Patient.family": "Dupont"}, 400),
+        ("admin", {}, {"_has:Observation:subject:code": "8867-4"}, 400),
+    ],
+)
+def test_chains_over_types_the_caller_cannot_read_are_refused(
+    gw: DemoGateway, actor: str, facts: dict[str, Any], query: dict[str, str], status: int
+) -> None:
+    path = "/Patient" if any(k.startswith("_has") for k in query) else "/Observation"
+    with gw.client(actor, **facts) as http:
+        r = http.get(path, params=query)
+    assert r.status_code == status, r.text
+    if status == 400:
+        issue = r.json()["issue"][0]
+        assert issue["details"]["coding"][0]["code"] == "GW-1108"
+        assert issue["expression"] == [next(iter(query))]

@@ -73,6 +73,9 @@ class HidingPolicy:
     def explain(self, unit: AccessUnit, version: StoredVersion, action: Action) -> Decision:
         raise NotImplementedError("explanations are not part of this test policy")
 
+    def may_search_type(self, unit: AccessUnit, resource_type: str) -> bool:
+        return True
+
     def check_write(
         self,
         unit: AccessUnit,
