@@ -15,6 +15,7 @@ from gateway.record.seams import (
     Indexer,
     ProfileValidator,
     SearchEngine,
+    WriteHook,
 )
 from gateway.storage.store import SqlStore
 
@@ -36,3 +37,4 @@ class RecordServices:
     clock: Callable[[], int] = system_clock
     facts_cache: FactsCache | None = field(default_factory=FactsCache)
     listeners: tuple[CommitListener, ...] = field(default=())
+    write_hooks: tuple[WriteHook, ...] = field(default=())
