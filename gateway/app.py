@@ -6,6 +6,7 @@ Nothing happens at import time. The lifespan opens the database, applies migrati
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway import __version__
 from gateway.api import access, errors, fhir, health
+from gateway.api import sync as sync_api
 from gateway.api.auth import Authenticate, BearerAuthenticator, RegistryFile, dev_open
 from gateway.api.limits import BodyLimit
 from gateway.api.request_id import RequestId
@@ -33,6 +35,8 @@ from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.storage.replay import SqlReplayGuard
 from gateway.storage.store import SqlStore
+from gateway.sync.runtime import start_sync
+from gateway.sync.worker import Worker
 from gateway.validation import Validator
 
 
@@ -108,11 +112,26 @@ def create_app(settings: Settings) -> FastAPI:
             await run_in_threadpool(validator.warm)  # compile every profile before serving
         if settings.migrate_on_start:
             await run_in_threadpool(migrate.upgrade, services.store.engine)
+        # -- sync (issue 8): the bus, and the services with sync's seams filled in --------
+        sync = await run_in_threadpool(start_sync, settings, services)
+        services = sync.services
+        stop, worker = threading.Event(), None
+        if sync.worker_in_server:
+            runner = await run_in_threadpool(Worker, sync)
+            worker = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+            worker.start()
+        app.state.sync = sync
+        # -- end sync ----------------------------------------------------------------------
         app.state.services = services
         app.state.authenticate = _authenticator(settings, services)
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await run_in_threadpool(worker.join, 30)
+            await sync.bus.aclose()
+            sync.close()
             services.store.engine.dispose()
 
     app = FastAPI(
@@ -128,6 +147,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(fhir.router)
     app.include_router(access.router)
+    app.include_router(sync_api.router)
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(RequestId)
     return app
