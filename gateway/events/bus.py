@@ -1,7 +1,8 @@
 """The one event-bus Protocol, with the semantics of Redis Streams.
 
 A *topic* is an append-only log of entries, each with an id that grows with every
-publish. It keeps at most about ``maxlen`` entries (older ones are trimmed).
+publish (after a ``drop``, Redis restarts ids from the clock: never lower at millisecond
+precision). It keeps at most about ``maxlen`` entries (older ones are trimmed).
 
 - ``publish`` appends and returns the entry id.
 - A *consumer group* reads every entry of a topic once across its consumers

@@ -53,6 +53,8 @@ class FeedPosition:
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             raise ValueError("position.a must be a non-negative integer")
         for snap in (lo, hi):
+            if snap is not None and not isinstance(snap, str):
+                raise ValueError("a snapshot is a string")
             if snap is not None:
                 snapshot_xmin(snap)
         return cls(lo=lo, hi=hi, after=after)

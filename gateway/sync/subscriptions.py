@@ -74,7 +74,12 @@ def from_version(version: StoredVersion) -> ActiveSubscription | None:
 
 
 class SubscriptionDirectory:
-    """Active subscriptions, cached per history stamp of the Subscription type."""
+    """Active subscriptions, cached per history stamp of the Subscription type.
+
+    The stamp is the *number* of Subscription history rows, not their newest ``seq``: on
+    PostgreSQL a version committed late may carry a lower ``seq`` than one already seen,
+    which would leave a max-``seq`` stamp unchanged; every commit adds a row to the count.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -82,7 +87,7 @@ class SubscriptionDirectory:
         self._active: list[ActiveSubscription] = []
 
     def active(self, tx: StoreTx) -> list[ActiveSubscription]:
-        stamp = tx.generation([SUBSCRIPTION])
+        stamp = tx.count_history(resource_type=SUBSCRIPTION)
         with self._lock:
             if stamp == self._stamp:
                 return self._active
