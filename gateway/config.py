@@ -41,6 +41,13 @@ class SyncSettings(BaseModel):
     feed_default_limit: int = Field(default=100, ge=1)
     feed_max_limit: int = Field(default=1000, ge=1)
     feed_max_wait: float = Field(default=60.0, ge=0, description="Long-poll cap in seconds.")
+    feed_linger_ms: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="After a long-poll wakes, wait this long for more changes to answer "
+        "with (fewer, fuller answers under load).",
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Exact origins (scheme://host[:port]) rest-hook endpoints may use.",

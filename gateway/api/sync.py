@@ -15,6 +15,8 @@ bus without holding a thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -36,6 +38,8 @@ from gateway.sync.feed_params import parse_feed_params
 from gateway.sync.runtime import SyncRuntime
 
 router = APIRouter()
+log = logging.getLogger("gateway.api.sync")
+POLL_WITHOUT_BUS = 1.0
 
 
 async def _caller(request: Request) -> AccessContext:
@@ -62,8 +66,11 @@ async def changes(request: Request) -> Response:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + params.wait
 
-    def step(at: FeedPosition) -> tuple[str, FeedPage]:
-        mark = runtime.bus.latest(CHANGES)  # before the query: a later commit wakes us
+    def step(at: FeedPosition) -> tuple[str | None, FeedPage]:
+        # The mark is taken before the query: a commit after it wakes the wait below.
+        mark: str | None = None
+        with contextlib.suppress(Exception):  # a bus that is down: poll the database
+            mark = runtime.bus.latest(CHANGES)
         return mark, read_feed(repo, at, types=params.types, limit=params.limit)
 
     while True:
@@ -72,7 +79,7 @@ async def changes(request: Request) -> Response:
         remaining = deadline - loop.time()
         if page.versions or not page.caught_up or remaining <= 0:
             break
-        await runtime.bus.wait_after(CHANGES, mark, remaining)
+        await _wait(runtime, mark, remaining)
     base = fhir_base(request, runtime.settings)
     body = feed_bundle(
         base=base,
@@ -83,6 +90,23 @@ async def changes(request: Request) -> Response:
         now=runtime.services.clock(),
     )
     return Response(body, media_type=FHIR_JSON_UTF8)
+
+
+async def _wait(runtime: SyncRuntime, mark: str | None, remaining: float) -> None:
+    """Until something is published after ``mark``, then ``feed_linger_ms`` more, so that
+    one answer carries what a burst of commits wrote; a bus that fails degrades to a 1 s
+    poll of the database (the feed is read from there anyway)."""
+    if mark is not None:
+        try:
+            woken = await runtime.bus.wait_after(CHANGES, mark, remaining)
+        except Exception:
+            log.warning("the bus failed during a long-poll; polling the database instead")
+        else:
+            linger = runtime.settings.sync.feed_linger_ms / 1000
+            if woken and linger:
+                await asyncio.sleep(min(linger, remaining))
+            return
+    await asyncio.sleep(min(remaining, POLL_WITHOUT_BUS))
 
 
 @router.get("/sync/jwks", include_in_schema=False)

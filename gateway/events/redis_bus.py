@@ -21,6 +21,9 @@ from redis.exceptions import ResponseError
 from gateway.events.bus import BusEntry
 
 _FIELD = b"d"
+# Blocking reads are cut into slices shorter than the client's socket timeout (5 s by
+# default in redis-py), so a long wait is never mistaken for a dead connection.
+_BLOCK_SLICE_MS = 2000
 
 
 def _text(value: bytes | str) -> str:
@@ -79,7 +82,7 @@ class RedisBus:
                     consumer,
                     {self.key(topic): ">"},
                     count=count,
-                    block=block_ms if block_ms > 0 else None,
+                    block=min(block_ms, _BLOCK_SLICE_MS) if block_ms > 0 else None,
                 )
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc) or attempt == 2:
@@ -139,9 +142,16 @@ class RedisBus:
 
     async def wait_after(self, topic: str, after: str, timeout: float) -> bool:
         client = self._client()
-        block = max(1, int(timeout * 1000))
-        found = await client.xread({self.key(topic): after}, count=1, block=block)
-        return bool(found)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining_ms = int((deadline - loop.time()) * 1000)
+            block = max(1, min(remaining_ms, _BLOCK_SLICE_MS))
+            found = await client.xread({self.key(topic): after}, count=1, block=block)
+            if found:
+                return True
+            if remaining_ms <= _BLOCK_SLICE_MS:
+                return False
 
     def _client(self) -> aioredis.Redis:
         loop = asyncio.get_running_loop()

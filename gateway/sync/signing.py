@@ -1,15 +1,16 @@
 """Signing rest-hook notifications: a detached JWS over the exact body (RFC 7515, App. F).
 
-Each notification carries ``X-DMP-Signature: <protected>..<signature>``, a compact JWS whose
-payload is the request body (base64url-encoded as usual, then left out), signed with the
-gateway's Ed25519 key (``alg`` ``Ed25519``, RFC 9864; RFC 8037 keys). The protected header
-names the key (``kid``) and binds the delivery: ``jti`` (the event id, stable across
-retries: deduplicate on it), ``sub`` (the Subscription id), ``htu`` (the endpoint URL the
-request was sent to), ``htm`` (``POST``) and ``iat`` (seconds). A receiver fetches the public keys from
-``GET /sync/jwks``, re-attaches the body (``<protected>.<base64url(body)>.<signature>``),
-verifies the signature, and checks that ``htu`` is its own URL and ``iat`` recent. These
-header names are JWS extensions: a strict library must be told to accept them (joserfc:
-``JWSRegistry(strict_check_header=False)``).
+Each notification carries ``X-DMP-Signature: <protected>..<signature>``, a compact JWS
+whose payload is the request body (base64url-encoded as usual, then left out), signed with
+the gateway's Ed25519 key (``alg`` ``Ed25519``, RFC 9864; RFC 8037 keys). The protected
+header names the key (``kid``) and binds the delivery: ``jti`` (the event id, stable
+across retries: deduplicate on it), ``sub`` (the Subscription id), ``htu`` (the endpoint
+URL the request was sent to), ``htm`` (``POST``) and ``iat`` (seconds).
+
+A receiver fetches the public keys from ``GET /sync/jwks``, re-attaches the body
+(``<protected>.<base64url(body)>.<signature>``), verifies the signature, and checks that
+``htu`` is its own URL and ``iat`` recent. The header names above are JWS extensions: a
+strict library must be told to accept them (joserfc: ``strict_check_header=False``).
 
 The key is an Ed25519 private JWK in ``GATEWAY_SYNC__SIGNING_KEY_FILE``; in dev and test it
 is generated once in the data dir (mode 0600). Production refuses to sign without one.
