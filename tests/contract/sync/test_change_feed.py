@@ -43,6 +43,11 @@ def test_cursor_resumes_exactly_where_the_last_page_stopped(repo: Repository) ->
     first = read_feed(repo, FeedPosition(), types=None, limit=3)
     assert len(first.versions) == 3 and not first.caught_up
     token = encode_cursor(repo, first.position, None)
+    again = read_feed(repo, decode_cursor(repo, token, None), types=None, limit=3)
+    replay = read_feed(repo, decode_cursor(repo, token, None), types=None, limit=3)
+    assert [(v.id, v.version) for v in again.versions] == [
+        (v.id, v.version) for v in replay.versions
+    ], "a lost answer is read again whole: duplicates are one page at most, same ids"
     rest, _ = _follow(repo, decode_cursor(repo, token, None), limit=3)
     got = [(f"Basic/{v.id}", v.version, v.deleted) for v in first.versions] + rest
     expected = [(f"Basic/b{i}", 1, False) for i in range(7)]

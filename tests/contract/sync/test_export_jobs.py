@@ -24,7 +24,13 @@ from gateway.sync.export_files import FileExportStorage
 from gateway.sync.export_runner import ExportRunner
 from gateway.sync.export_status import cancel, export_file, job_status
 from gateway.sync.runtime import SyncRuntime
-from tests.contract.sync.conftest import CONTEXT_A, CONTEXT_B, heart_rate, load_two_ehpads
+from tests.contract.sync.conftest import (
+    CONTEXT_A,
+    CONTEXT_B,
+    group,
+    heart_rate,
+    load_two_ehpads,
+)
 from tests.sync_support import FakeClock, sync_runtime
 
 
@@ -113,6 +119,20 @@ def test_group_export_holds_exactly_what_the_ehpad_may_read(runtime: SyncRuntime
         job_status(runtime.services.store, CONTEXT_B, job, "u")
     with pytest.raises(NotFound):  # nor may it export a Group it cannot read
         kick_off(runtime, CONTEXT_B, "Group/ehpad-a/$export")
+
+
+def test_after_a_move_the_old_ehpad_exports_nothing_of_the_resident(
+    runtime: SyncRuntime,
+) -> None:
+    dev = load_two_ehpads(runtime)
+    with dev.writing() as w:
+        w.update("Group", "ehpad-a", group("ehpad-a", []))
+        w.update("Group", "ehpad-b", group("ehpad-b", ["bruno", "gaston"]))
+    old = kick_off(runtime, CONTEXT_A, "Patient/$export")
+    new = kick_off(runtime, CONTEXT_B, "Group/ehpad-b/$export")
+    assert runner(runtime).run_once() and runner(runtime).run_once()
+    assert exported(runtime, CONTEXT_A, old) == {}
+    assert "Patient/gaston" in exported(runtime, CONTEXT_B, new)
 
 
 def test_patient_export_with_type_and_since(runtime: SyncRuntime, clock: FakeClock) -> None:
