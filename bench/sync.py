@@ -210,6 +210,13 @@ def main() -> None:
         finally:
             if args.backend == "postgresql":
                 drop_postgres(f"dmpgw_bench_sync_{run}")
+            if not args.no_redis:
+                import redis
+
+                client = redis.Redis.from_url(REDIS)
+                for key in client.scan_iter(match=f"dmpgw-bench-{run}:*"):
+                    client.delete(key)
+                client.close()
     _report(args, seen, commits, start_at, write_end, errors)
 
 
