@@ -6,6 +6,7 @@ Nothing happens at import time. The lifespan opens the database, applies migrati
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -17,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway import __version__
 from gateway.api import access, audit, errors, fhir, health
+from gateway.api import sync as sync_api
 from gateway.api.auth import Authenticate, BearerAuthenticator, RegistryFile, dev_open
 from gateway.api.limits import BodyLimit
 from gateway.api.request_id import RequestId
@@ -41,6 +43,8 @@ from gateway.storage.engine import make_engine
 from gateway.storage.replay import SqlReplayGuard
 from gateway.storage.search import SqlSearch
 from gateway.storage.store import SqlStore
+from gateway.sync.runtime import start_sync
+from gateway.sync.worker import Worker
 from gateway.validation import Validator
 
 
@@ -137,6 +141,16 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None) 
             await run_in_threadpool(validator.warm)  # compile every profile before serving
         if settings.migrate_on_start:
             await run_in_threadpool(migrate.upgrade, services.store.engine)
+        # -- sync (issue 8): the bus, and the services with sync's seams filled in --------
+        sync = await run_in_threadpool(start_sync, settings, services)
+        services = sync.services
+        stop, worker = threading.Event(), None
+        if sync.worker_in_server:
+            runner = await run_in_threadpool(Worker, sync)
+            worker = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+            worker.start()
+        app.state.sync = sync
+        # -- end sync ----------------------------------------------------------------------
         app.state.services = services
         app.state.authenticate = authenticate or _authenticator(settings, services)
         # The audit log (issue 7) signs pending entries every minute and at shutdown.
@@ -146,6 +160,11 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None) 
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await run_in_threadpool(worker.join, 30)
+            await sync.bus.aclose()
+            sync.close()
             await run_in_threadpool(checkpoints.stop)
             services.store.engine.dispose()
 
@@ -163,6 +182,7 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None) 
     app.include_router(fhir.router)
     app.include_router(access.router)
     app.include_router(audit.router)
+    app.include_router(sync_api.router)
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(RequestId)
     return app

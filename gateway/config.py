@@ -48,6 +48,66 @@ class AuditSettings(BaseModel):
     append_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
 
+# -- publication and sync (issue 8) ------------------------------------------------------
+class SyncSettings(BaseModel):
+    """Change feed, subscriptions, bulk export and patient notices (``GATEWAY_SYNC__*``)."""
+
+    stream_prefix: str = Field(
+        default="dmpgw", description="Prefix of the Redis stream keys (one per deployment)."
+    )
+    stream_maxlen: int = Field(default=100_000, ge=10, description="XADD MAXLEN (approximate).")
+    claim_idle_ms: int = Field(
+        default=60_000, ge=0, description="Entries unacknowledged this long go to another worker."
+    )
+    feed_default_limit: int = Field(default=100, ge=1)
+    feed_max_limit: int = Field(default=1000, ge=1)
+    feed_max_wait: float = Field(default=60.0, ge=0, description="Long-poll cap in seconds.")
+    feed_linger_ms: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="After a long-poll wakes, wait this long for more changes to answer "
+        "with (fewer, fuller answers under load).",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Exact origins (scheme://host[:port]) rest-hook endpoints may use.",
+    )
+    allow_private_addresses: bool = Field(
+        default=False, description="Deliver to loopback, private or link-local addresses."
+    )
+    delivery_timeout: float = Field(default=10.0, gt=0)
+    retry_base_seconds: float = Field(default=30.0, gt=0)
+    retry_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    retry_horizon_seconds: float = Field(
+        default=72 * 3600.0, gt=0, description="Retry this long, then dead-letter."
+    )
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private JWK signing notifications; generated in the data dir "
+        "in dev and test, required in production.",
+    )
+    export_dir: Path | None = Field(
+        default=None, description="Where export files live (default: <data dir>/exports)."
+    )
+    export_file_resources: int = Field(default=50_000, ge=1, description="Resources per file.")
+    notice_sender: str = Field(
+        default="log", description="log, file, or module:factory of a NoticeSender."
+    )
+    notice_file: Path | None = Field(
+        default=None, description="The file sender's output (default: <data dir>/notices.ndjson)."
+    )
+    announce_after_days: float = Field(default=14.0, ge=0)
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    lease_seconds: float = Field(default=120.0, gt=0)
+    delivery_concurrency: int = Field(default=4, ge=1, le=64)
+    worker_in_server: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Run the sync worker inside the server process; auto: when there is "
+        "no Redis (the in-process bus reaches no other process).",
+    )
+
+
 class Settings(BaseSettings):
     """Gateway configuration.
 
@@ -90,6 +150,8 @@ class Settings(BaseSettings):
         default=None,
         description="The client registry (YAML); default: clients.yaml in the data dir.",
     )
+
+    sync: SyncSettings = Field(default_factory=SyncSettings)
 
     profiles_dir: Path | None = Field(
         default=None,

@@ -74,6 +74,8 @@ def settings_for(backend: str, data_dir: Path, pg_url: str | None, **extra: Any)
         "auth": "disabled",
         "data_dir": data_dir,
         "secret_key": SECRET,
+        # No background sync worker in test servers: empty_database() truncates under them.
+        "sync": {"worker_in_server": "off"},
         **extra,
     }
     if backend == "postgresql":

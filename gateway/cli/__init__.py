@@ -80,6 +80,45 @@ def migrate() -> None:
     typer.echo(f"schema at revision {revision}")
 
 
+# -- sync (issue 8) -------------------------------------------------------------------------
+@app.command()
+def worker(
+    once: bool = typer.Option(False, "--once", help="Do what is pending, then exit."),
+) -> None:
+    """Run the sync worker: subscriptions, deliveries, exports, patient notices."""
+    import signal
+    import threading
+
+    from gateway.app import build_services
+    from gateway.keyfile import ConfigurationError
+    from gateway.sync.runtime import start_sync
+    from gateway.sync.worker import Worker
+
+    settings = load_settings()
+    if settings.migrate_on_start:
+        _migrate(settings)
+    services = build_services(settings)
+    runtime = start_sync(settings, services)
+    try:
+        runner = Worker(runtime)
+    except ConfigurationError as exc:
+        typer.echo(f"refusing to start: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        if once:
+            runner.drain()
+            runner.close()
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        typer.echo(f"dmp-gateway worker {runner.holder} running", err=True)
+        runner.run(stop)
+    finally:
+        runtime.close()
+        services.store.engine.dispose()
+
+
 @app.command()
 def version() -> None:
     """Print the gateway version."""

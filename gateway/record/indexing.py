@@ -23,6 +23,9 @@ from zoneinfo import ZoneInfo
 from gateway.search import IndexRows, SearchRegistry, extract, patient_of
 
 SERVED_FROM_COLUMNS = frozenset({"_id", "_lastUpdated"})
+# In the Patient compartment through a list of members, but owned by nobody: a Group is
+# an EHPAD's roster (its own access rule), whether it has one member or a hundred.
+NO_OWNER = frozenset({"Group"})
 
 
 class SearchIndexer:
@@ -47,6 +50,8 @@ class SearchIndexer:
     def patient_of(self, resource: dict[str, Any]) -> str | None:
         rows = self._extract(resource)
         self._last.value = (resource, rows)
+        if resource.get("resourceType") in NO_OWNER:
+            return None
         return patient_of(resource, self.registry, rows)
 
     def _extract(self, resource: dict[str, Any]) -> IndexRows:

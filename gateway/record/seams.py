@@ -135,6 +135,21 @@ class SearchEngine(Protocol):
     ) -> list[StoredVersion]: ...
 
 
+class WriteHook(Protocol):
+    """Adjusts a resource of ``resource_type`` before it is checked and stored (the
+    server-set elements of a Subscription, issue 8); raises a GatewayError to refuse it.
+
+    ``unit`` is the writing unit of work; ``current`` the version being replaced (None on
+    create). Returns the resource to store.
+    """
+
+    resource_type: str
+
+    def prepare(
+        self, unit: AccessUnit, resource: dict[str, Any], current: StoredVersion | None
+    ) -> dict[str, Any]: ...
+
+
 class CommitListener(Protocol):
     """Told about the versions a transaction committed (change feed, subscriptions)."""
 

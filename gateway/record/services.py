@@ -16,6 +16,7 @@ from gateway.record.seams import (
     Indexer,
     ProfileValidator,
     SearchEngine,
+    WriteHook,
 )
 from gateway.storage.store import SqlStore
 
@@ -38,3 +39,4 @@ class RecordServices:
     facts_cache: FactsCache | None = field(default_factory=FactsCache)
     audit: AuditSink | None = None
     listeners: tuple[CommitListener, ...] = field(default=())
+    write_hooks: tuple[WriteHook, ...] = field(default=())

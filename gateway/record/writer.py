@@ -87,6 +87,7 @@ class RecordWriter(RecordReader):
         Any ``id`` in the body is ignored, as https://hl7.org/fhir/R4/http.html#create allows.
         """
         rtype = validate_structure(resource)
+        resource = self._prepared(rtype, resource, None)
         grant = self.services.policy.check_write(self, Action.CREATE, resource, None)
         issues = self._profile_issues(resource)
         return self._queue(rtype, rid or new_id(), resource, None, "POST", issues, "created", grant)
@@ -115,6 +116,7 @@ class RecordWriter(RecordReader):
                 "update-as-create",
                 code="GW-3007",
             )
+        resource = self._prepared(resource_type, resource, current if exists else None)
         if exists:
             grant = self.services.policy.check_write(self, Action.UPDATE, resource, current)
             resource = _with_kept_labels(resource, grant.kept_labels)
@@ -157,6 +159,14 @@ class RecordWriter(RecordReader):
 
     def _tx_current(self, resource_type: str, rid: str) -> StoredVersion | None:
         return self.tx.current(resource_type, rid, lock=True)
+
+    def _prepared(
+        self, rtype: str, resource: dict[str, Any], current: StoredVersion | None
+    ) -> dict[str, Any]:
+        for hook in self.services.write_hooks:
+            if hook.resource_type == rtype:
+                resource = hook.prepare(self, resource, current)
+        return resource
 
     def _profile_issues(self, resource: dict[str, Any]) -> list[Issue]:
         issues = self.services.validator.validate(resource)

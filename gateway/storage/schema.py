@@ -243,3 +243,111 @@ audit_key = Table(
     Column("vkey", String(300), primary_key=True),
     Column("created", BigInteger, nullable=False),
 )
+
+# -- publication and sync (issue 8) ------------------------------------------------------
+# See gateway/sync/README.md. Nothing here carries clinical content.
+
+sync_history_tx = Table(
+    "sync_history_tx",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("txid", BigInteger, nullable=False),
+    Index(None, "txid"),
+)
+"""PostgreSQL only: the writing transaction of each history row (``pg_current_xact_id()``),
+filled by a statement trigger, so the change feed can cut windows between two snapshots
+(rows commit out of ``seq`` order there). Empty on SQLite, where writers are serialised."""
+
+sync_checkpoint = Table(
+    "sync_checkpoint",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", Text, nullable=False),
+    Column("holder", String(128), nullable=True),
+    Column("lease_until", BigInteger, nullable=False),
+)
+"""Durable positions in the change feed of the worker's stages, with a lease."""
+
+sync_delivery = Table(
+    "sync_delivery",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("subscription_id", String(64), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("resource_type", String(64), nullable=False),
+    Column("resource_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("due", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("finished", BigInteger, nullable=True),
+    UniqueConstraint("subscription_id", "event_id"),
+    Index(None, "state", "due"),
+)
+"""One rest-hook notification to deliver: unique per subscription and event (no duplicates)."""
+
+sync_export_job = Table(
+    "sync_export_job",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("caller", Text, nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("group_id", String(64), nullable=True),
+    Column("types", Text, nullable=True),
+    Column("since", BigInteger, nullable=True),
+    Column("request", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("progress", String(200), nullable=True),
+    Column("transaction_time", BigInteger, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Column("holder", String(128), nullable=True),
+    Column("lease_until", BigInteger, nullable=False),
+    Column("error", Text, nullable=True),
+    Index(None, "state", "lease_until"),
+)
+"""Bulk Data export jobs; ``caller`` holds the facts of the caller who started it."""
+
+sync_export_file = Table(
+    "sync_export_file",
+    metadata,
+    Column(
+        "job_id",
+        String(64),
+        ForeignKey("sync_export_job.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("name", String(128), primary_key=True),
+    Column("resource_type", String(64), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+)
+"""Every NDJSON file an export wrote."""
+
+sync_notice = Table(
+    "sync_notice",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("patient_id", String(64), nullable=True),
+    Column("created", BigInteger, nullable=False),
+    Column("sent", BigInteger, nullable=True),
+)
+"""Patient notices handed to the sender (duplicates suppressed by notice id)."""
+
+sync_announcement = Table(
+    "sync_announcement",
+    metadata,
+    Column("resource_type", String(64), primary_key=True),
+    Column("resource_id", String(64), primary_key=True),
+    Column("patient_id", String(64), nullable=False),
+    Column("due", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("queued_at", BigInteger, nullable=True),
+    Index(None, "state", "due"),
+)
+"""Documents hidden from the patient (INVISIBLE_PATIENT) to announce after the delay."""

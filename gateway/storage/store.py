@@ -84,6 +84,11 @@ def _historic(row: Row[Any, *tuple[Any, ...]]) -> StoredVersion:
     )
 
 
+# Public names for the other readers of history (the change feed, gateway.storage.changes).
+HISTORY_COLUMNS = _HISTORY_COLS
+historic_version = _historic
+
+
 def _authorship(op: WriteOp) -> dict[str, Any]:
     return {"author": op.author, "author_structure": op.author_structure, "created": op.created}
 

@@ -1,0 +1,354 @@
+"""Change-feed benchmark: steady writes, N long-polling feed consumers, end-to-end lag.
+
+    python -m bench.sync [--rate 500] [--seconds 20] [--consumers 10]
+                         [--backend postgresql|sqlite] [--no-redis] [--validation strict|off]
+
+Starts a fresh ``dmp-gateway serve`` (one process, ``GATEWAY_AUTH=disabled``, Redis
+Streams bus unless ``--no-redis``: then the writers' events cannot reach the server and
+the consumers only see changes at their long-poll timeout). Writer processes create
+Observations through the repository at a steady total rate, publishing change events to
+the same Redis; each records the moment its commit returned. Consumers follow
+``GET /sync/changes?_type=Observation&wait=30`` from ``start=now``. Prints the lag from
+commit to delivery (p50/p95/max over every consumer and event), the write rate achieved
+and the events/second delivered. A benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import orjson
+
+from bench.server import free_port, fresh_postgres
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS = "redis://127.0.0.1:6379/0"
+WRITER_THREADS = 4
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def observation(value: int) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": "Patient/bench"},
+        "valueQuantity": {
+            "value": value,
+            "unit": "/min",
+            "system": "http://unitsofmeasure.org",
+            "code": "/min",
+        },
+    }
+
+
+def writer_process(
+    env: dict[str, str], rate: float, seconds: float, start_at: float, out: Any
+) -> None:
+    """Write at ``rate`` per second from ``start_at`` for ``seconds``; send (id, commit time)."""
+    os.environ.update(env)
+    from gateway.access.context import AccessContext
+    from gateway.app import build_services
+    from gateway.config import Settings
+    from gateway.record.repository import Repository
+    from gateway.sync.runtime import start_sync
+
+    settings = Settings()
+    runtime = start_sync(settings, build_services(settings))
+    commits: list[tuple[str, float]] = []
+    lock = threading.Lock()
+    interval = WRITER_THREADS / rate
+
+    def run(offset: int) -> None:
+        repo = Repository(AccessContext.dev_open(), runtime.services)
+        due = start_at + offset * interval / WRITER_THREADS
+        n = 0
+        while due < start_at + seconds:
+            delay = due - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            with repo.writing() as w:
+                rid = w.create(observation(60 + n % 40)).version.id
+            done = time.time()
+            with lock:
+                commits.append((rid, done))
+            due += interval
+            n += 1
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(WRITER_THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(commits)
+    runtime.close()
+    runtime.services.store.engine.dispose()
+
+
+def consumer(
+    url: str,
+    stop: threading.Event,
+    seen: list[tuple[str, float]],
+    errors: list[str],
+    requests: list[int],
+) -> None:
+    feed = url + "/sync/changes"
+    with httpx.Client(timeout=60) as http:
+        cursor = _cursor(http.get(feed, params={"start": "now", "_type": "Observation"}).json())
+        while not stop.is_set():
+            params = {"cursor": cursor, "_type": "Observation", "wait": "5", "limit": "1000"}
+            try:
+                answer = http.get(feed, params=params)
+            except httpx.HTTPError as exc:
+                errors.append(type(exc).__name__)
+                continue
+            now = time.time()
+            requests[0] += 1
+            if answer.status_code != 200:
+                errors.append(f"{answer.status_code}: {answer.text[:300]}")
+                stop.wait(0.5)
+                continue
+            page = orjson.loads(answer.content)
+            seen.extend((e["resource"]["id"], now) for e in page.get("entry", []))
+            cursor = _cursor(page)
+
+
+def _cursor(bundle: dict[str, Any]) -> str:
+    nxt = next(link["url"] for link in bundle["link"] if link["relation"] == "next")
+    cursor: str = parse_qs(urlsplit(nxt).query)["cursor"][0]
+    return cursor
+
+
+@contextmanager
+def server(env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    exe = Path(sys.executable).with_name("dmp-gateway")
+    log = Path(env["GATEWAY_DATA_DIR"]) / "server.log"
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gateway did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if "Traceback" in log.read_text():
+            print(log.read_text()[-3000:], file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--rate", type=float, default=500.0, help="writes per second (total)")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--consumers", type=int, default=10)
+    parser.add_argument("--writers", type=int, default=2, help="writer processes")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--no-redis", action="store_true")
+    parser.add_argument("--validation", choices=["strict", "off"], default="strict")
+    parser.add_argument("--warmup", type=int, default=5000, help="rows written before measuring")
+    parser.add_argument("--linger-ms", type=int, default=20, help="GATEWAY_SYNC__FEED_LINGER_MS")
+    args = parser.parse_args()
+
+    run = uuid.uuid4().hex[:8]
+    with tempfile.TemporaryDirectory(prefix="dmpgw-bench-sync-") as data_dir:
+        env = {
+            "GATEWAY_ENV": "dev",
+            "GATEWAY_AUTH": "disabled",
+            "GATEWAY_DATA_DIR": data_dir,
+            "GATEWAY_VALIDATION": args.validation,
+            "GATEWAY_SYNC__STREAM_PREFIX": f"dmpgw-bench-{run}",
+            "GATEWAY_SYNC__WORKER_IN_SERVER": "off",
+            "GATEWAY_SYNC__FEED_LINGER_MS": str(args.linger_ms),
+        }
+        if args.backend == "postgresql":
+            env["GATEWAY_DATABASE_URL"] = fresh_postgres(PG_ADMIN, f"dmpgw_bench_sync_{run}")
+        if not args.no_redis:
+            env["GATEWAY_REDIS_URL"] = REDIS
+        try:
+            with server(env) as url:
+                seen, commits, start_at, write_end, errors = _run(url, env, args)
+        finally:
+            if args.backend == "postgresql":
+                drop_postgres(f"dmpgw_bench_sync_{run}")
+            if not args.no_redis:
+                import redis
+
+                client = redis.Redis.from_url(REDIS)
+                for key in client.scan_iter(match=f"dmpgw-bench-{run}:*"):
+                    client.delete(key)
+                client.close()
+    _report(args, seen, commits, start_at, write_end, errors)
+
+
+def analyze(env: dict[str, str]) -> None:
+    url = env.get("GATEWAY_DATABASE_URL")
+    if not url:
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+
+
+def drop_postgres(name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(
+        PG_ADMIN.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+Result = tuple[list[list[tuple[str, float]]], dict[str, float], float, float, list[str]]
+
+
+def _run(url: str, env: dict[str, str], args: argparse.Namespace) -> Result:
+    """Consumers first (waiting on the feed), then the writers; wait for the deliveries."""
+    httpx.put(
+        url + "/fhir/Patient/bench", json={"resourceType": "Patient", "id": "bench"}, timeout=30
+    ).raise_for_status()
+    ctx = mp.get_context("spawn")
+    if args.warmup:  # a record that is not empty, and planner statistics, as in production
+        queue = ctx.Queue()
+        warm = ctx.Process(
+            target=writer_process, args=(env, 10_000.0, args.warmup / 10_000.0, time.time(), queue)
+        )
+        warm.start()
+        queue.get(timeout=600)
+        warm.join()
+        analyze(env)
+    stop = threading.Event()
+    seen: list[list[tuple[str, float]]] = [[] for _ in range(args.consumers)]
+    errors: list[str] = []
+    requests = [[0] for _ in range(args.consumers)]
+    readers = [
+        threading.Thread(
+            target=consumer, args=(url, stop, seen[i], errors, requests[i]), daemon=True
+        )
+        for i in range(args.consumers)
+    ]
+    for r in readers:
+        r.start()
+    time.sleep(2.0)
+    queue = ctx.Queue()
+    start_at = time.time() + 5.0  # the writer processes start up first
+    procs = [
+        ctx.Process(
+            target=writer_process,
+            args=(env, args.rate / args.writers, args.seconds, start_at, queue),
+        )
+        for _ in range(args.writers)
+    ]
+    for p in procs:
+        p.start()
+    commits: dict[str, float] = {}
+    for _ in procs:
+        commits.update(queue.get(timeout=args.seconds + 600))
+    for p in procs:
+        p.join()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(len({i for i, _ in s}) < len(commits) for s in seen):
+        time.sleep(0.2)
+    stop.set()
+    polls = sum(r[0] for r in requests)
+    errors.extend([] if polls else ["no poll answered"])
+    print(
+        f"feed answers: {polls} ({polls / max(1, len(commits)) * 1:.2f} per write, all consumers)"
+    )
+    return seen, commits, start_at, max(commits.values()), errors
+
+
+def _report(
+    args: argparse.Namespace,
+    seen: list[list[tuple[str, float]]],
+    commits: dict[str, float],
+    start_at: float,
+    write_end: float,
+    errors: list[str],
+) -> None:
+    lags: list[float] = []
+    delivered = 0
+    last_delivery = start_at
+    for per_consumer in seen:
+        first_seen: dict[str, float] = {}
+        for rid, at in per_consumer:
+            first_seen.setdefault(rid, at)
+        for rid, at in first_seen.items():
+            if rid in commits:
+                delivered += 1
+                lags.append((at - commits[rid]) * 1000)
+                last_delivery = max(last_delivery, at)
+    span = write_end - start_at
+    print(
+        f"machine: {platform.machine()} x{os.cpu_count()} CPUs, Python {platform.python_version()},"
+        f" load average {os.getloadavg()[0]:.2f} (shared machine)"
+    )
+    bus = "in-process (no Redis)" if args.no_redis else "Redis Streams"
+    print(
+        f"back-end: {args.backend}, bus: {bus},"
+        f" validation: {args.validation}, consumers: {args.consumers}, linger: {args.linger_ms} ms"
+    )
+    achieved = len(commits) / span
+    print(f"writes: {len(commits)} in {span:.1f} s = {achieved:.0f}/s (target {args.rate:.0f}/s)")
+    expected = len(commits) * args.consumers
+    print(
+        f"delivered: {delivered} of {expected} ({100 * delivered / max(1, expected):.1f} %),"
+        f" duplicates seen: {sum(len(s) for s in seen) - delivered}, errors: {len(errors)}"
+    )
+    for error in sorted(set(errors))[:5]:
+        print(f"  error: {error}")
+    if lags:
+        print(
+            f"lag commit→delivery: p50 {statistics.median(lags):.0f} ms,"
+            f" p95 {percentile(lags, 0.95):.0f} ms, max {max(lags):.0f} ms"
+        )
+        rate = delivered / max(1e-9, last_delivery - start_at)
+        print(f"events/second delivered (all consumers): {rate:.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""``/sync``: the change feed, the notification signing keys, Bulk Data export status.
+
+HTTP adapters only: authentication (the same bearer tokens as ``/fhir``), then the sync
+layer (:mod:`gateway.sync`) does the work, in worker threads; the long-poll waits on the
+bus without holding a thread.
+
+- ``GET /sync/changes`` (:mod:`gateway.sync.feed`, parameters in
+  :mod:`gateway.sync.feed_params`): a ``history`` Bundle of what the caller may see, in
+  commit order, with the ``next`` link to resume;
+- ``GET /sync/jwks``: the public key(s) that sign rest-hook notifications (public);
+- ``GET|DELETE /sync/export/{job}`` and ``GET /sync/export/{job}/{file}``
+  (:mod:`gateway.sync.export_status`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from gateway.access.context import AccessContext
+from gateway.api.fhir import fhir_base
+from gateway.api.responses import FHIR_JSON_UTF8
+from gateway.events.bus import CHANGES
+from gateway.record.repository import Repository
+from gateway.storage.changes import FeedPosition
+from gateway.sync import export_operation as _export_operation  # noqa: F401 - registers $export
+from gateway.sync.export_operation import site_base
+from gateway.sync.export_status import cancel, export_file, job_status
+from gateway.sync.feed import FeedPage, decode_cursor, encode_cursor, read_feed, start_now
+from gateway.sync.feed_bundle import feed_bundle
+from gateway.sync.feed_params import parse_feed_params
+from gateway.sync.runtime import SyncRuntime
+
+router = APIRouter()
+log = logging.getLogger("gateway.api.sync")
+POLL_WITHOUT_BUS = 1.0
+
+
+async def _caller(request: Request) -> AccessContext:
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    request_id = getattr(request.state, "request_id", None)
+    ctx: AccessContext = await run_in_threadpool(
+        request.app.state.authenticate, headers, request_id
+    )
+    return ctx
+
+
+@router.get("/sync/changes", include_in_schema=False)
+async def changes(request: Request) -> Response:
+    runtime: SyncRuntime = request.app.state.sync
+    query = parse_qsl(request.url.query, keep_blank_values=True)
+    ctx = await _caller(request)
+    params = parse_feed_params(query, runtime.settings.sync)
+    repo = Repository(ctx, runtime.services)
+    position = FeedPosition()
+    if params.cursor is not None:
+        position = decode_cursor(repo, params.cursor, params.types)
+    elif params.start_now:
+        position = await run_in_threadpool(start_now, repo)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + params.wait
+
+    def step(at: FeedPosition) -> tuple[str | None, FeedPage]:
+        # The mark is taken before the query: a commit after it wakes the wait below.
+        mark: str | None = None
+        with contextlib.suppress(Exception):  # a bus that is down: poll the database
+            mark = runtime.bus.latest(CHANGES)
+        return mark, read_feed(repo, at, types=params.types, limit=params.limit)
+
+    while True:
+        mark, page = await run_in_threadpool(step, position)
+        position = page.position
+        remaining = deadline - loop.time()
+        if page.versions or not page.caught_up or remaining <= 0:
+            break
+        await _wait(runtime, mark, remaining)
+    base = fhir_base(request, runtime.settings)
+    body = feed_bundle(
+        base=base,
+        feed_url=f"{site_base(base)}/sync/changes",
+        versions=page.versions,
+        cursor=encode_cursor(repo, position, params.types),
+        params=query,
+        now=runtime.services.clock(),
+    )
+    return Response(body, media_type=FHIR_JSON_UTF8)
+
+
+async def _wait(runtime: SyncRuntime, mark: str | None, remaining: float) -> None:
+    """Until something is published after ``mark``, then ``feed_linger_ms`` more, so that
+    one answer carries what a burst of commits wrote; a bus that fails degrades to a 1 s
+    poll of the database (the feed is read from there anyway)."""
+    if mark is not None:
+        try:
+            woken = await runtime.bus.wait_after(CHANGES, mark, remaining)
+        except Exception:
+            log.warning("the bus failed during a long-poll; polling the database instead")
+        else:
+            linger = runtime.settings.sync.feed_linger_ms / 1000
+            if woken and linger:
+                await asyncio.sleep(min(linger, remaining))
+            return
+    await asyncio.sleep(min(remaining, POLL_WITHOUT_BUS))
+
+
+@router.get("/sync/jwks", include_in_schema=False)
+async def jwks(request: Request) -> Response:
+    runtime: SyncRuntime = request.app.state.sync
+    signer = await run_in_threadpool(lambda: runtime.signer)
+    return JSONResponse(signer.jwks(), media_type="application/jwk-set+json")
+
+
+@router.get("/sync/export/{job_id}", include_in_schema=False)
+async def export_status(request: Request, job_id: str) -> Response:
+    runtime: SyncRuntime = request.app.state.sync
+    ctx = await _caller(request)
+    url = f"{site_base(fhir_base(request, runtime.settings))}/sync/export/{job_id}"
+    answer = await run_in_threadpool(job_status, runtime.services.store, ctx, job_id, url)
+    return Response(answer.body or b"", status_code=answer.status, headers=answer.headers)
+
+
+@router.delete("/sync/export/{job_id}", include_in_schema=False)
+async def export_cancel(request: Request, job_id: str) -> Response:
+    runtime: SyncRuntime = request.app.state.sync
+    ctx = await _caller(request)
+    answer = await run_in_threadpool(
+        cancel, runtime.services.store, runtime.exports, ctx, job_id, now=runtime.services.clock()
+    )
+    return Response(answer.body or b"", status_code=answer.status, headers=answer.headers)
+
+
+@router.get("/sync/export/{job_id}/{name}", include_in_schema=False)
+async def export_download(request: Request, job_id: str, name: str) -> Response:
+    runtime: SyncRuntime = request.app.state.sync
+    ctx = await _caller(request)
+    path = await run_in_threadpool(
+        export_file, runtime.services.store, runtime.exports, ctx, job_id, name
+    )
+    return FileResponse(path, media_type="application/fhir+ndjson")
