@@ -1,0 +1,100 @@
+"""The identity stage's view of storage: every live Patient, in the unit's transaction.
+
+Lookups go through the search seam *before* access filtering
+(:meth:`SearchEngine.candidates`), which is what matching needs: the gateway matches,
+the access rules then judge the writes. Nothing read here is returned to the caller
+beyond what the rules let through (a match only becomes ``Patient/<id>`` in the
+caller's own writes; quarantine shows it only to the sender).
+
+Birth-date lookups use the ``birthdate`` search parameter when the search engine
+serves it; until then (the interim engine serves ``_id`` and ``identifier`` only) they
+fall back to a byte search in the stored JSON, which is exact for the compact JSON the
+store writes. They only run when a payload would create a new Patient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from sqlalchemy import and_, func, select
+
+from gateway.errors import UnsupportedParameter
+from gateway.ingest.result import PatientKey
+from gateway.intake.identity import StoredPatient
+from gateway.record.services import RecordServices
+from gateway.storage import schema as s
+from gateway.storage.records import StoredVersion
+from gateway.storage.store import CURRENT_COLUMNS, StoreTx, current_version
+
+MAX_CANDIDATES = 50
+
+
+def _patient(version: StoredVersion) -> StoredPatient | None:
+    if version.deleted or version.content is None:
+        return None
+    body: Any = orjson.loads(version.content)
+    return StoredPatient(version.id, version.version, body) if isinstance(body, dict) else None
+
+
+class TxPatientIndex:
+    def __init__(self, tx: StoreTx, services: RecordServices) -> None:
+        self.tx = tx
+        self.search = services.search
+        self._by_key: dict[str, list[StoredPatient]] = {}
+
+    def _candidates(self, params: list[tuple[str, str]]) -> list[StoredPatient]:
+        found = self.search.candidates(self.tx, "Patient", params, after=None, limit=MAX_CANDIDATES)
+        return [p for v in found if (p := _patient(v)) is not None]
+
+    def by_identifier(self, key: PatientKey) -> list[StoredPatient]:
+        cached = self._by_key.get(key.token)
+        if cached is None:
+            cached = self._candidates(parse_qsl(key.search, keep_blank_values=True))
+            self._by_key[key.token] = cached
+        return cached
+
+    def forget(self) -> None:
+        """Drop cached lookups (after this unit created or changed patients)."""
+        self._by_key.clear()
+
+    def get(self, patient_id: str) -> StoredPatient | None:
+        current = self.tx.current("Patient", patient_id)
+        return _patient(current) if current is not None else None
+
+    def by_birth_date(self, birth_date: str) -> list[StoredPatient]:
+        try:
+            return self._candidates([("birthdate", f"eq{birth_date}")])
+        except UnsupportedParameter:
+            return self._scan(birth_date)
+
+    def _scan(self, birth_date: str) -> list[StoredPatient]:
+        needle = orjson.dumps({"birthDate": birth_date})[1:-1]  # b'"birthDate":"1940-03-12"'
+        r = s.resource
+        content = r.c.content
+        if self.tx.dialect == "postgresql":
+            has = func.position(needle, content) > 0  # bytea position(substring in string)
+        else:
+            has = func.instr(content, needle) > 0
+        stmt = (
+            select(*CURRENT_COLUMNS)
+            .where(and_(r.c.resource_type == "Patient", r.c.deleted.is_(False), has))
+            .limit(MAX_CANDIDATES)
+        )
+        rows = self.tx.conn.execute(stmt).all()
+        return [p for row in rows if (p := _patient(current_version(row))) is not None]
+
+
+def group_loader(tx: StoreTx) -> Callable[[str], tuple[dict[str, Any], int] | None]:
+    """Reads the roster Group an EHPAD system is bound to (body and version)."""
+
+    def load(group_id: str) -> tuple[dict[str, Any], int] | None:
+        current = tx.current("Group", group_id)
+        if current is None or current.deleted or current.content is None:
+            return None
+        body: Any = orjson.loads(current.content)
+        return (body, current.version) if isinstance(body, dict) else None
+
+    return load

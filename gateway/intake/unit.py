@@ -1,0 +1,89 @@
+"""One database transaction shared by several caller-bound writers.
+
+Ingesting one message writes as the sender, sometimes under two contexts (a
+professional's context names the patient of each message: :meth:`Sender.for_patient`),
+and the gateway itself writes the Provenance (:mod:`gateway.intake.gateway_writer`).
+All of it must commit or roll back together, and the ledger and quarantine rows with
+it. A :class:`WriteUnit` is that transaction: it hands out one
+:class:`~gateway.record.writer.RecordWriter` per context, all on the same connection,
+and a :class:`BoundRepository` that joins it, so ``dispatch`` of a transaction Bundle
+runs inside (the repository's nested-unit rule, :mod:`gateway.record.repository`).
+
+Writers queue their versions; :meth:`WriteUnit.flush` writes every queue so that the
+next reader sees them. Listeners hear about the committed versions after the commit,
+as with :meth:`Repository.writing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.engine import Connection
+
+from gateway.access.context import AccessContext
+from gateway.record.reader import RecordReader
+from gateway.record.repository import Repository
+from gateway.record.services import RecordServices
+from gateway.record.writer import RecordWriter
+from gateway.storage.records import StoredVersion
+from gateway.storage.store import StoreTx
+
+
+class BoundRepository(Repository):
+    """A repository whose unit of work is an already open :class:`RecordWriter`."""
+
+    def __init__(self, writer: RecordWriter) -> None:
+        super().__init__(writer.ctx, writer.services)
+        self._writer = writer
+
+    @contextmanager
+    def reading(self) -> Iterator[RecordReader]:
+        yield self._writer
+
+    @contextmanager
+    def writing(self) -> Iterator[RecordWriter]:
+        yield self._writer
+
+
+class WriteUnit:
+    def __init__(self, services: RecordServices, tx: StoreTx) -> None:
+        self.services = services
+        self.tx = tx
+        self._writers: list[RecordWriter] = []
+
+    @property
+    def conn(self) -> Connection:
+        """The connection, with every queued version written (for the pipeline's own SQL)."""
+        self.flush()
+        return self.tx.conn
+
+    def writer(self, ctx: AccessContext, services: RecordServices | None = None) -> RecordWriter:
+        """A writer for ``ctx`` on this transaction; earlier writers' queues are flushed."""
+        self.flush()
+        writer = RecordWriter(ctx, services or self.services, self.tx)
+        self._writers.append(writer)
+        return writer
+
+    def repository(self, ctx: AccessContext) -> BoundRepository:
+        return BoundRepository(self.writer(ctx))
+
+    def flush(self) -> None:
+        for writer in self._writers:
+            writer.flush()
+
+    @property
+    def committed(self) -> list[StoredVersion]:
+        return [v for w in self._writers for v in w.committed]
+
+
+@contextmanager
+def write_unit(services: RecordServices) -> Iterator[WriteUnit]:
+    """Open a write transaction; commit when the block ends without an exception."""
+    with services.store.writer() as tx:
+        unit = WriteUnit(services, tx)
+        yield unit
+        unit.flush()
+    versions = unit.committed
+    for listener in services.listeners:
+        listener.committed(versions)
