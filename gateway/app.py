@@ -14,7 +14,7 @@ from redis import Redis
 from starlette.concurrency import run_in_threadpool
 
 from gateway import __version__
-from gateway.api import access, errors, fhir, health
+from gateway.api import access, errors, fhir, health, ingest
 from gateway.api.auth import Authenticate, BearerAuthenticator, RegistryFile, dev_open
 from gateway.api.limits import BodyLimit
 from gateway.api.request_id import RequestId
@@ -128,6 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(fhir.router)
     app.include_router(access.router)
+    app.include_router(ingest.router)
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(RequestId)
     return app

@@ -25,12 +25,12 @@ from typing import cast
 from gateway.errors import Conflict, GatewayError, ServiceUnavailable
 from gateway.fhir.instant import from_micros
 from gateway.ingest.hl7v2 import build_ack, parse_hl7v2
-from gateway.ingest.issues import IngestIssue, error, warning
+from gateway.ingest.issues import GW_UNREADABLE, HL7_INTERNAL, IngestIssue, error, warning
 from gateway.ingest.result import AckCode, ParseResult
 from gateway.intake import ledger
 from gateway.intake import quarantine as q
 from gateway.intake.commit import Committer, StageFailure
-from gateway.intake.failures import ack_code_of, issues_of
+from gateway.intake.failures import HL7_RECORD_LOCKED, ack_code_of, issues_of
 from gateway.intake.outcome import MessageOutcome, Status
 from gateway.intake.patient_index import TxPatientIndex, group_loader
 from gateway.intake.plan import plan
@@ -92,17 +92,68 @@ class MessageIntake:
             )
         issues = issues_of(failure)
         with write_unit(self.services) as unit:
-            first = self._first(unit, key, replay)
+            first = self._first(unit, key, replay, _charset(result))
             if first is not None:
                 return first
             return self._quarantine(
                 unit, payload, sender, result, key, received, ack_code_of(failure), issues, replay
             )
 
+    def refuse(self, payload: bytes, sender: Sender, diagnostics: str) -> MessageOutcome:
+        """Quarantine a payload that must not be taken as a whole message (a broken MLLP
+        frame) and answer AR. Not recorded in the ledger: the sender's complete resend,
+        with the same MSH-10, must be processed, not answered with this AR."""
+        received = self.services.clock()
+        result = parse_hl7v2(payload, sender.source, self.terminology)
+        issue = error(
+            diagnostics, code="structure", gateway_code=GW_UNREADABLE, hl7_error=HL7_INTERNAL
+        )
+        kind = result.kind or "unreadable"
+        stored = entry(
+            sender,
+            fmt="hl7v2",
+            kind=kind,
+            received=received,
+            payload=payload,
+            issues=[issue],
+            message_id=result.header.message_control_id if result.header else None,
+        )
+        with write_unit(self.services) as unit:
+            q.add(unit.conn, [stored])
+        return MessageOutcome(
+            status="quarantined",
+            kind=kind,
+            key="",
+            ack=self._ack(result, "AR", [issue], received),
+            ack_code="AR",
+            issues=(issue,),
+            quarantine_id=stored.id,
+        )
+
+    def failure_ack(self, payload: bytes, sender: Sender, exc: Exception) -> str:
+        """The AR for a message the gateway could not process at all (database down, a
+        bug): nothing was stored or recorded, so the sender's resend will be processed."""
+        result = parse_hl7v2(payload, sender.source, self.terminology)
+        busy = isinstance(exc, GatewayError) and exc.status == 503
+        issue = error(
+            "the gateway is busy; resend the message"
+            if busy
+            else "the gateway could not process the message; resend it later",
+            code="transient" if busy else "exception",
+            gateway_code="GW-5003" if busy else "GW-5000",
+            hl7_error=HL7_RECORD_LOCKED if busy else HL7_INTERNAL,
+            severity="fatal",
+        )
+        return self._ack(result, "AR", [issue], self.services.clock())
+
     # -- steps ------------------------------------------------------------------------------
 
     def _first(
-        self, unit: WriteUnit, key: str, replay: q.QuarantineEntry | None
+        self,
+        unit: WriteUnit,
+        key: str,
+        replay: q.QuarantineEntry | None,
+        charset: str = "utf-8",
     ) -> MessageOutcome | None:
         ledger.lock(unit.tx, [key])
         if replay is not None:
@@ -120,6 +171,7 @@ class MessageIntake:
             provenance=hit.provenance_id,
             first=False,
             first_status=hit.status,
+            charset=charset,
         )
 
     def _once(
@@ -132,7 +184,7 @@ class MessageIntake:
         received: int,
         replay: q.QuarantineEntry | None,
     ) -> MessageOutcome:
-        first = self._first(unit, key, replay)
+        first = self._first(unit, key, replay, _charset(result))
         if first is not None:
             return first
         if not result.ok:
@@ -238,7 +290,7 @@ class MessageIntake:
             reviews=reviews,
             written=tuple(written),
             provenance=prov,
-            charset=header.charset,
+            charset=_charset(result),
         )
 
     def _ack(
@@ -329,5 +381,9 @@ class MessageIntake:
             ack_code=code,
             issues=issues,
             quarantine_id=quarantine_id,
-            charset=result.header.charset if result.header else "utf-8",
+            charset=_charset(result),
         )
+
+
+def _charset(result: ParseResult) -> str:
+    return result.header.charset if result.header else "utf-8"
