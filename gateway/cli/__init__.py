@@ -89,9 +89,11 @@ def version() -> None:
 
 
 def _register_groups() -> None:
-    from gateway.cli import clients, demo
+    from gateway.cli import clients, demo, ingest, mllp
 
     app.add_typer(clients.app, name="clients")
+    app.command("ingest")(ingest.ingest)
+    app.command("mllp")(mllp.mllp)
     app.command("demo")(demo.demo)
     app.command("token")(demo.token)
 
