@@ -103,7 +103,7 @@ class FileIntake:
         rows: list[_Row] = []
 
         def row(line: int, raw: str, **more: Any) -> _Row:
-            text = header.rstrip("\r\n") + "\r\n" + raw
+            text = (header if header.endswith(("\n", "\r")) else header + "\r\n") + raw
             key = ledger.ledger_key(
                 sender.client_id, sender.structure, "csv", (kind, header.strip(), raw.strip())
             )

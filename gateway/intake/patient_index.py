@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from sqlalchemy import and_, func, select
+from sqlalchemy import LargeBinary, and_, func, literal, select
 
 from gateway.errors import UnsupportedParameter
 from gateway.ingest.result import PatientKey
@@ -75,7 +75,8 @@ class TxPatientIndex:
         r = s.resource
         content = r.c.content
         if self.tx.dialect == "postgresql":
-            has = func.position(needle, content) > 0  # bytea position(substring in string)
+            # position(substring IN bytes) is PostgreSQL's bytea search.
+            has = func.position(literal(needle, LargeBinary).op("IN")(content)) > 0
         else:
             has = func.instr(content, needle) > 0
         stmt = (
