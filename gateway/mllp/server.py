@@ -49,6 +49,7 @@ class MllpServer:
         self.idle_timeout = idle_timeout
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mllp")
         self._server: asyncio.Server | None = None
+        self._tasks: dict[asyncio.Task[None], bool] = {}  # connection task -> busy
         self.connections = 0
         self.dropped_partial = 0
 
@@ -71,9 +72,21 @@ class MllpServer:
         async with self._server:
             await self._server.serve_forever()
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 30.0) -> None:
+        """Stop accepting; let messages being processed finish (up to ``grace`` seconds)
+        and send their ACKs; close idle connections."""
         if self._server is not None:
             self._server.close()
+        for task, busy in list(self._tasks.items()):
+            if not busy:
+                task.cancel()
+        if self._tasks:
+            _done, pending = await asyncio.wait(list(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        if self._server is not None:
             await self._server.wait_closed()
         self._executor.shutdown(wait=True)
 
@@ -83,18 +96,40 @@ class MllpServer:
         return await asyncio.wait_for(reader.read(READ_SIZE), self.idle_timeout)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks[task] = False
         self.connections += 1
+        try:
+            await self._serve(reader, writer, task)
+        except asyncio.CancelledError:
+            pass  # shutting down: an idle connection is closed
+        except ConnectionError:
+            log.info("mllp connection lost")
+        finally:
+            del self._tasks[task]
+            writer.close()
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def _serve(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        task: asyncio.Task[None],
+    ) -> None:
         decoder = FrameDecoder(self.max_frame_bytes)
         loop = asyncio.get_running_loop()
-        try:
-            while True:
+        while True:
+            try:
+                data = await self._read(reader)
+            except (TimeoutError, ConnectionError):
+                break
+            if not data:
+                break
+            for item in decoder.feed(data):
+                self._tasks[task] = True
                 try:
-                    data = await self._read(reader)
-                except (TimeoutError, ConnectionError):
-                    break
-                if not data:
-                    break
-                for item in decoder.feed(data):
                     if item.ok:
                         ack = await loop.run_in_executor(
                             self._executor, self.handler.message, item.payload
@@ -105,12 +140,8 @@ class MllpServer:
                         )
                     writer.write(frame(ack))
                     await writer.drain()
-            if decoder.pending:
-                self.dropped_partial += 1
-                log.warning("mllp connection closed mid-message; partial frame dropped")
-        except ConnectionError:
-            log.info("mllp connection lost")
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+                finally:
+                    self._tasks[task] = False
+        if decoder.pending:
+            self.dropped_partial += 1
+            log.warning("mllp connection closed mid-message; partial frame dropped")

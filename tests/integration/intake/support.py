@@ -134,3 +134,36 @@ def profile_errors(services: RecordServices, resource: dict[str, Any]) -> list[s
 
 def new_intake(services: RecordServices) -> Intake:
     return Intake.load(services, chunk_rows=50)
+
+
+class RunningListener:
+    """An :class:`MllpServer` on a free loopback port, its event loop in a thread."""
+
+    def __init__(self, handler: Any, **options: Any) -> None:
+        import asyncio
+        import threading
+
+        from gateway.mllp import MllpServer
+
+        self.server = MllpServer(handler, port=0, **options)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> RunningListener:
+        import asyncio
+
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(30)
+        return self
+
+    @property
+    def port(self) -> int:
+        return self.server.bound_port
+
+    def __exit__(self, *_exc: object) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(30)
+        self.loop.close()
