@@ -71,7 +71,12 @@ def directory() -> dict[str, Any]:
     return {
         "resourceType": "Bundle",
         "type": "transaction",
-        "entry": [{"resource": role, "request": {"method": "PUT", "url": "PractitionerRole/role-pharmacist"}}],
+        "entry": [
+            {
+                "resource": role,
+                "request": {"method": "PUT", "url": "PractitionerRole/role-pharmacist"},
+            }
+        ],
     }
 
 
@@ -116,7 +121,11 @@ def stored(services: RecordServices, resource_type: str) -> list[dict[str, Any]]
 def count(services: RecordServices, table: Any = None) -> int:
     """Rows in ``table`` (default: every resource version ever written)."""
     with services.store.reader() as tx:
-        return int(tx.conn.execute(select(func.count()).select_from(table if table is not None else s.history)).scalar_one())
+        return int(
+            tx.conn.execute(
+                select(func.count()).select_from(table if table is not None else s.history)
+            ).scalar_one()
+        )
 
 
 def by_id(services: RecordServices, reference: str) -> dict[str, Any]:

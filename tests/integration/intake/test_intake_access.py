@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway.auth import demo
-from gateway.intake import Intake, sender_for
+from gateway.intake import Intake, MessageOutcome, sender_for
 from gateway.record.services import RecordServices
 from gateway.storage import schema as s
 
@@ -18,10 +18,10 @@ from .support import CSV, count, ehpad_sender, hl7, pharmacist_sender, stored
 BRUNO_INS = demo.PATIENT_INS[1]
 
 
-def _rejected(outcome: object, rule: str) -> None:
-    assert getattr(outcome, "status") == "quarantined"
-    assert getattr(outcome, "ack_code") == "AR"
-    assert rule in getattr(outcome, "ack"), getattr(outcome, "ack")
+def _rejected(outcome: MessageOutcome, rule: str) -> None:
+    assert outcome.status == "quarantined"
+    assert outcome.ack_code == "AR"
+    assert rule in outcome.ack, outcome.ack
 
 
 def test_a_pharmacist_may_not_open_a_record(intake: Intake, feeding: RecordServices) -> None:
@@ -38,9 +38,7 @@ def test_a_pharmacist_needs_a_care_relationship(intake: Intake, feeding: RecordS
     _rejected(intake.hl7v2(bruno, pharmacist_sender()), "no-relationship")
 
 
-def test_a_token_naming_another_patient_is_refused(
-    intake: Intake, feeding: RecordServices
-) -> None:
+def test_a_token_naming_another_patient_is_refused(intake: Intake, feeding: RecordServices) -> None:
     sender = pharmacist_sender()
     other = replace(sender, ctx=replace(sender.ctx, patient=BRUNO_INS))
     _rejected(intake.hl7v2(hl7("demo-rds-o13-alice.hl7"), other), "patient-mismatch")
@@ -57,7 +55,10 @@ def test_an_ehpad_writes_only_for_its_residents(intake: Intake, feeding: RecordS
     # Alice has a record but is not a resident: an observation about her is refused;
     # her admission (ADT) would enrol her (see test_intake_messages).
     alice = hl7("fr-oru-r01-constantes-ehpad.hl7").replace(b"240037505612377", b"285037512345688")
-    alice = alice.replace(b"DUPONT^Marie-H\xc3\xa9l\xc3\xa8ne^Marie-H\xc3\xa9l\xc3\xa8ne Jeanne", b"DUPONT^Alice^Alice")
+    alice = alice.replace(
+        b"DUPONT^Marie-H\xc3\xa9l\xc3\xa8ne^Marie-H\xc3\xa9l\xc3\xa8ne Jeanne",
+        b"DUPONT^Alice^Alice",
+    )
     alice = alice.replace(b"~LEF\xc3\x88VRE^Marie-H\xc3\xa9l\xc3\xa8ne^^^^^D", b"")
     alice = alice.replace(b"19400312|F", b"19850312|F")
     _rejected(intake.hl7v2(alice, ehpad_sender()), "not-in-group")
@@ -71,8 +72,9 @@ def test_a_binary_cannot_be_classed_so_care_notes_are_refused(
     table = intake.csv((CSV / "care-notes.csv").read_bytes(), "care-notes", sender)
     assert table.counts == {"accepted": 0, "duplicate": 0, "quarantined": 3}
     assert "class-unknown" in table.rows[0].issues[-1].diagnostics
-    assert stored(feeding, "DocumentReference") == [d for d in stored(feeding, "DocumentReference")
-                                                    if d["id"] == "doc-alice-consultation"]
+    assert stored(feeding, "DocumentReference") == [
+        d for d in stored(feeding, "DocumentReference") if d["id"] == "doc-alice-consultation"
+    ]
 
 
 def test_gateway_writes_are_only_provenance_and_products(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.intake import Intake
+from gateway.intake import Intake, MessageOutcome
 from gateway.record.services import RecordServices
 
 from .support import (
@@ -39,9 +39,7 @@ def _created(outcome: Any, rtype: str) -> list[str]:
     return [w.reference for w in outcome.written if w.resource_type == rtype]
 
 
-def test_adt_a01_admits_a_resident_and_enrols_them(
-    intake: Intake, feeding: RecordServices
-) -> None:
+def test_adt_a01_admits_a_resident_and_enrols_them(intake: Intake, feeding: RecordServices) -> None:
     outcome = intake.hl7v2(hl7("fr-adt-a01-admission-ins.hl7"), ehpad_sender())
     assert (outcome.status, outcome.ack_code) == ("accepted", "AA"), outcome.ack
     (patient_ref,) = _created(outcome, "Patient")
@@ -70,7 +68,9 @@ def test_oru_r01_vitals_are_loinc_ucum_observations(
     assert len(observations) == 8
     weight = codes["29463-7"]["valueQuantity"]
     assert (weight["value"], weight["system"], weight["code"]) == (69.85, UCUM, "kg")
-    pressure = {c["code"]["coding"][0]["code"]: c["valueQuantity"] for c in codes["85354-9"]["component"]}
+    pressure = {
+        c["code"]["coding"][0]["code"]: c["valueQuantity"] for c in codes["85354-9"]["component"]
+    }
     assert pressure["8480-6"]["value"] == 130 and pressure["8480-6"]["code"] == "mm[Hg]"
     patient = _created(intake.hl7v2(hl7("fr-adt-a01-admission-ins.hl7"), sender), "Patient")
     assert patient == [], "the admission is a duplicate now"
@@ -184,19 +184,20 @@ def test_adt_a40_links_the_records_and_overwrites_nothing(
     assert admitted.status == "accepted", admitted.ack
     (survivor,) = _created(admitted, "Patient")
     assert merge.quarantine_id is not None
-    from gateway.intake import QuarantineDesk
     from gateway.auth import demo
+    from gateway.intake import QuarantineDesk
 
     replayed = QuarantineDesk(intake).replay(
         demo.EHPAD_SYSTEM.context(client_id="demo-ehpad"), merge.quarantine_id
     )
-    assert replayed.status == "accepted", getattr(replayed, "ack", "")
+    assert isinstance(replayed, MessageOutcome)
+    assert replayed.status == "accepted", replayed.ack
     old, new = by_id(feeding, retired[0]), by_id(feeding, survivor)
     assert old["active"] is False
     assert old["link"] == [{"other": {"reference": survivor}, "type": "replaced-by"}]
     assert {"other": {"reference": retired[0]}, "type": "replaces"} in new["link"]
     assert old["name"][0]["family"] == "PETIT", "the retired record keeps its content"
-    provenance = by_id(feeding, f"Provenance/{replayed.provenance}")  # type: ignore[union-attr]
+    provenance = by_id(feeding, f"Provenance/{replayed.provenance}")
     assert provenance["activity"]["coding"][0]["code"] == "UPDATE"
     # A later message naming the retired local id lands on the surviving record.
     rename = hl7("demo-adt-a28-provisional.hl7").replace(b"TIL-ADT-000099", b"TIL-ADT-000199")

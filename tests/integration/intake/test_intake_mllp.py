@@ -29,9 +29,11 @@ def test_several_messages_on_one_connection_are_acked_in_order(intake: Intake) -
         hl7("fr-ras-o17-administration-ucd.hl7"),
         hl7("fr-oru-r01-constantes-ehpad.hl7"),
     ]
-    with RunningListener(IntakeHandler(intake, ehpad_sender())) as live:
-        with MllpClient("127.0.0.1", live.port) as client:
-            acks = client.pipeline(messages)
+    with (
+        RunningListener(IntakeHandler(intake, ehpad_sender())) as live,
+        MllpClient("127.0.0.1", live.port) as client,
+    ):
+        acks = client.pipeline(messages)
     assert [_msa(a)[1:3] for a in acks] == [
         ["AA", "TIL-ADT-000101"],
         ["AA", "TIL-ORU-001207"],
@@ -44,15 +46,20 @@ def test_several_messages_on_one_connection_are_acked_in_order(intake: Intake) -
 def test_framing_survives_any_chunking_and_junk_between_frames(
     intake: Intake, feeding: RecordServices
 ) -> None:
-    data = b"\r\n  " + frame(hl7("fr-adt-a01-admission-ins.hl7")) + b"\n\n" + frame(
-        hl7("fr-adt-a08-latin1-lf.hl7")
+    data = (
+        b"\r\n  "
+        + frame(hl7("fr-adt-a01-admission-ins.hl7"))
+        + b"\n\n"
+        + frame(hl7("fr-adt-a08-latin1-lf.hl7"))
     )
-    with RunningListener(IntakeHandler(intake, ehpad_sender())) as live:
-        with MllpClient("127.0.0.1", live.port) as client:
-            for i in range(0, len(data), 7):
-                client.send_raw(data[i : i + 7])
-                time.sleep(0.001)
-            acks = [client.receive(), client.receive()]
+    with (
+        RunningListener(IntakeHandler(intake, ehpad_sender())) as live,
+        MllpClient("127.0.0.1", live.port) as client,
+    ):
+        for i in range(0, len(data), 7):
+            client.send_raw(data[i : i + 7])
+            time.sleep(0.001)
+        acks = [client.receive(), client.receive()]
     assert [_msa(a)[1] for a in acks] == ["AA", "AA"]
     latin = acks[1]
     assert latin.decode("latin-1").split("\r")[0].endswith("|P|2.5")
@@ -63,10 +70,12 @@ def test_a_broken_frame_is_rejected_and_kept_and_the_next_one_is_processed(
 ) -> None:
     message = hl7("fr-adt-a01-admission-ins.hl7")
     truncated = b"\x0b" + message[:120]  # no end block: a new frame starts
-    with RunningListener(IntakeHandler(intake, ehpad_sender())) as live:
-        with MllpClient("127.0.0.1", live.port) as client:
-            client.send_raw(truncated + frame(message))
-            broken, good = client.receive(), client.receive()
+    with (
+        RunningListener(IntakeHandler(intake, ehpad_sender())) as live,
+        MllpClient("127.0.0.1", live.port) as client,
+    ):
+        client.send_raw(truncated + frame(message))
+        broken, good = client.receive(), client.receive()
     assert _msa(broken)[1] == "AR" and "frame" in broken.decode()
     assert _msa(good)[1:3] == ["AA", "TIL-ADT-000101"], "the complete resend is processed"
     assert count(feeding, s.intake_quarantine) == 1
@@ -74,10 +83,12 @@ def test_a_broken_frame_is_rejected_and_kept_and_the_next_one_is_processed(
 
 def test_a_frame_over_the_limit_is_rejected(intake: Intake, feeding: RecordServices) -> None:
     handler = IntakeHandler(intake, ehpad_sender())
-    with RunningListener(handler, max_frame_bytes=256) as live:
-        with MllpClient("127.0.0.1", live.port) as client:
-            ack = client.exchange(hl7("fr-oru-r01-constantes-ehpad.hl7"))
-            small = client.exchange(b"MSH|^~\\&|A|B|||20240101||ADT^A99|X1|P|2.5")
+    with (
+        RunningListener(handler, max_frame_bytes=256) as live,
+        MllpClient("127.0.0.1", live.port) as client,
+    ):
+        ack = client.exchange(hl7("fr-oru-r01-constantes-ehpad.hl7"))
+        small = client.exchange(b"MSH|^~\\&|A|B|||20240101||ADT^A99|X1|P|2.5")
     assert _msa(ack)[1] == "AR" and "exceeds 256 bytes" in ack.decode()
     assert _msa(small)[1] == "AR", "unsupported event, the connection still works"
 

@@ -25,7 +25,7 @@ def test_a_mixed_batch_loses_nothing(intake: Intake, feeding: RecordServices) ->
         b"\x00\xff random bytes \x0b\x1c",
         hl7("fr-ras-o17-administration-ucd.hl7"),
     ]
-    statuses = [intake.hl7v2(m, sender).status for m in messages]
+    statuses: list[str] = [intake.hl7v2(m, sender).status for m in messages]
     table = intake.csv((CSV / "vitals-mixed.csv").read_bytes(), "vitals", sender)
     submitted = len(messages) + table.submitted
     counts = {k: statuses.count(k) + table.counts[k] for k in table.counts}
