@@ -20,7 +20,7 @@ def _feed(
     decoder = FrameDecoder(max_bytes)
     frames: list[Frame] = []
     start = 0
-    for cut in sorted({c % (len(data) + 1) for c in cuts}) + [len(data)]:
+    for cut in [*sorted({c % (len(data) + 1) for c in cuts}), len(data)]:
         frames.extend(decoder.feed(data[start:cut]))
         start = cut
     return frames, decoder
