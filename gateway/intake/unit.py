@@ -16,8 +16,9 @@ as with :meth:`Repository.writing`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from sqlalchemy.engine import Connection
 
@@ -77,10 +78,27 @@ class WriteUnit:
         return [v for w in self._writers for v in w.committed]
 
 
+_SQLITE_WRITERS: dict[int, threading.Lock] = {}
+_GUARD = threading.Lock()
+
+
+def _sqlite_writer_lock(services: RecordServices) -> threading.Lock | None:
+    """One lock per SQLite engine: SQLite admits one writer at a time, and writers that
+    wait on its busy handler sleep in growing steps (up to 100 ms), which gives long,
+    unfair tails under concurrent messages; queuing them in-process is fair and faster.
+    PostgreSQL writers run in parallel (row locks and advisory locks order them)."""
+    if services.store.dialect != "sqlite":
+        return None
+    key = id(services.store.engine)
+    with _GUARD:
+        return _SQLITE_WRITERS.setdefault(key, threading.Lock())
+
+
 @contextmanager
 def write_unit(services: RecordServices) -> Iterator[WriteUnit]:
     """Open a write transaction; commit when the block ends without an exception."""
-    with services.store.writer() as tx:
+    lock = _sqlite_writer_lock(services)
+    with lock if lock is not None else nullcontext(), services.store.writer() as tx:
         unit = WriteUnit(services, tx)
         yield unit
         unit.flush()

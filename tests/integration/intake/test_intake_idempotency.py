@@ -99,3 +99,19 @@ def test_the_same_dispensation_in_two_messages_is_one_resource(
     assert len(stored(feeding, "MedicationDispense")) == 1
     assert len(stored(feeding, "Medication")) == 1
     assert len(stored(feeding, "Provenance")) == 2, "each message is attested"
+
+
+def test_the_same_message_delivered_concurrently_is_stored_once(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sender = ehpad_sender()
+    intake.hl7v2(hl7("fr-adt-a01-admission-ins.hl7"), sender)
+    message = hl7("fr-oru-r01-constantes-ehpad.hl7")
+    before = len(stored(feeding, "Observation"))
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: intake.hl7v2(message, sender), range(4)))
+    assert sorted(o.status for o in outcomes) == ["accepted", "duplicate", "duplicate", "duplicate"]
+    assert len({o.ack for o in outcomes}) == 1
+    assert len(stored(feeding, "Observation")) == before + 8
