@@ -132,8 +132,8 @@ def main() -> None:
             results.append((kind, count, elapsed, outcome.counts))
         services.store.engine.dispose()
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.2f}"
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}"
     )
     print(f"back-end: {args.backend}; chunk {args.chunk} rows; validation {settings.validation}")
     for kind, count, elapsed, counts in results:
