@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
@@ -111,7 +111,3 @@ def supersede(conn: Connection, record: LedgerRecord) -> None:
     result = conn.execute(update(_T).where(_T.c.key == record.key).values(**values))
     if result.rowcount == 0:
         add(conn, [record])
-
-
-def resolved(record: LedgerRecord, **changes: object) -> LedgerRecord:
-    return replace(record, **changes)  # type: ignore[arg-type]

@@ -19,18 +19,17 @@ retried. The ACK is built from the parser's header; MSA-2 echoes MSH-10.
 
 from __future__ import annotations
 
-import uuid
 from typing import cast
 
 from gateway.errors import Conflict, GatewayError, ServiceUnavailable
-from gateway.fhir.instant import from_micros
-from gateway.ingest.hl7v2 import build_ack, parse_hl7v2
-from gateway.ingest.issues import GW_UNREADABLE, HL7_INTERNAL, IngestIssue, error, warning
+from gateway.ingest.hl7v2 import parse_hl7v2
+from gateway.ingest.issues import IngestIssue, error, warning
 from gateway.ingest.result import AckCode, ParseResult
 from gateway.intake import ledger
 from gateway.intake import quarantine as q
+from gateway.intake.acks import ack_for
 from gateway.intake.commit import Committer, StageFailure
-from gateway.intake.failures import HL7_RECORD_LOCKED, ack_code_of, issues_of
+from gateway.intake.failures import ack_code_of, issues_of
 from gateway.intake.outcome import MessageOutcome, Status
 from gateway.intake.patient_index import TxPatientIndex, group_loader
 from gateway.intake.plan import plan
@@ -52,6 +51,8 @@ RETRIES = 3
 
 
 class MessageIntake:
+    """The HL7 v2 flow; :mod:`gateway.intake.refusals` answers what never gets this far."""
+
     def __init__(self, services: RecordServices, terminology: Terminology) -> None:
         self.services = services
         self.terminology = terminology
@@ -98,55 +99,6 @@ class MessageIntake:
             return self._quarantine(
                 unit, payload, sender, result, key, received, ack_code_of(failure), issues, replay
             )
-
-    def refuse(self, payload: bytes, sender: Sender, diagnostics: str) -> MessageOutcome:
-        """Quarantine a payload that must not be taken as a whole message (a broken MLLP
-        frame) and answer AR. Not recorded in the ledger: the sender's complete resend,
-        with the same MSH-10, must be processed, not answered with this AR."""
-        received = self.services.clock()
-        result = parse_hl7v2(payload, sender.source, self.terminology)
-        issue = error(
-            diagnostics, code="structure", gateway_code=GW_UNREADABLE, hl7_error=HL7_INTERNAL
-        )
-        kind = result.kind or "unreadable"
-        stored = entry(
-            sender,
-            fmt="hl7v2",
-            kind=kind,
-            received=received,
-            payload=payload,
-            issues=[issue],
-            message_id=result.header.message_control_id if result.header else None,
-        )
-        with write_unit(self.services) as unit:
-            q.add(unit.conn, [stored])
-        return MessageOutcome(
-            status="quarantined",
-            kind=kind,
-            key="",
-            ack=self._ack(result, "AR", [issue], received),
-            ack_code="AR",
-            issues=(issue,),
-            quarantine_id=stored.id,
-        )
-
-    def failure_ack(self, payload: bytes, sender: Sender, exc: Exception) -> str:
-        """The AR for a message the gateway could not process at all (database down, a
-        bug): nothing was stored or recorded, so the sender's resend will be processed."""
-        result = parse_hl7v2(payload, sender.source, self.terminology)
-        busy = isinstance(exc, GatewayError) and exc.status == 503
-        issue = error(
-            "the gateway is busy; resend the message"
-            if busy
-            else "the gateway could not process the message; resend it later",
-            code="transient" if busy else "exception",
-            gateway_code="GW-5003" if busy else "GW-5000",
-            hl7_error=HL7_RECORD_LOCKED if busy else HL7_INTERNAL,
-            severity="fatal",
-        )
-        return self._ack(result, "AR", [issue], self.services.clock())
-
-    # -- steps ------------------------------------------------------------------------------
 
     def _first(
         self,
@@ -260,7 +212,7 @@ class MessageIntake:
             reviews = (review.id,)
             issues.append(warning(f"{review.issues[0]['diagnostics']} (quarantine {review.id})"))
         status: Status = cast(Status, applied.item_status(0))
-        ack = self._ack(result, "AA", issues, received)
+        ack = ack_for(result, "AA", issues, received)
         record = ledger.LedgerRecord(
             key=key,
             source=sender.client_id,
@@ -291,21 +243,6 @@ class MessageIntake:
             written=tuple(written),
             provenance=prov,
             charset=_charset(result),
-        )
-
-    def _ack(
-        self,
-        result: ParseResult,
-        code: AckCode,
-        issues: list[IngestIssue] | tuple[IngestIssue, ...],
-        received: int,
-    ) -> str:
-        return build_ack(
-            result.header,
-            code,
-            issues,
-            control_id=f"ACK{uuid.uuid4().hex[:17]}",
-            timestamp=from_micros(received),
         )
 
     def _quarantine(
@@ -352,7 +289,7 @@ class MessageIntake:
             )
             q.add(unit.conn, [stored])
             quarantine_id = stored.id
-        ack = self._ack(result, code, issues, received)
+        ack = ack_for(result, code, issues, received)
         if replay is None:
             ledger.add(
                 unit.conn,

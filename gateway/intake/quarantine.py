@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -130,7 +130,6 @@ class QuarantineQuery:
     received_to: int | None = None  # exclusive
     before: tuple[int, str] | None = None  # keyset cursor: (received, id) of the last seen
     limit: int = 50
-    formats: tuple[str, ...] = field(default=())
 
 
 def search(conn: Connection, query: QuarantineQuery) -> list[QuarantineEntry]:
@@ -145,8 +144,6 @@ def search(conn: Connection, query: QuarantineQuery) -> list[QuarantineEntry]:
     ):
         if value is not None:
             conds.append(column == value)
-    if query.formats:
-        conds.append(_T.c.format.in_(query.formats))
     if query.received_from is not None:
         conds.append(_T.c.received >= query.received_from)
     if query.received_to is not None:
@@ -181,15 +178,3 @@ def set_status(
     if attempted:
         values["attempts"] = _T.c.attempts + 1
     conn.execute(update(_T).where(_T.c.id == entry_id).values(**values))
-
-
-def counts(conn: Connection, source: str, structure: str) -> dict[str, int]:
-    """Open entries by reason for one sender (for summaries)."""
-    from sqlalchemy import func
-
-    rows = conn.execute(
-        select(_T.c.reason, func.count())
-        .where(_T.c.source == source, _T.c.structure == structure, _T.c.status == "open")
-        .group_by(_T.c.reason)
-    ).all()
-    return {str(r[0]): int(r[1]) for r in rows}

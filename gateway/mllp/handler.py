@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from gateway.intake import Intake, Sender
+from gateway.intake.refusals import failure_ack, refuse
 
 log = logging.getLogger("gateway.mllp")
 
@@ -26,14 +27,14 @@ class IntakeHandler:
             return self.intake.hl7v2(payload, self.sender).ack_bytes
         except Exception as exc:  # never take the listener down; nothing was stored
             log.error("mllp message failed", extra={"error_type": type(exc).__name__})
-            return self._encoded(self.intake.messages.failure_ack(payload, self.sender, exc))
+            return self._encoded(failure_ack(self.intake.messages, payload, self.sender, exc))
 
     def broken(self, payload: bytes, reason: str) -> bytes:
         try:
-            return self.intake.messages.refuse(payload, self.sender, reason).ack_bytes
+            return refuse(self.intake.messages, payload, self.sender, reason).ack_bytes
         except Exception as exc:
             log.error("mllp broken frame not quarantined", extra={"error_type": type(exc).__name__})
-            return self._encoded(self.intake.messages.failure_ack(payload, self.sender, exc))
+            return self._encoded(failure_ack(self.intake.messages, payload, self.sender, exc))
 
     @staticmethod
     def _encoded(ack: str) -> bytes:
