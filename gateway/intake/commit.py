@@ -19,7 +19,7 @@ fault, so a CSV chunk can set them aside and store the rest; the unit is rolled 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -29,6 +29,7 @@ from gateway.fhir.references import iter_reference_holders
 from gateway.ingest.result import Entry, ParseResult, rebind
 from gateway.intake.failures import failing_entries
 from gateway.intake.gateway_writer import gateway_writer, write_products
+from gateway.intake.known import known_entries
 from gateway.intake.plan import Plan
 from gateway.intake.sender import Sender
 from gateway.intake.unit import WriteUnit
@@ -134,13 +135,14 @@ class Committer:
         self.applied = Applied()
 
     def run(self) -> Applied:
-        self._products()
         mapping = {
             p.result.patient.reference: p.patient
             for p in self.plan.items.values()
             if p.result.patient is not None and p.patient and not p.new_patient
         }
-        self._rebind(mapping)
+        mapping.update(self._products())
+        mapping.update(self._known())
+        self._rebind(mapping)  # once: rewriting every resource is not free
         for i, p in self.plan.items.items():
             if p.patient and not p.new_patient and p.patient not in p.updates:
                 self._note(i, Written(p.patient, "Patient", "exists"))
@@ -156,14 +158,40 @@ class Committer:
             self.results = {i: rebind(r, mapping) for i, r in self.results.items()}
             self.applied.refs.update(mapping)
 
-    def _products(self) -> None:
+    def _known(self) -> dict[str, str]:
+        """Entries whose business identifier is stored already (:mod:`.known`)."""
+        self.unit.flush()
+        owners: dict[str, set[int]] = {}
+        for i, result in self.results.items():
+            for entry in result.entries:
+                owners.setdefault(entry.full_url, set()).add(i)
+        entries = {e.full_url: e for r in self.results.values() for e in r.entries}
+        mapping, absent = known_entries(self.unit.tx, entries.values())
+        for url, reference in mapping.items():
+            if not reference.startswith("urn:"):
+                for i in owners.get(url, ()):
+                    self._note(i, Written(reference, reference.split("/", 1)[0], "exists"))
+        if absent:
+            self.results = {
+                i: replace(
+                    r,
+                    entries=tuple(
+                        replace(e, if_none_exist=None) if e.full_url in absent else e
+                        for e in r.entries
+                    ),
+                )
+                for i, r in self.results.items()
+            }
+        return mapping
+
+    def _products(self) -> dict[str, str]:
         products: dict[str, tuple[Entry, set[int]]] = {}
         for i, result in self.results.items():
             for entry in result.entries:
                 if entry.resource_type == "Medication":
                     products.setdefault(entry.full_url, (entry, set()))[1].add(i)
         if not products:
-            return
+            return {}
         writer = gateway_writer(self.unit, self.sender.structure)
         mapping: dict[str, str] = {}
         for url, (entry, owners) in products.items():
@@ -173,7 +201,7 @@ class Committer:
                 raise StageFailure(exc, owners) from exc
             for i in owners:
                 self._note(i, Written(mapping[url], "Medication", "exists"))
-        self._rebind(mapping)
+        return mapping
 
     def _roster(self) -> None:
         bundle = _Bundle()

@@ -115,7 +115,9 @@ class FileIntake:
         refused = [r for r in rows if r.result is None]
         if refused:
             outcomes.update(quarantine_rows(self.services, refused, facts, None))
-        good = [r for r in rows if r.result is not None]
+        # A patient's records in the same chunks: the rules load each patient's facts
+        # once per transaction, so grouping them saves most of those loads.
+        good = sorted((r for r in rows if r.result is not None), key=_patient_of)
         for start in range(0, len(good), self.chunk_rows):
             done, prov = self._chunk(good[start : start + self.chunk_rows], facts)
             outcomes.update(done)
@@ -275,3 +277,8 @@ class FileIntake:
         q.add(unit.conn, reviews)
         ledger.add(unit.conn, records)
         return out, prov
+
+
+def _patient_of(r: CsvRecord) -> str:
+    patient = r.result.patient if r.result is not None else None
+    return patient.keys[-1].token if patient is not None and patient.keys else ""
