@@ -1,8 +1,8 @@
 """The identity stage's view of storage: every live Patient, in the unit's transaction.
 
-Lookups go through the search seam *before* access filtering
-(:meth:`SearchEngine.candidates`), which is what matching needs: the gateway matches,
-the access rules then judge the writes. Nothing read here is returned to the caller
+Identifier lookups read the token index directly (the rows an ``identifier`` search
+reads), *before* any access filtering, which is what matching needs: the gateway
+matches, the access rules then judge the writes. Nothing read here is returned to the caller
 beyond what the rules let through (a match only becomes ``Patient/<id>`` in the
 caller's own writes; quarantine shows it only to the sender).
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl
 
 import orjson
 from sqlalchemy import LargeBinary, and_, func, literal, select
@@ -52,9 +51,32 @@ class TxPatientIndex:
     def by_identifier(self, key: PatientKey) -> list[StoredPatient]:
         cached = self._by_key.get(key.token)
         if cached is None:
-            cached = self._candidates(parse_qsl(key.search, keep_blank_values=True))
+            cached = self._by_token(key.system, key.value)
             self._by_key[key.token] = cached
         return cached
+
+    def _by_token(self, system: str, value: str) -> list[StoredPatient]:
+        """Patients carrying ``system|value``, straight from the token index: the same
+        rows an ``identifier`` search reads, found through the (type, param, code,
+        system) index whatever the search engine plans."""
+        r, t = s.resource, s.idx_token
+        stmt = (
+            select(*CURRENT_COLUMNS)
+            .join(t, t.c.resource_pk == r.c.pk)
+            .where(
+                and_(
+                    t.c.resource_type == "Patient",
+                    t.c.param == "identifier",
+                    t.c.code == value,
+                    t.c.system == system,
+                    r.c.deleted.is_(False),
+                )
+            )
+            .distinct()
+            .limit(MAX_CANDIDATES)
+        )
+        rows = self.tx.conn.execute(stmt).all()
+        return [p for row in rows if (p := _patient(current_version(row))) is not None]
 
     def forget(self) -> None:
         """Drop cached lookups (after this unit created or changed patients)."""
