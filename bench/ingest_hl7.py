@@ -160,7 +160,7 @@ def main() -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
-    print(f"load average before/after: {os.getloadavg()[0]:.2f}")
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
     print(f"back-end: {args.backend}; {args.connections} connections; {args.obx} OBX/message")
     print(
         f"messages: {len(latencies)} in {elapsed:.1f} s -> {len(latencies) / elapsed:.1f} msg/s "
