@@ -17,7 +17,7 @@ from redis import Redis
 from starlette.concurrency import run_in_threadpool
 
 from gateway import __version__
-from gateway.api import access, audit, errors, fhir, health
+from gateway.api import access, audit, errors, fhir, health, ingest
 from gateway.api import sync as sync_api
 from gateway.api.auth import Authenticate, BearerAuthenticator, RegistryFile, dev_open
 from gateway.api.limits import BodyLimit
@@ -183,6 +183,7 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None) 
     app.include_router(access.router)
     app.include_router(audit.router)
     app.include_router(sync_api.router)
+    app.include_router(ingest.router)
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(RequestId)
     return app

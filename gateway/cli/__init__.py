@@ -128,11 +128,13 @@ def version() -> None:
 
 
 def _register_groups() -> None:
-    from gateway.cli import clients, demo
+    from gateway.cli import clients, demo, ingest, mllp
     from gateway.cli.audit import audit_app
 
     app.add_typer(audit_app, name="audit")
     app.add_typer(clients.app, name="clients")
+    app.command("ingest")(ingest.ingest)
+    app.command("mllp")(mllp.mllp)
     app.command("demo")(demo.demo)
     app.command("token")(demo.token)
 

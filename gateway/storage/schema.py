@@ -351,3 +351,54 @@ sync_announcement = Table(
     Index(None, "state", "due"),
 )
 """Documents hidden from the patient (INVISIBLE_PATIENT) to announce after the delay."""
+
+# -- intake (issue 5): idempotency ledger and quarantine ----------------------------------
+# Added by the intake work; migration 0004_intake.py. Times are microseconds (UTC).
+
+intake_message = Table(
+    "intake_message",
+    metadata,
+    # SHA-256 (hex) of the idempotency key: source, structure and the message's own id
+    # (HL7: sending application, facility, MSH-10), or the payload hash when it has none.
+    Column("key", String(64), primary_key=True),
+    Column("source", String(64), nullable=False),
+    Column("structure", String(64), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("message_id", String(200), nullable=True),
+    Column("payload_sha256", String(64), nullable=False),
+    Column("received", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # accepted | duplicate | quarantined
+    Column("ack_code", String(2), nullable=True),
+    Column("response", LargeBinary, nullable=False),  # the first answer, returned again
+    Column("quarantine_id", String(36), nullable=True),
+    Column("provenance_id", String(64), nullable=True),
+    Index(None, "source", "structure", "received"),
+)
+"""One row per message (HL7) or record (CSV) ever ingested: its first outcome."""
+
+intake_quarantine = Table(
+    "intake_quarantine",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("source", String(64), nullable=False),  # client id of the sender
+    Column("structure", String(64), nullable=False),  # idNat_Struct it sent for
+    Column("format", String(16), nullable=False),  # hl7v2 | csv | fhir
+    Column("kind", String(64), nullable=False),  # ADT^A01, csv:vitals, …
+    Column("reason", String(16), nullable=False),  # rejected | conflict | review
+    Column("status", String(16), nullable=False),  # open | replayed | discarded
+    Column("received", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Column("message_id", String(200), nullable=True),
+    Column("idempotency_key", String(64), nullable=True),
+    Column("line", Integer, nullable=True),  # CSV: the record's line in its file
+    Column("payload", LargeBinary, nullable=True),  # raw bytes; dropped when discarded
+    Column("payload_sha256", String(64), nullable=False),
+    Column("issues", LargeBinary, nullable=False),  # JSON: OperationOutcome.issue list
+    Column("details", LargeBinary, nullable=True),  # JSON: conflicting versions, candidates
+    Column("patient_id", String(64), nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Index(None, "source", "structure", "received"),
+    Index(None, "status", "received"),
+)
+"""Every rejected message or CSV record, identity conflict and probable match, durably."""

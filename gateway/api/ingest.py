@@ -1,0 +1,233 @@
+"""``/ingest``: HL7 v2 messages, CSV exports and the quarantine, over HTTP.
+
+===============================================  =========================================
+``POST /ingest/hl7v2``                           one ER7 message → its HL7 ACK (200,
+                                                 ``x-application/hl7-v2+er7``); AA, AE or
+                                                 AR is in MSA-1, not in the HTTP status
+``POST /ingest/csv/{kind}``                      one export (residents, vitals,
+                                                 administrations, care-notes) → an
+                                                 OperationOutcome summary (200; 400 when
+                                                 the file as a whole is unusable)
+``GET /ingest/quarantine``                       entries, newest first (filters below)
+``GET /ingest/quarantine/{id}``                  one entry
+``POST /ingest/quarantine/{id}/$replay``         retry it (after fixing the mapping or
+                                                 the referenced data)
+``DELETE /ingest/quarantine/{id}``               discard it (payload erased; audited)
+===============================================  =========================================
+
+Authentication is that of ``/fhir`` (bearer token → AccessContext); the sender's
+structure gives the FINESS of its local identifier systems (:mod:`gateway.intake.sender`).
+With ``GATEWAY_AUTH=disabled`` (dev only) the open caller names it: ``?finess=``.
+Response headers: ``X-Ingest-Status`` (accepted, duplicate, quarantined),
+``X-Ingest-First-Status`` on a duplicate, ``X-Quarantine-Id``, ``X-Provenance``.
+
+Quarantine filters: ``source``, ``kind`` (``ADT^A01``, ``csv:vitals``…), ``reason``
+(rejected, conflict, review), ``status`` (open, replayed, discarded), ``date`` with a
+FHIR prefix (``ge2026-01-01``, ``lt2026-02-01T00:00:00Z``; repeatable), ``_count``
+(1-500, default 50) and ``cursor`` (from the ``next`` link).
+"""
+
+from __future__ import annotations
+
+import codecs
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from gateway.access.context import AccessContext
+from gateway.api.responses import FHIR_JSON_UTF8
+from gateway.errors import BadRequest, NotFound
+from gateway.fhir.instant import to_micros
+from gateway.fhir.json import dumps
+from gateway.intake import Intake, QuarantineDesk, QuarantineQuery, Sender, sender_for
+from gateway.intake.report import file_outcome, replay_result
+
+router = APIRouter()
+HL7_MEDIA = "x-application/hl7-v2+er7"
+_LOCK = threading.Lock()
+_PREFIXES = ("ge", "gt", "le", "lt", "eq")
+_IANA = {"iso8859-1": "iso-8859-1", "iso8859-15": "iso-8859-15", "cp1252": "windows-1252"}
+
+
+def _intake(request: Request) -> Intake:
+    """The pipeline of this app, loaded once (ConceptMaps and mappings) on first use."""
+    state = request.app.state
+    services = state.services
+    intake: Intake | None = getattr(state, "intake", None)
+    if intake is None or intake.services is not services:
+        with _LOCK:
+            intake = getattr(state, "intake", None)
+            if intake is None or intake.services is not services:
+                intake = Intake.load(services)
+                state.intake = intake
+    return intake
+
+
+async def _caller(request: Request) -> AccessContext:
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    request_id = getattr(request.state, "request_id", None)
+    ctx: AccessContext = await run_in_threadpool(
+        request.app.state.authenticate, headers, request_id
+    )
+    return ctx
+
+
+async def _sender(request: Request) -> tuple[Intake, Sender]:
+    ctx = await _caller(request)
+    intake = await run_in_threadpool(_intake, request)
+    return intake, sender_for(ctx, dev_finess=request.query_params.get("finess"))
+
+
+@router.post("/ingest/hl7v2", include_in_schema=False)
+async def ingest_hl7v2(request: Request) -> Response:
+    intake, sender = await _sender(request)
+    body = await request.body()
+    if not body.strip():
+        raise BadRequest("The body must be one HL7 v2 message (ER7)", code="GW-1001")
+    outcome = await run_in_threadpool(intake.hl7v2, body, sender)
+    headers: dict[str, str] = {"X-Ingest-Status": outcome.status}
+    if not outcome.first and outcome.first_status:
+        headers["X-Ingest-First-Status"] = outcome.first_status
+    if outcome.quarantine_id:
+        headers["X-Quarantine-Id"] = outcome.quarantine_id
+    if outcome.provenance:
+        headers["X-Provenance"] = f"Provenance/{outcome.provenance}"
+    return Response(
+        outcome.ack_bytes,
+        status_code=200,
+        headers=headers,
+        media_type=f"{HL7_MEDIA}; charset={_http_charset(outcome.charset)}",
+    )
+
+
+def _http_charset(name: str) -> str:
+    """The IANA name of a Python codec (``latin-1`` → ``iso-8859-1``)."""
+    try:
+        canonical = codecs.lookup(name).name
+    except LookupError:
+        return "utf-8"
+    return _IANA.get(canonical, canonical)
+
+
+@router.post("/ingest/csv/{kind}", include_in_schema=False)
+async def ingest_csv(request: Request, kind: str) -> Response:
+    intake, sender = await _sender(request)
+    if kind not in intake.mappings:
+        raise NotFound(
+            f"Unknown CSV kind {kind!r}; known: {', '.join(intake.csv_kinds)}", code="GW-3002"
+        )
+    body = await request.body()
+    name = request.headers.get("x-file-name")
+    outcome = await run_in_threadpool(intake.csv, body, kind, sender, name=name)
+    status = (
+        400
+        if outcome.unreadable and not any(r.status != "quarantined" for r in outcome.rows)
+        else 200
+    )
+    counts = outcome.counts
+    headers = {f"X-Ingest-{k.capitalize()}": str(v) for k, v in counts.items()}
+    return Response(
+        dumps(file_outcome(outcome)),
+        status_code=status,
+        headers=headers,
+        media_type=FHIR_JSON_UTF8,
+    )
+
+
+# -- quarantine --------------------------------------------------------------------------
+
+
+def _instant(value: str, *, end: bool) -> int:
+    """Microseconds of a date (its start, or the next day's start) or an instant."""
+    try:
+        if len(value) == 10:
+            day = datetime.fromisoformat(value).replace(tzinfo=UTC)
+            return to_micros(day + timedelta(days=1) if end else day)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"Invalid date {value!r}", expression="date", code="GW-1101") from None
+    if moment.tzinfo is None:
+        raise BadRequest("A date-time needs a time zone", expression="date", code="GW-1101")
+    return to_micros(moment)
+
+
+def _query(request: Request) -> QuarantineQuery:
+    params = request.query_params
+    low: int | None = None
+    high: int | None = None
+    for raw in params.getlist("date"):
+        prefix, value = (raw[:2], raw[2:]) if raw[:2] in _PREFIXES else ("eq", raw)
+        if prefix in ("ge", "eq"):
+            low = max(low or 0, _instant(value, end=False))
+        if prefix == "gt":
+            low = max(low or 0, _instant(value, end=True))
+        if prefix in ("lt",):
+            high = min(high or 2**62, _instant(value, end=False))
+        if prefix in ("le", "eq"):
+            high = min(high or 2**62, _instant(value, end=True))
+    try:
+        count = int(params.get("_count", "50"))
+    except ValueError:
+        raise BadRequest("_count must be a number", expression="_count") from None
+    if not 1 <= count <= 500:
+        raise BadRequest("_count must be between 1 and 500", expression="_count")
+    before = None
+    cursor = params.get("cursor")
+    if cursor:
+        received, _, entry_id = cursor.partition(".")
+        if not received.isdigit() or not entry_id:
+            raise BadRequest("Invalid cursor", expression="cursor")
+        before = (int(received), entry_id)
+    return QuarantineQuery(
+        source=params.get("source"),
+        kind=params.get("kind"),
+        reason=params.get("reason"),
+        status=params.get("status"),
+        received_from=low,
+        received_to=high,
+        before=before,
+        limit=count,
+    )
+
+
+async def _desk(request: Request) -> tuple[QuarantineDesk, AccessContext]:
+    ctx = await _caller(request)
+    intake = await run_in_threadpool(_intake, request)
+    return QuarantineDesk(intake), ctx
+
+
+@router.get("/ingest/quarantine", include_in_schema=False)
+async def quarantine_list(request: Request) -> Response:
+    desk, ctx = await _desk(request)
+    page = await run_in_threadpool(desk.search, ctx, _query(request))
+    body: dict[str, Any] = {"entries": page.entries}
+    if page.next_cursor is not None:
+        received, entry_id = page.next_cursor
+        query = dict(request.query_params)
+        query["cursor"] = f"{received}.{entry_id}"
+        body["next"] = str(request.url.replace_query_params(**query))
+    return JSONResponse(body)
+
+
+@router.get("/ingest/quarantine/{entry_id}", include_in_schema=False)
+async def quarantine_show(request: Request, entry_id: str) -> Response:
+    desk, ctx = await _desk(request)
+    return JSONResponse(await run_in_threadpool(desk.show, ctx, entry_id))
+
+
+@router.post("/ingest/quarantine/{entry_id}/$replay", include_in_schema=False)
+async def quarantine_replay(request: Request, entry_id: str) -> Response:
+    desk, ctx = await _desk(request)
+    outcome = await run_in_threadpool(desk.replay, ctx, entry_id)
+    return JSONResponse(replay_result(outcome))
+
+
+@router.delete("/ingest/quarantine/{entry_id}", include_in_schema=False)
+async def quarantine_discard(request: Request, entry_id: str) -> Response:
+    desk, ctx = await _desk(request)
+    await run_in_threadpool(desk.discard, ctx, entry_id)
+    return Response(status_code=204)

@@ -1,0 +1,75 @@
+"""``dmp-gateway mllp --port 2575 --client ID``: the MLLP listener for HL7 v2 senders.
+
+MLLP carries no token: the listener writes as one registered client
+(:mod:`gateway.intake.registered`): an EHPAD client as its system (its structure and
+its residents' Group), a vendor client as the professional given by
+``--professional``/``--profession``. An unknown or unusable client refuses to start
+(exit 2) before the port is opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import typer
+
+from gateway.cli.ingest import caller_context
+
+
+def mllp(
+    port: int = typer.Option(2575, help="TCP port (2575 is the registered MLLP port)."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    client: str = typer.Option(..., "--client", help="The registered client it sends as."),
+    structure: str | None = typer.Option(None, help="idNat_Struct, if the client has several."),
+    professional: str | None = typer.Option(None, help="idNat_PS (vendor clients)."),
+    profession: str | None = typer.Option(None, help="TRE_G15 code of --professional."),
+    workers: int = typer.Option(8, min=1, help="Messages processed in parallel."),
+) -> None:
+    """Run the MLLP listener (HL7 v2 over TCP), one ACK per message."""
+    from gateway.app import build_services
+    from gateway.cli import load_settings
+    from gateway.intake import Intake, sender_for
+    from gateway.mllp import IntakeHandler, MllpServer
+    from gateway.storage import migrate
+
+    settings = load_settings()
+    ctx = caller_context(
+        settings.env,
+        settings.clients_path,
+        client,
+        structure=structure,
+        professional=professional,
+        profession=profession,
+    )
+    try:
+        sender = sender_for(ctx)
+    except Exception as exc:  # Forbidden: no FINESS-based structure
+        typer.echo(f"refusing to start: {exc}", err=True)
+        raise typer.Exit(2) from None
+    services = build_services(settings)
+    if settings.migrate_on_start:
+        migrate.upgrade(services.store.engine)
+    validator = getattr(services.validator, "validator", None)
+    if validator is not None:
+        validator.warm()
+    intake = Intake.load(services)
+    server = MllpServer(IntakeHandler(intake, sender), host=host, port=port, workers=workers)
+
+    async def run() -> None:
+        await server.start()
+        typer.echo(
+            f"dmp-gateway mllp: {host}:{server.bound_port} as {client} ({ctx.kind}, "
+            f"{sender.structure})",
+            err=True,
+        )
+        try:
+            await server.serve_forever()
+        finally:
+            await server.close()
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run())
+    finally:
+        services.store.engine.dispose()

@@ -1,0 +1,241 @@
+"""FHIR payloads given to the intake pipeline (``dmp-gateway ingest --format fhir``).
+
+A file holds a transaction or batch Bundle (a tdDUI resident file is a create-only
+transaction: all or nothing) or a single resource, sent as a one-entry transaction.
+It runs through the same route table as ``POST /fhir`` with the repository bound to
+the sender; a transaction gets a Provenance like a message (the file's SHA-256, the
+sender, the resources it wrote). A refused transaction, an unreadable file or a batch
+with failed entries is quarantined (a batch's successful entries stay stored: that is
+what a batch means; the quarantine entry lists the failed ones).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gateway.errors import GatewayError
+from gateway.fhir.json import loads
+from gateway.ingest.issues import IngestIssue, error
+from gateway.intake import ledger
+from gateway.intake import quarantine as q
+from gateway.intake.failures import issues_of
+from gateway.intake.outcome import FileOutcome, RowOutcome, Status
+from gateway.intake.provenance import ProvenanceFacts
+from gateway.intake.records import entry, provenance, sha256
+from gateway.intake.sender import Sender
+from gateway.intake.unit import write_unit
+from gateway.record.services import RecordServices
+from gateway.rest.request import FhirRequest
+from gateway.rest.router import dispatch
+
+
+def _as_bundle(document: Any) -> dict[str, Any]:
+    if isinstance(document, dict) and document.get("resourceType") == "Bundle":
+        return document
+    rtype = document.get("resourceType") if isinstance(document, dict) else None
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": document, "request": {"method": "POST", "url": str(rtype)}}],
+    }
+
+
+class BundleIntake:
+    def __init__(self, services: RecordServices) -> None:
+        self.services = services
+
+    def ingest(
+        self,
+        payload: bytes,
+        sender: Sender,
+        *,
+        name: str | None = None,
+        replay: q.QuarantineEntry | None = None,
+    ) -> FileOutcome:
+        received = self.services.clock()
+        digest = sha256(payload)
+        key = ledger.ledger_key(sender.client_id, sender.structure, "fhir", ("sha256", digest))
+        limits = self.services.settings.limits
+        try:
+            bundle = _as_bundle(
+                loads(
+                    payload,
+                    max_depth=limits.max_json_depth,
+                    max_items=limits.max_json_container_items,
+                )
+            )
+        except GatewayError as exc:
+            return self._quarantine(payload, sender, key, received, issues_of(exc), name, replay)
+        kind = f"fhir:{bundle.get('type', 'unknown')}"
+        issues: tuple[IngestIssue, ...] = ()
+        try:
+            with write_unit(self.services) as unit:
+                ledger.lock(unit.tx, [key])
+                hit = ledger.find(unit.conn, [key]).get(key) if replay is None else None
+                if hit is not None:
+                    first: Any = orjson.loads(hit.response)
+                    row = RowOutcome(
+                        1,
+                        "duplicate",
+                        quarantine_id=hit.quarantine_id,
+                        first=False,
+                        first_status=hit.status,
+                        first_response=first if isinstance(first, dict) else None,
+                    )
+                    return FileOutcome(kind, (row,))
+                repo = unit.repository(sender.ctx)
+                response = dispatch(FhirRequest("POST", [], resource=bundle, base=""), repo)
+                body: Any = orjson.loads(response.body or b"{}")
+                refs, failed = [], []
+                for index, item in enumerate(body.get("entry") or []):
+                    status = str((item.get("response") or {}).get("status", ""))
+                    resource = item.get("resource") or {}
+                    if status[:1] == "2" and resource.get("id"):
+                        refs.append(f"{resource['resourceType']}/{resource['id']}")
+                    elif status[:1] != "2":
+                        outcome = (item.get("response") or {}).get("outcome") or {}
+                        for issue in outcome.get("issue") or []:
+                            failed.append(
+                                error(
+                                    f"Bundle.entry[{index}]: {issue.get('diagnostics', status)}",
+                                    code=str(issue.get("code", "processing")),
+                                    expression=f"Bundle.entry[{index}]",
+                                )
+                            )
+                prov = (
+                    provenance(
+                        unit,
+                        sender,
+                        ProvenanceFacts(
+                            targets=refs,
+                            recorded=received,
+                            structure=sender.structure,
+                            source_display=f"{sender.client_id} (FHIR {bundle.get('type')})",
+                            payload_sha256=digest,
+                            message_system=sender.source.system("message"),
+                            message_id=name,
+                            description=f"FHIR {bundle.get('type')} Bundle",
+                        ),
+                    )
+                    if not failed
+                    else None
+                )
+                status_: Status = "accepted" if not failed else "quarantined"
+                if failed:
+                    issues = tuple(failed)
+                    stored = entry(
+                        sender,
+                        fmt="fhir",
+                        kind=kind,
+                        received=received,
+                        payload=payload,
+                        issues=issues,
+                        key=key,
+                        message_id=name,
+                    )
+                    q.add(unit.conn, [stored])
+                    row = RowOutcome(1, status_, issues, stored.id)
+                else:
+                    row = RowOutcome(1, status_)
+                record = ledger.LedgerRecord(
+                    key=key,
+                    source=sender.client_id,
+                    structure=sender.structure,
+                    format="fhir",
+                    kind=kind,
+                    message_id=name,
+                    payload_sha256=digest,
+                    received=received,
+                    status=status_,
+                    response=orjson.dumps(row.to_json()),
+                    quarantine_id=row.quarantine_id,
+                    provenance_id=prov,
+                )
+                if replay is not None:
+                    ledger.supersede(unit.conn, record)
+                    q.set_status(
+                        unit.conn,
+                        replay.id,
+                        "replayed" if not failed else "open",
+                        received,
+                        attempted=True,
+                    )
+                else:
+                    ledger.add(unit.conn, [record])
+                return FileOutcome(kind, (row,), provenance=(prov,) if prov else ())
+        except GatewayError as exc:
+            return self._quarantine(
+                payload, sender, key, received, issues_of(exc), name, replay, kind=kind
+            )
+
+    def _quarantine(
+        self,
+        payload: bytes,
+        sender: Sender,
+        key: str,
+        received: int,
+        issues: tuple[IngestIssue, ...],
+        name: str | None,
+        replay: q.QuarantineEntry | None,
+        *,
+        kind: str = "fhir",
+    ) -> FileOutcome:
+        with write_unit(self.services) as unit:
+            ledger.lock(unit.tx, [key])
+            if replay is not None:
+                q.set_status(
+                    unit.conn,
+                    replay.id,
+                    "open",
+                    received,
+                    issues=[i.to_fhir() for i in issues],
+                    attempted=True,
+                )
+                return FileOutcome(kind, (RowOutcome(1, "quarantined", issues, replay.id),))
+            hit = ledger.find(unit.conn, [key]).get(key)
+            if hit is not None:
+                return FileOutcome(
+                    kind,
+                    (
+                        RowOutcome(
+                            1,
+                            "duplicate",
+                            quarantine_id=hit.quarantine_id,
+                            first=False,
+                            first_status=hit.status,
+                        ),
+                    ),
+                )
+            stored = entry(
+                sender,
+                fmt="fhir",
+                kind=kind,
+                received=received,
+                payload=payload,
+                issues=issues,
+                key=key,
+                message_id=name,
+            )
+            q.add(unit.conn, [stored])
+            row = RowOutcome(1, "quarantined", issues, stored.id)
+            ledger.add(
+                unit.conn,
+                [
+                    ledger.LedgerRecord(
+                        key=key,
+                        source=sender.client_id,
+                        structure=sender.structure,
+                        format="fhir",
+                        kind=kind,
+                        message_id=name,
+                        payload_sha256=sha256(payload),
+                        received=received,
+                        status="quarantined",
+                        response=orjson.dumps(row.to_json()),
+                        quarantine_id=stored.id,
+                    )
+                ],
+            )
+            return FileOutcome(kind, (row,))

@@ -1,0 +1,68 @@
+"""A refused write, as the sender must hear it: located issues and an HL7 ACK code.
+
+The transaction that stores a payload fails with a :class:`~gateway.errors.GatewayError`
+naming the Bundle entry at fault (``Bundle.entry[3] (POST Observation): …``). For the
+sender this becomes:
+
+========  ========================================  ====  ==========================
+status    meaning                                   ACK   ERR-3 (HL7 table 0357)
+========  ========================================  ====  ==========================
+403       the DMP access rules refuse the write      AR    207 application error
+404, 412  a referenced patient or resource unknown   AE    204 unknown key identifier
+409       the same resource written concurrently     —     retried, then AR 206
+other 4xx content refused (structure, profiles)      AE    102 data type error
+========  ========================================  ====  ==========================
+
+AR (not AE) for refusals by the rules: resending the same content cannot succeed
+until the sender's rights change (HL7 v2.5 §2.9.2: AR = rejected for reasons other
+than its content).
+"""
+
+from __future__ import annotations
+
+import re
+
+from gateway.errors import GatewayError
+from gateway.ingest.issues import HL7_DATA_TYPE, HL7_INTERNAL, HL7_UNKNOWN_KEY, IngestIssue
+from gateway.ingest.result import AckCode
+
+HL7_RECORD_LOCKED = "206"
+HL7_DUPLICATE_KEY = "205"
+_ENTRY = re.compile(r"Bundle\.entry\[(\d+)\]")
+
+
+def hl7_error_of(status: int) -> str:
+    if status == 403:
+        return HL7_INTERNAL
+    if status in (404, 412):
+        return HL7_UNKNOWN_KEY
+    return HL7_DATA_TYPE
+
+
+def ack_code_of(exc: GatewayError) -> AckCode:
+    return "AR" if exc.status == 403 or exc.status >= 500 else "AE"
+
+
+def issues_of(exc: GatewayError, *, prefix: str = "") -> tuple[IngestIssue, ...]:
+    """The error's issues as ingestion issues (FHIRPath kept; no source location)."""
+    code = hl7_error_of(exc.status)
+    return tuple(
+        IngestIssue(
+            issue.severity,
+            issue.code,
+            prefix + issue.diagnostics,
+            None,
+            issue.expression,
+            issue.gateway_code,
+            code if issue.is_error else "0",
+        )
+        for issue in exc.issues
+    )
+
+
+def failing_entries(exc: GatewayError) -> set[int]:
+    """The Bundle entry indexes an error names (empty when it names none)."""
+    found = {int(m) for m in _ENTRY.findall(exc.diagnostics)}
+    for expression in exc.expression:
+        found.update(int(m) for m in _ENTRY.findall(expression))
+    return found

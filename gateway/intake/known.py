@@ -1,0 +1,125 @@
+"""Business identifiers already stored: one query per unit instead of one search per entry.
+
+Every entry the parsers produce for a business object is a conditional create on one
+identifier (``ifNoneExist: identifier=system|value``). A transaction resolves each of
+them with a search before writing; for a CSV chunk that is hundreds of searches. This
+stage looks them all up at once, in the unit's transaction, under the same locks the
+transaction would take (:func:`gateway.rest.type_level.single_match` locks
+``Type?criteria`` so that two writers of the same business object serialise):
+
+- an identifier carried by exactly one live resource of the entry's type: the entry is
+  dropped and its fullUrl rebound to that resource (what the conditional create would
+  have matched);
+- an identifier carried by none: the entry becomes a plain create (the lock, held to
+  the commit, keeps any other conditional writer of that identifier out), and a second
+  entry of the same unit with the same identifier is folded into the first (two
+  records stating the same fact); unless a conditional reference of the unit names it,
+  in which case it stays conditional so that the transaction can resolve the reference;
+- anything else (several matches, an escaped value, other criteria): left to the
+  transaction.
+
+The lookup is the gateway's, over the sender's own identifier systems and the national
+directories (idNat_PS, idNat_Struct): like the identity stage, it decides *which*
+resource a payload names, and the rules then judge what the sender writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlencode
+
+from sqlalchemy import and_, select
+
+from gateway.fhir.references import iter_reference_holders
+from gateway.ingest.result import Entry
+from gateway.storage import schema as s
+from gateway.storage.store import StoreTx
+
+SKIPPED_TYPES = frozenset({"Patient", "Medication"})  # identity stage; catalogue writer
+_ESCAPES = ("\\", "|", ",", "$")
+_BATCH = 400
+
+
+def _identifier(entry: Entry) -> tuple[str, str, str] | None:
+    """(lock key, system, value) of a single-identifier conditional create, else None."""
+    if not entry.if_none_exist or entry.resource_type in SKIPPED_TYPES:
+        return None
+    pairs = parse_qsl(entry.if_none_exist, keep_blank_values=True)
+    if len(pairs) != 1 or pairs[0][0] != "identifier":
+        return None
+    system, bar, value = pairs[0][1].partition("|")
+    if not bar or not system or not value or any(c in value for c in _ESCAPES):
+        return None
+    return f"{entry.resource_type}?{urlencode(sorted(pairs))}", system, value
+
+
+def known_entries(tx: StoreTx, entries: Iterable[Entry]) -> tuple[dict[str, str], set[str]]:
+    """(fullUrl → ``Type/id`` stored, or → the fullUrl of an earlier entry stating the
+    same fact; fullUrls of entries whose identifier is stored nowhere)."""
+    entries = list(entries)
+    conditional = _conditional_references(entries)
+    wanted: dict[tuple[str, str, str], list[Entry]] = {}
+    locks: set[str] = set()
+    for entry in entries:
+        found = _identifier(entry)
+        if found is None:
+            continue
+        lock, system, value = found
+        locks.add(lock)
+        wanted.setdefault((entry.resource_type, system, value), []).append(entry)
+    if not wanted:
+        return {}, set()
+    for lock_key in sorted(locks):
+        tx.lock(lock_key)
+    stored = _lookup(tx, list(wanted))
+    mapping: dict[str, str] = {}
+    absent: set[str] = set()
+    for key, same in wanted.items():
+        matches = stored.get(key, [])
+        if len(matches) == 1:
+            for entry in same:
+                mapping[entry.full_url] = f"{key[0]}/{matches[0]}"
+        elif not matches:
+            first = same[0]
+            if f"{first.resource_type}?{first.if_none_exist}" not in conditional:
+                absent.add(first.full_url)
+            for entry in same[1:]:
+                if entry.full_url != first.full_url:
+                    mapping[entry.full_url] = first.full_url
+    return mapping, absent
+
+
+def _conditional_references(entries: list[Entry]) -> set[str]:
+    out: set[str] = set()
+    for entry in entries:
+        for holder in iter_reference_holders(entry.resource):
+            if "?" in holder["reference"]:
+                out.add(holder["reference"])
+    return out
+
+
+def _lookup(tx: StoreTx, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[str]]:
+    r, t = s.resource, s.idx_token
+    out: dict[tuple[str, str, str], list[str]] = {}
+    types = sorted({k[0] for k in keys})
+    for start in range(0, len(keys), _BATCH):
+        batch = keys[start : start + _BATCH]
+        codes = sorted({k[2] for k in batch})
+        rows = tx.conn.execute(
+            select(r.c.resource_type, r.c.id, t.c.system, t.c.code)
+            .join(r, r.c.pk == t.c.resource_pk)
+            .where(
+                and_(
+                    t.c.param == "identifier",
+                    t.c.resource_type.in_(types),
+                    t.c.code.in_(codes),
+                    r.c.deleted.is_(False),
+                )
+            )
+        ).all()
+        wanted = set(batch)
+        for row in rows:
+            key = (row.resource_type, row.system, row.code)
+            if key in wanted and row.id not in out.setdefault(key, []):
+                out[key].append(row.id)
+    return out

@@ -1,0 +1,326 @@
+"""One HL7 v2 message, end to end: parse → identity → write → Provenance → ACK.
+
+:meth:`MessageIntake.ingest` is what ``POST /ingest/hl7v2``, the MLLP listener and
+``dmp-gateway ingest`` call. In one database transaction, under a lock on the
+message's idempotency key:
+
+1. a key already in the ledger: nothing is written; the first ACK is returned;
+2. a message the parser refused (AE/AR): quarantined, its ACK recorded;
+3. identity (:mod:`gateway.intake.plan`): a conflict or an unknown patient is
+   quarantined (AE, ERR-3 205 or 204);
+4. the writes (:mod:`gateway.intake.commit`) as the sender, then the Provenance and the
+   review flags, then the ledger row with the AA ACK.
+
+A write the rules or the profiles refuse rolls the transaction back; the message is
+then quarantined in a second transaction with the refusal's issues (AE or AR,
+:mod:`gateway.intake.failures`). A concurrent writer of the same resource (409) is
+retried. The ACK is built from the parser's header; MSA-2 echoes MSH-10.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from gateway.errors import Conflict, GatewayError, ServiceUnavailable
+from gateway.ingest.hl7v2 import parse_hl7v2
+from gateway.ingest.issues import IngestIssue, error, warning
+from gateway.ingest.result import AckCode, ParseResult
+from gateway.intake import ledger
+from gateway.intake import quarantine as q
+from gateway.intake.acks import ack_for
+from gateway.intake.commit import Committer, StageFailure
+from gateway.intake.failures import ack_code_of, issues_of
+from gateway.intake.outcome import MessageOutcome, Status
+from gateway.intake.patient_index import TxPatientIndex, group_loader
+from gateway.intake.plan import plan
+from gateway.intake.provenance import ProvenanceFacts
+from gateway.intake.records import (
+    GW_IDENTITY,
+    entry,
+    organization_of,
+    provenance,
+    review_entry,
+    sha256,
+)
+from gateway.intake.sender import Sender
+from gateway.intake.unit import WriteUnit, write_unit
+from gateway.normalise import Terminology
+from gateway.record.services import RecordServices
+
+RETRIES = 3
+
+
+class MessageIntake:
+    """The HL7 v2 flow; :mod:`gateway.intake.refusals` answers what never gets this far."""
+
+    def __init__(self, services: RecordServices, terminology: Terminology) -> None:
+        self.services = services
+        self.terminology = terminology
+
+    def key(self, sender: Sender, result: ParseResult, digest: str) -> str:
+        header = result.header
+        if header is not None and header.idempotency_key is not None:
+            parts: tuple[str, ...] = header.idempotency_key
+        else:
+            parts = ("sha256", digest)
+        return ledger.ledger_key(sender.client_id, sender.structure, "hl7v2", parts)
+
+    def ingest(
+        self, payload: bytes, sender: Sender, *, replay: q.QuarantineEntry | None = None
+    ) -> MessageOutcome:
+        """Ingest one message (MLLP framing removed). ``replay``: retry that quarantine
+        entry (the ledger's first outcome is then superseded if it is stored now)."""
+        received = self.services.clock()
+        result = parse_hl7v2(payload, sender.source, self.terminology)
+        digest = sha256(payload)
+        key = self.key(sender, result, digest)
+        failure: GatewayError | None = None
+        for _ in range(RETRIES):
+            try:
+                with write_unit(self.services) as unit:
+                    return self._once(unit, payload, sender, result, key, received, replay)
+            except StageFailure as exc:
+                if isinstance(exc.error, Conflict):
+                    continue
+                failure = exc.error
+                break
+            except Conflict:
+                continue
+        if failure is None:
+            raise ServiceUnavailable(
+                "the record is busy with the same resources; resend the message",
+                code="GW-5004",
+            )
+        issues = issues_of(failure)
+        with write_unit(self.services) as unit:
+            first = self._first(unit, key, replay, _charset(result))
+            if first is not None:
+                return first
+            return self._quarantine(
+                unit, payload, sender, result, key, received, ack_code_of(failure), issues, replay
+            )
+
+    def _first(
+        self,
+        unit: WriteUnit,
+        key: str,
+        replay: q.QuarantineEntry | None,
+        charset: str = "utf-8",
+    ) -> MessageOutcome | None:
+        ledger.lock(unit.tx, [key])
+        if replay is not None:
+            return None
+        hit = ledger.find(unit.conn, [key]).get(key)
+        if hit is None:
+            return None
+        return MessageOutcome(
+            status="duplicate",
+            kind=hit.kind,
+            key=key,
+            ack=hit.response.decode("utf-8"),
+            ack_code=cast(AckCode, hit.ack_code or "AA"),
+            quarantine_id=hit.quarantine_id,
+            provenance=hit.provenance_id,
+            first=False,
+            first_status=hit.status,
+            charset=charset,
+        )
+
+    def _once(
+        self,
+        unit: WriteUnit,
+        payload: bytes,
+        sender: Sender,
+        result: ParseResult,
+        key: str,
+        received: int,
+        replay: q.QuarantineEntry | None,
+    ) -> MessageOutcome:
+        first = self._first(unit, key, replay, _charset(result))
+        if first is not None:
+            return first
+        if not result.ok:
+            return self._quarantine(
+                unit, payload, sender, result, key, received, result.ack_code, result.issues, replay
+            )
+        index = TxPatientIndex(unit.tx, self.services)
+        planned = plan({0: result}, sender.ctx, index, group_loader(unit.tx))
+        refusal = planned.refused.get(0)
+        if refusal is not None:
+            issue = error(
+                refusal.diagnostics,
+                code="conflict" if refusal.reason == "conflict" else "not-found",
+                expression="Patient",
+                gateway_code=GW_IDENTITY,
+                hl7_error=refusal.hl7_error,
+            )
+            return self._quarantine(
+                unit,
+                payload,
+                sender,
+                result,
+                key,
+                received,
+                "AE",
+                (*result.issues, issue),
+                replay,
+                reason=refusal.reason,
+                details=refusal.details,
+                patient_id=refusal.patient_id,
+            )
+        applied = Committer(unit, sender, planned).run()
+        item = planned.items[0]
+        written = applied.written.get(0, [])
+        header = result.header
+        assert header is not None  # an accepted HL7 result always has its MSH
+        author = applied.refs.get(result.author) if result.author else None
+        prov = provenance(
+            unit,
+            sender,
+            ProvenanceFacts(
+                targets=[w.reference for w in written],
+                recorded=received,
+                structure=sender.structure,
+                source_display=(
+                    f"{sender.client_id} ({header.sending_application}/{header.sending_facility})"
+                ),
+                payload_sha256=sha256(payload),
+                message_system=sender.source.system("message"),
+                message_id=header.message_control_id,
+                occurred=header.timestamp,
+                authors=[author] if author else [],
+                organization=organization_of(item.result, applied, sender.structure),
+                assumptions=result.assumptions,
+                update=item.merge or bool(item.updates),
+                description=f"HL7 v{header.version} {header.event} from "
+                f"{header.sending_application}/{header.sending_facility}",
+            ),
+        )
+        review = review_entry(
+            sender,
+            item,
+            applied,
+            fmt="hl7v2",
+            received=received,
+            payload=payload,
+            message_id=header.message_control_id,
+        )
+        issues = list(result.issues)
+        reviews: tuple[str, ...] = ()
+        if review is not None:
+            q.add(unit.conn, [review])
+            reviews = (review.id,)
+            issues.append(warning(f"{review.issues[0]['diagnostics']} (quarantine {review.id})"))
+        status: Status = cast(Status, applied.item_status(0))
+        ack = ack_for(result, "AA", issues, received)
+        record = ledger.LedgerRecord(
+            key=key,
+            source=sender.client_id,
+            structure=sender.structure,
+            format="hl7v2",
+            kind=result.kind,
+            message_id=header.message_control_id,
+            payload_sha256=sha256(payload),
+            received=received,
+            status=status,
+            response=ack.encode("utf-8"),
+            ack_code="AA",
+            provenance_id=prov,
+        )
+        if replay is not None:
+            ledger.supersede(unit.conn, record)
+            q.set_status(unit.conn, replay.id, "replayed", received, attempted=True)
+        else:
+            ledger.add(unit.conn, [record])
+        return MessageOutcome(
+            status=status,
+            kind=result.kind,
+            key=key,
+            ack=ack,
+            ack_code="AA",
+            issues=tuple(issues),
+            reviews=reviews,
+            written=tuple(written),
+            provenance=prov,
+            charset=_charset(result),
+        )
+
+    def _quarantine(
+        self,
+        unit: WriteUnit,
+        payload: bytes,
+        sender: Sender,
+        result: ParseResult,
+        key: str,
+        received: int,
+        code: AckCode,
+        issues: tuple[IngestIssue, ...],
+        replay: q.QuarantineEntry | None,
+        *,
+        reason: str = "rejected",
+        details: dict[str, object] | None = None,
+        patient_id: str | None = None,
+    ) -> MessageOutcome:
+        message_id = result.header.message_control_id if result.header else None
+        kind = result.kind or "unreadable"
+        if replay is not None:
+            quarantine_id = replay.id
+            q.set_status(
+                unit.conn,
+                replay.id,
+                "open",
+                received,
+                issues=[i.to_fhir() for i in issues],
+                attempted=True,
+            )
+        else:
+            stored = entry(
+                sender,
+                fmt="hl7v2",
+                kind=kind,
+                received=received,
+                payload=payload,
+                issues=issues,
+                reason=reason,
+                key=key,
+                message_id=message_id,
+                details=details,
+                patient_id=patient_id,
+            )
+            q.add(unit.conn, [stored])
+            quarantine_id = stored.id
+        ack = ack_for(result, code, issues, received)
+        if replay is None:
+            ledger.add(
+                unit.conn,
+                [
+                    ledger.LedgerRecord(
+                        key=key,
+                        source=sender.client_id,
+                        structure=sender.structure,
+                        format="hl7v2",
+                        kind=kind,
+                        message_id=message_id,
+                        payload_sha256=sha256(payload),
+                        received=received,
+                        status="quarantined",
+                        response=ack.encode("utf-8"),
+                        ack_code=code,
+                        quarantine_id=quarantine_id,
+                    )
+                ],
+            )
+        return MessageOutcome(
+            status="quarantined",
+            kind=kind,
+            key=key,
+            ack=ack,
+            ack_code=code,
+            issues=issues,
+            quarantine_id=quarantine_id,
+            charset=_charset(result),
+        )
+
+
+def _charset(result: ParseResult) -> str:
+    return result.header.charset if result.header else "utf-8"

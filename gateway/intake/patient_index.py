@@ -1,0 +1,120 @@
+"""The identity stage's view of storage: every live Patient, in the unit's transaction.
+
+Identifier lookups read the token index directly (the rows an ``identifier`` search
+reads), *before* any access filtering, which is what matching needs: the gateway
+matches, the access rules then judge the writes. Nothing read here is returned to the caller
+beyond what the rules let through (a match only becomes ``Patient/<id>`` in the
+caller's own writes; quarantine shows it only to the sender).
+
+Birth-date lookups read the ``birthdate`` date rows the same way. They only run when a
+payload would create a new Patient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, select
+
+from gateway.errors import BadRequest
+from gateway.fhir.instant import parse_range
+from gateway.ingest.result import PatientKey
+from gateway.intake.identity import StoredPatient
+from gateway.record.services import RecordServices
+from gateway.storage import schema as s
+from gateway.storage.records import StoredVersion
+from gateway.storage.store import CURRENT_COLUMNS, StoreTx, current_version
+
+MAX_CANDIDATES = 50
+
+
+def _patient(version: StoredVersion) -> StoredPatient | None:
+    if version.deleted or version.content is None:
+        return None
+    body: Any = orjson.loads(version.content)
+    return StoredPatient(version.id, version.version, body) if isinstance(body, dict) else None
+
+
+class TxPatientIndex:
+    def __init__(self, tx: StoreTx, services: RecordServices) -> None:
+        self.tx = tx
+        self._by_key: dict[str, list[StoredPatient]] = {}
+
+    def by_identifier(self, key: PatientKey) -> list[StoredPatient]:
+        cached = self._by_key.get(key.token)
+        if cached is None:
+            cached = self._by_token(key.system, key.value)
+            self._by_key[key.token] = cached
+        return cached
+
+    def _by_token(self, system: str, value: str) -> list[StoredPatient]:
+        """Patients carrying ``system|value``, straight from the token index: the same
+        rows an ``identifier`` search reads, found through the (type, param, code,
+        system) index whatever the search engine plans."""
+        r, t = s.resource, s.idx_token
+        stmt = (
+            select(*CURRENT_COLUMNS)
+            .join(t, t.c.resource_pk == r.c.pk)
+            .where(
+                and_(
+                    t.c.resource_type == "Patient",
+                    t.c.param == "identifier",
+                    t.c.code == value,
+                    t.c.system == system,
+                    r.c.deleted.is_(False),
+                )
+            )
+            .distinct()
+            .limit(MAX_CANDIDATES)
+        )
+        rows = self.tx.conn.execute(stmt).all()
+        return [p for row in rows if (p := _patient(current_version(row))) is not None]
+
+    def forget(self) -> None:
+        """Drop cached lookups (after this unit created or changed patients)."""
+        self._by_key.clear()
+
+    def get(self, patient_id: str) -> StoredPatient | None:
+        current = self.tx.current("Patient", patient_id)
+        return _patient(current) if current is not None else None
+
+    def by_birth_date(self, birth_date: str) -> list[StoredPatient]:
+        """Patients born on ``birth_date``, from the ``birthdate`` index rows (the rows a
+        ``birthdate=eq…`` search reads)."""
+        try:
+            low, high = parse_range(birth_date, what="birth date")
+        except BadRequest:
+            return []
+        r, d = s.resource, s.idx_date
+        stmt = (
+            select(*CURRENT_COLUMNS)
+            .join(d, d.c.resource_pk == r.c.pk)
+            .where(
+                and_(
+                    d.c.resource_type == "Patient",
+                    d.c.param == "birthdate",
+                    d.c.low >= low,
+                    d.c.high <= high,
+                    r.c.deleted.is_(False),
+                )
+            )
+            .distinct()
+            .limit(MAX_CANDIDATES)
+        )
+        rows = self.tx.conn.execute(stmt).all()
+        return [p for row in rows if (p := _patient(current_version(row))) is not None]
+
+
+def group_loader(tx: StoreTx) -> Callable[[str], tuple[dict[str, Any], int] | None]:
+    """Reads the roster Group an EHPAD system is bound to (body and version)."""
+
+    def load(group_id: str) -> tuple[dict[str, Any], int] | None:
+        current = tx.current("Group", group_id)
+        if current is None or current.deleted or current.content is None:
+            return None
+        body: Any = orjson.loads(current.content)
+        return (body, current.version) if isinstance(body, dict) else None
+
+    return load

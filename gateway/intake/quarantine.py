@@ -1,0 +1,180 @@
+"""The quarantine: every payload the gateway did not store, kept with why (issue 5).
+
+An entry holds the raw payload exactly as received (an HL7 message; a CSV record
+preceded by its file's header line, so that it can be parsed again on its own), who
+sent it (client id and structure), when, its kind, and the located issues. ``reason``:
+
+- ``rejected``: the payload was not stored (a parse error, an unknown patient, a write
+  the access rules or the profiles refused);
+- ``conflict``: identity conflict (another birth date for the same INS, two records for
+  one person…); ``details`` shows both versions;
+- ``review``: a probable match by traits. The payload *was* stored (a new Patient);
+  the entry asks a human to check whether two records are one person. Never merged
+  automatically.
+
+``status``: ``open``, ``replayed`` (stored on a later attempt) or ``discarded`` (its
+payload is then erased; the entry stays, so the count of what was received never
+shrinks).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.engine import Connection
+
+from gateway.storage import schema as s
+
+_T = s.intake_quarantine
+REASONS = ("rejected", "conflict", "review")
+STATUSES = ("open", "replayed", "discarded")
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    id: str
+    source: str
+    structure: str
+    format: str
+    kind: str
+    reason: str
+    status: str
+    received: int
+    updated: int
+    payload: bytes | None
+    payload_sha256: str
+    issues: list[dict[str, Any]]
+    details: dict[str, Any] | None = None
+    message_id: str | None = None
+    idempotency_key: str | None = None
+    line: int | None = None
+    patient_id: str | None = None
+    attempts: int = 1
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _row(e: QuarantineEntry) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "source": e.source[:64],
+        "structure": e.structure[:64],
+        "format": e.format,
+        "kind": e.kind[:64],
+        "reason": e.reason,
+        "status": e.status,
+        "received": e.received,
+        "updated": e.updated,
+        "message_id": e.message_id[:200] if e.message_id else None,
+        "idempotency_key": e.idempotency_key,
+        "line": e.line,
+        "payload": e.payload,
+        "payload_sha256": e.payload_sha256,
+        "issues": orjson.dumps(e.issues),
+        "details": orjson.dumps(e.details) if e.details is not None else None,
+        "patient_id": e.patient_id,
+        "attempts": e.attempts,
+    }
+
+
+def _entry(row: Any) -> QuarantineEntry:
+    return QuarantineEntry(
+        id=row.id,
+        source=row.source,
+        structure=row.structure,
+        format=row.format,
+        kind=row.kind,
+        reason=row.reason,
+        status=row.status,
+        received=row.received,
+        updated=row.updated,
+        payload=bytes(row.payload) if row.payload is not None else None,
+        payload_sha256=row.payload_sha256,
+        issues=orjson.loads(row.issues),
+        details=orjson.loads(row.details) if row.details is not None else None,
+        message_id=row.message_id,
+        idempotency_key=row.idempotency_key,
+        line=row.line,
+        patient_id=row.patient_id,
+        attempts=row.attempts,
+    )
+
+
+def add(conn: Connection, entries: Sequence[QuarantineEntry]) -> None:
+    if entries:
+        conn.execute(insert(_T), [_row(e) for e in entries])
+
+
+def get(conn: Connection, entry_id: str) -> QuarantineEntry | None:
+    row = conn.execute(select(_T).where(_T.c.id == entry_id)).first()
+    return _entry(row) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineQuery:
+    """Filters of ``GET /ingest/quarantine``; every given filter must hold."""
+
+    source: str | None = None
+    structure: str | None = None
+    kind: str | None = None
+    reason: str | None = None
+    status: str | None = None
+    received_from: int | None = None  # inclusive, microseconds
+    received_to: int | None = None  # exclusive
+    before: tuple[int, str] | None = None  # keyset cursor: (received, id) of the last seen
+    limit: int = 50
+
+
+def search(conn: Connection, query: QuarantineQuery) -> list[QuarantineEntry]:
+    """Entries matching ``query``, newest first (``limit + 1`` tells there is more)."""
+    conds: list[Any] = []
+    for column, value in (
+        (_T.c.source, query.source),
+        (_T.c.structure, query.structure),
+        (_T.c.kind, query.kind),
+        (_T.c.reason, query.reason),
+        (_T.c.status, query.status),
+    ):
+        if value is not None:
+            conds.append(column == value)
+    if query.received_from is not None:
+        conds.append(_T.c.received >= query.received_from)
+    if query.received_to is not None:
+        conds.append(_T.c.received < query.received_to)
+    if query.before is not None:
+        received, entry_id = query.before
+        conds.append(
+            (_T.c.received < received) | and_(_T.c.received == received, _T.c.id < entry_id)
+        )
+    stmt = select(_T).order_by(_T.c.received.desc(), _T.c.id.desc()).limit(query.limit + 1)
+    if conds:
+        stmt = stmt.where(and_(*conds))
+    return [_entry(row) for row in conn.execute(stmt).all()]
+
+
+def set_status(
+    conn: Connection,
+    entry_id: str,
+    status: str,
+    now: int,
+    *,
+    erase_payload: bool = False,
+    issues: list[dict[str, Any]] | None = None,
+    attempted: bool = False,
+) -> None:
+    values: dict[str, Any] = {"status": status, "updated": now}
+    if erase_payload:
+        values["payload"] = None
+        values["details"] = None
+    if issues is not None:
+        values["issues"] = orjson.dumps(issues)
+    if attempted:
+        values["attempts"] = _T.c.attempts + 1
+    conn.execute(update(_T).where(_T.c.id == entry_id).values(**values))

@@ -1,0 +1,127 @@
+"""Shared steps of the flows: quarantine entries, review flags and the Provenance write."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.ingest.issues import IngestIssue, warning
+from gateway.ingest.result import ParseResult
+from gateway.intake import quarantine as q
+from gateway.intake.commit import Applied
+from gateway.intake.gateway_writer import gateway_writer, write_provenance
+from gateway.intake.identity import traits_view
+from gateway.intake.plan import ItemPlan
+from gateway.intake.provenance import ProvenanceFacts, build_provenance
+from gateway.intake.sender import Sender
+from gateway.intake.unit import WriteUnit
+
+GW_REVIEW = "GW-4111"
+GW_IDENTITY = "GW-4112"
+
+
+def sha256(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def issues_json(issues: Sequence[IngestIssue]) -> list[dict[str, Any]]:
+    return [i.to_fhir() for i in issues]
+
+
+def entry(
+    sender: Sender,
+    *,
+    fmt: str,
+    kind: str,
+    received: int,
+    payload: bytes,
+    issues: Sequence[IngestIssue],
+    reason: str = "rejected",
+    key: str | None = None,
+    message_id: str | None = None,
+    line: int | None = None,
+    details: dict[str, Any] | None = None,
+    patient_id: str | None = None,
+) -> q.QuarantineEntry:
+    return q.QuarantineEntry(
+        id=q.new_id(),
+        source=sender.client_id,
+        structure=sender.structure,
+        format=fmt,
+        kind=kind or fmt,
+        reason=reason,
+        status="open",
+        received=received,
+        updated=received,
+        payload=payload,
+        payload_sha256=sha256(payload),
+        issues=issues_json(issues),
+        details=details,
+        message_id=message_id or None,
+        idempotency_key=key,
+        line=line,
+        patient_id=patient_id,
+    )
+
+
+def review_entry(
+    sender: Sender,
+    item: ItemPlan,
+    applied: Applied,
+    *,
+    fmt: str,
+    received: int,
+    payload: bytes,
+    message_id: str | None = None,
+    line: int | None = None,
+) -> q.QuarantineEntry | None:
+    """The review flag of a new Patient that looks like stored ones (never merged)."""
+    if not item.new_patient or not item.probable or item.patient is None:
+        return None
+    created = applied.refs.get(item.patient, item.patient)
+    candidates = [p.reference for p in item.probable]
+    result = item.result
+    issue = warning(
+        f"{created} was created; it may be the same person as {', '.join(candidates)} "
+        "(same birth date, similar name): check and merge by hand if so",
+        code="duplicate",
+        gateway_code=GW_REVIEW,
+    )
+    details = {
+        "patient": created,
+        "incoming": traits_view(result.patient.traits) if result.patient else {},
+        "candidates": [{"reference": p.reference, **traits_view(p.traits)} for p in item.probable],
+    }
+    patient_id = created.split("/", 1)[1] if created.startswith("Patient/") else None
+    return entry(
+        sender,
+        fmt=fmt,
+        kind=result.kind,
+        received=received,
+        payload=payload,
+        issues=[issue],
+        reason="review",
+        message_id=message_id,
+        line=line,
+        details=details,
+        patient_id=patient_id,
+    )
+
+
+def organization_of(result: ParseResult, applied: Applied, structure: str) -> str | None:
+    for e in result.entries:
+        if e.resource_type != "Organization":
+            continue
+        for ident in e.resource.get("identifier") or []:
+            if ident.get("value") == structure:
+                return applied.refs.get(e.full_url)
+    return None
+
+
+def provenance(unit: WriteUnit, sender: Sender, facts: ProvenanceFacts) -> str | None:
+    """Write the Provenance (when the payload touched anything); its id."""
+    if not facts.targets:
+        return None
+    writer = gateway_writer(unit, sender.structure)
+    return write_provenance(writer, build_provenance(facts))

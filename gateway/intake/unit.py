@@ -1,0 +1,159 @@
+"""One database transaction shared by several caller-bound writers.
+
+Ingesting one message writes as the sender, sometimes under two contexts (a
+professional's context names the patient of each message: :meth:`Sender.for_patient`),
+and the gateway itself writes the Provenance (:mod:`gateway.intake.gateway_writer`).
+All of it must commit or roll back together, and the ledger and quarantine rows with
+it. A :class:`WriteUnit` is that transaction: it hands out one
+:class:`~gateway.record.writer.RecordWriter` per context, all on the same connection,
+and a :class:`BoundRepository` that joins it, so ``dispatch`` of a transaction Bundle
+runs inside (the repository's nested-unit rule, :mod:`gateway.record.repository`).
+
+Writers queue their versions; :meth:`WriteUnit.flush` writes every queue so that the
+next reader sees them. Listeners hear about the committed versions after the commit,
+as with :meth:`Repository.writing`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import replace
+
+from sqlalchemy.engine import Connection
+
+from gateway.access.context import AccessContext
+from gateway.audit.events import AuditRecord
+from gateway.record.audit_trail import record_of
+from gateway.record.reader import RecordReader
+from gateway.record.repository import Repository
+from gateway.record.services import RecordServices
+from gateway.record.writer import RecordWriter
+from gateway.storage.records import StoredVersion
+from gateway.storage.store import StoreTx
+
+
+class BoundRepository(Repository):
+    """A repository whose unit of work is an already open :class:`RecordWriter`.
+
+    Its audit records go to the :class:`WriteUnit`, which appends them in its own
+    transaction (they commit with the writes) or, if that rolls back, on their own after
+    the rollback: a refused message is recorded too.
+    """
+
+    def __init__(self, writer: RecordWriter, unit: WriteUnit) -> None:
+        super().__init__(writer.ctx, writer.services)
+        self._writer = writer
+        self._unit = unit
+        self._depth = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[RecordReader]:
+        with self._joined():
+            yield self._writer
+
+    @contextmanager
+    def writing(self) -> Iterator[RecordWriter]:
+        with self._joined():
+            yield self._writer
+
+    @contextmanager
+    def _joined(self) -> Iterator[None]:
+        """Nested calls join; the outermost one notes the interaction for the audit."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if self._depth == 0 and self.interaction is not None:
+            self._writer.flush()
+            versions = [*self._writer.committed, *self._writer.disclosed]
+            self._unit.audit.append(
+                record_of(self.interaction, self.ctx, self.services.clock(), versions)
+            )
+
+    def record_failure(self, status: int, code: str) -> None:
+        if self.interaction is not None:
+            self._unit.audit.append(
+                record_of(
+                    self.interaction,
+                    self.ctx,
+                    self.services.clock(),
+                    (),
+                    status=status,
+                    reason=code,
+                )
+            )
+
+
+class WriteUnit:
+    def __init__(self, services: RecordServices, tx: StoreTx) -> None:
+        self.services = services
+        self.tx = tx
+        self._writers: list[RecordWriter] = []
+        self.audit: list[AuditRecord] = []  # appended at commit (or after a rollback)
+
+    @property
+    def conn(self) -> Connection:
+        """The connection, with every queued version written (for the pipeline's own SQL)."""
+        self.flush()
+        return self.tx.conn
+
+    def writer(self, ctx: AccessContext, services: RecordServices | None = None) -> RecordWriter:
+        """A writer for ``ctx`` on this transaction; earlier writers' queues are flushed."""
+        self.flush()
+        writer = RecordWriter(ctx, services or self.services, self.tx)
+        self._writers.append(writer)
+        return writer
+
+    def repository(self, ctx: AccessContext) -> BoundRepository:
+        return BoundRepository(self.writer(ctx), self)
+
+    def flush(self) -> None:
+        for writer in self._writers:
+            writer.flush()
+
+    @property
+    def committed(self) -> list[StoredVersion]:
+        return [v for w in self._writers for v in w.committed]
+
+
+_SQLITE_WRITERS: dict[int, threading.Lock] = {}
+_GUARD = threading.Lock()
+
+
+def _sqlite_writer_lock(services: RecordServices) -> threading.Lock | None:
+    """One lock per SQLite engine: SQLite admits one writer at a time, and writers that
+    wait on its busy handler sleep in growing steps (up to 100 ms), which gives long,
+    unfair tails under concurrent messages; queuing them in-process is fair and faster.
+    PostgreSQL writers run in parallel (row locks and advisory locks order them)."""
+    if services.store.dialect != "sqlite":
+        return None
+    key = id(services.store.engine)
+    with _GUARD:
+        return _SQLITE_WRITERS.setdefault(key, threading.Lock())
+
+
+@contextmanager
+def write_unit(services: RecordServices) -> Iterator[WriteUnit]:
+    """Open a write transaction; commit when the block ends without an exception."""
+    lock = _sqlite_writer_lock(services)
+    audit = services.audit
+    unit: WriteUnit | None = None
+    try:
+        with lock if lock is not None else nullcontext(), services.store.writer() as tx:
+            unit = WriteUnit(services, tx)
+            yield unit
+            unit.flush()
+            if audit is not None:
+                for record in unit.audit:  # last statements: they commit with the writes
+                    audit.record(tx.conn, record)
+    except BaseException:
+        if audit is not None and unit is not None:
+            for record in unit.audit:  # the writes rolled back; the attempt is still kept
+                audit.record_standalone(replace(record, resources=()))
+        raise
+    versions = unit.committed
+    for listener in services.listeners:
+        listener.committed(versions)

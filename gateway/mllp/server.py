@@ -1,0 +1,147 @@
+"""The MLLP listener: an asyncio TCP server that answers every HL7 v2 message with its ACK.
+
+One connection carries any number of messages, processed in order (HL7 original-mode
+acknowledgement: the sender waits for the ACK of a message before the next, or at least
+expects the ACKs in order). Each message runs in a worker thread (the pipeline does
+blocking database I/O); the event loop only frames bytes. Connections are independent,
+so several senders are served at once, up to ``workers`` messages in parallel.
+
+A connection that closes mid-frame loses that partial frame only (logged); a connection
+idle for ``idle_timeout`` seconds is closed. The listener stops cleanly on
+:meth:`MllpServer.close` (pending messages finish; nothing half-written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from gateway.mllp.framing import FrameDecoder, frame
+
+log = logging.getLogger("gateway.mllp")
+READ_SIZE = 64 * 1024
+
+
+class Handler(Protocol):
+    def message(self, payload: bytes) -> bytes: ...
+
+    def broken(self, payload: bytes, reason: str) -> bytes: ...
+
+
+class MllpServer:
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 2575,
+        workers: int = 8,
+        max_frame_bytes: int = 10 * 1024 * 1024,
+        idle_timeout: float | None = 600.0,
+    ) -> None:
+        self.handler = handler
+        self.host = host
+        self.port = port
+        self.max_frame_bytes = max_frame_bytes
+        self.idle_timeout = idle_timeout
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mllp")
+        self._server: asyncio.Server | None = None
+        self._tasks: dict[asyncio.Task[None], bool] = {}  # connection task -> busy
+        self.connections = 0
+        self.dropped_partial = 0
+
+    @property
+    def bound_port(self) -> int:
+        """The port actually listened on (useful with ``port=0``)."""
+        assert self._server is not None
+        assert self._server.sockets
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._connection, self.host, self.port, limit=READ_SIZE
+        )
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        async with self._server:
+            await self._server.serve_forever()
+
+    async def close(self, grace: float = 30.0) -> None:
+        """Stop accepting; let messages being processed finish (up to ``grace`` seconds)
+        and send their ACKs; close idle connections."""
+        if self._server is not None:
+            self._server.close()
+        for task, busy in list(self._tasks.items()):
+            if not busy:
+                task.cancel()
+        if self._tasks:
+            _done, pending = await asyncio.wait(list(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        if self._server is not None:
+            await self._server.wait_closed()
+        self._executor.shutdown(wait=True)
+
+    async def _read(self, reader: asyncio.StreamReader) -> bytes:
+        if self.idle_timeout is None:
+            return await reader.read(READ_SIZE)
+        return await asyncio.wait_for(reader.read(READ_SIZE), self.idle_timeout)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks[task] = False
+        self.connections += 1
+        try:
+            await self._serve(reader, writer, task)
+        except asyncio.CancelledError:
+            pass  # shutting down: an idle connection is closed
+        except ConnectionError:
+            log.info("mllp connection lost")
+        finally:
+            del self._tasks[task]
+            writer.close()
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def _serve(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        task: asyncio.Task[None],
+    ) -> None:
+        decoder = FrameDecoder(self.max_frame_bytes)
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                data = await self._read(reader)
+            except (TimeoutError, ConnectionError):
+                break
+            if not data:
+                break
+            for item in decoder.feed(data):
+                self._tasks[task] = True
+                try:
+                    if item.ok:
+                        ack = await loop.run_in_executor(
+                            self._executor, self.handler.message, item.payload
+                        )
+                    else:
+                        ack = await loop.run_in_executor(
+                            self._executor, self.handler.broken, item.payload, item.broken or ""
+                        )
+                    writer.write(frame(ack))
+                    await writer.drain()
+                finally:
+                    self._tasks[task] = False
+        if decoder.pending:
+            self.dropped_partial += 1
+            log.warning("mllp connection closed mid-message; partial frame dropped")

@@ -1,0 +1,194 @@
+"""``/ingest`` over real HTTP: ACKs, CSV summaries, the quarantine endpoints, bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.app import build_services
+from gateway.auth import demo
+from tests.demo_server import DemoGateway, demo_gateway
+from tests.integration.intake.support import CSV, hl7, load_demo
+from tests.support import LiveServer
+
+FINESS = {"finess": "750712184"}
+HL7_TYPE = "x-application/hl7-v2+er7"
+
+
+@pytest.fixture
+def http(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        yield client
+
+
+def _msa(body: bytes, charset: str = "utf-8") -> list[str]:
+    segment = next(s for s in body.decode(charset).split("\r") if s.startswith("MSA"))
+    return segment.split("|")
+
+
+def _counts(outcome: dict[str, Any]) -> dict[str, int]:
+    return {e["url"]: e["valueInteger"] for e in outcome["extension"][0]["extension"]}
+
+
+def test_hl7_message_gets_its_ack_and_a_resend_the_same_ack(http: httpx.Client) -> None:
+    first = http.post("/ingest/hl7v2", params=FINESS, content=hl7("fr-adt-a01-admission-ins.hl7"))
+    assert first.status_code == 200
+    assert first.headers["content-type"] == f"{HL7_TYPE}; charset=utf-8"
+    assert first.headers["x-ingest-status"] == "accepted"
+    assert first.headers["x-provenance"].startswith("Provenance/")
+    assert _msa(first.content)[1:3] == ["AA", "TIL-ADT-000101"]
+    again = http.post("/ingest/hl7v2", params=FINESS, content=hl7("fr-adt-a01-admission-ins.hl7"))
+    assert again.content == first.content
+    assert again.headers["x-ingest-status"] == "duplicate"
+    assert again.headers["x-ingest-first-status"] == "accepted"
+
+
+def test_a_latin1_message_is_acked_in_latin1(http: httpx.Client) -> None:
+    r = http.post("/ingest/hl7v2", params=FINESS, content=hl7("fr-adt-a08-latin1-lf.hl7"))
+    assert r.headers["content-type"] == f"{HL7_TYPE}; charset=iso-8859-1"
+    assert _msa(r.content, "latin-1")[1] == "AA"
+
+
+def test_random_bytes_get_an_ar_and_are_kept(http: httpx.Client) -> None:
+    r = http.post("/ingest/hl7v2", params=FINESS, content=b"\x00\x01 not a message \xff")
+    assert r.status_code == 200 and _msa(r.content)[1] == "AR"
+    entry = http.get(f"/ingest/quarantine/{r.headers['x-quarantine-id']}").json()
+    assert entry["payloadBase64"] and entry["reason"] == "rejected"
+
+
+@pytest.mark.parametrize(
+    ("params", "body", "status"),
+    [(FINESS, b"  \r\n", 400), ({}, b"MSH|^~\\&|", 403), ({"finess": "123"}, b"MSH|", 403)],
+)
+def test_what_is_not_a_message_is_an_operation_outcome(
+    http: httpx.Client, params: dict[str, str], body: bytes, status: int
+) -> None:
+    r = http.post("/ingest/hl7v2", params=params, content=body)
+    assert r.status_code == status
+    assert r.json()["resourceType"] == "OperationOutcome"
+
+
+def test_csv_summary_per_row_and_column(http: httpx.Client) -> None:
+    http.post("/ingest/csv/residents", params=FINESS, content=(CSV / "residents.csv").read_bytes())
+    r = http.post(
+        "/ingest/csv/vitals", params=FINESS, content=(CSV / "vitals-mixed.csv").read_bytes()
+    )
+    assert r.status_code == 200
+    outcome = r.json()
+    assert _counts(outcome) == {"submitted": 13, "accepted": 5, "duplicates": 0, "quarantined": 8}
+    assert r.headers["x-ingest-quarantined"] == "8"
+    located = [i for i in outcome["issue"] if i.get("location") == ["line 7, column 'Valeur'"]]
+    assert located and "(quarantine " in located[0]["diagnostics"]
+
+
+def test_unknown_kind_and_unusable_file(http: httpx.Client) -> None:
+    assert http.post("/ingest/csv/invoices", params=FINESS, content=b"a;b").status_code == 404
+    r = http.post("/ingest/csv/vitals", params=FINESS, content=b"\x89PNG garbage")
+    assert r.status_code == 400
+    assert _counts(r.json())["quarantined"] == 1
+    listed = http.get("/ingest/quarantine", params={"kind": "csv:vitals"}).json()["entries"]
+    assert len(listed) == 1 and listed[0]["format"] == "csv"
+
+
+def test_quarantine_filters_paging_replay_and_discard(http: httpx.Client) -> None:
+    r = http.post(
+        "/ingest/csv/vitals", params=FINESS, content=(CSV / "vitals-long.csv").read_bytes()
+    )
+    assert _counts(r.json())["quarantined"] == 7, "residents unknown yet"
+    http.post("/ingest/hl7v2", params=FINESS, content=b"garbage")
+    entries: list[dict[str, Any]] = []
+    url: str | None = "/ingest/quarantine?kind=csv:vitals&_count=3&date=ge2020-01-01"
+    while url:
+        page = http.get(url).json()
+        entries += page["entries"]
+        url = page.get("next")
+    assert len(entries) == 7 and len({e["id"] for e in entries}) == 7
+    assert http.get("/ingest/quarantine", params={"date": "lt2020-01-01"}).json()["entries"] == []
+    assert http.get("/ingest/quarantine", params={"date": "ge2020-13-01"}).status_code == 400
+    http.post("/ingest/csv/residents", params=FINESS, content=(CSV / "residents.csv").read_bytes())
+    replayed = http.post(f"/ingest/quarantine/{entries[0]['id']}/$replay").json()
+    assert replayed["status"] == "accepted"
+    assert http.post(f"/ingest/quarantine/{entries[0]['id']}/$replay").status_code == 409
+    assert http.delete(f"/ingest/quarantine/{entries[1]['id']}").status_code == 204
+    gone = http.get(f"/ingest/quarantine/{entries[1]['id']}").json()
+    assert gone["status"] == "discarded" and "payload" not in gone
+    assert http.post(f"/ingest/quarantine/{entries[1]['id']}/$replay").status_code == 410
+    assert http.get("/ingest/quarantine/nope").status_code == 404
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.binary(max_size=300), st.sampled_from(["hl7v2", "csv/vitals", "csv/residents"]))
+def test_random_payloads_never_crash_the_endpoints(
+    http: httpx.Client, payload: bytes, route: str
+) -> None:
+    r = http.post(f"/ingest/{route}", params=FINESS, content=payload)
+    assert r.status_code in (200, 400), r.text[:300]
+
+
+# -- with authentication, the demo actors ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[DemoGateway]:
+    with demo_gateway(tmp_path_factory.mktemp("ingest"), sqlite_template) as gateway:
+        services = build_services(gateway.settings)
+        try:
+            load_demo(services)
+        finally:
+            services.store.engine.dispose()
+        yield gateway
+
+
+def _client(gw: DemoGateway, actor: str, **facts: Any) -> httpx.Client:
+    client = gw.client(actor, **facts)
+    client.base_url = httpx.URL(gw.server.url)
+    return client
+
+
+def test_a_pharmacist_feeds_a_dispensation_with_a_token(gw: DemoGateway) -> None:
+    with _client(gw, "pharmacist") as pharmacist:
+        r = pharmacist.post("/ingest/hl7v2", content=hl7("demo-rds-o13-alice.hl7"))
+    assert _msa(r.content)[1] == "AA", r.text
+    with _client(gw, "pharmacist", patient=demo.PATIENT_INS[0]) as pharmacist:
+        search = pharmacist.get("/fhir/MedicationDispense", params={"identifier": "DISP-0001/1"})
+    assert search.status_code == 200 and search.json()["total"] == 1
+
+
+def test_who_sees_the_quarantine(gw: DemoGateway) -> None:
+    with _client(gw, "pharmacist") as pharmacist:
+        r = pharmacist.post("/ingest/hl7v2", content=hl7("fr-rds-o13-dispensation-cip13.hl7"))
+        assert _msa(r.content)[1] == "AR", "a pharmacist may not open a record"
+        entry_id = r.headers["x-quarantine-id"]
+        mine = pharmacist.get(f"/ingest/quarantine/{entry_id}").json()
+        assert "MARTIN" in mine["payload"]
+        listed = pharmacist.get("/ingest/quarantine").json()["entries"]
+        assert entry_id in {e["id"] for e in listed}
+    with _client(gw, "admin") as admin:
+        seen = admin.get(f"/ingest/quarantine/{entry_id}").json()
+        assert "payload" not in seen and "diagnostics" not in seen["issues"][0]
+        assert admin.post(f"/ingest/quarantine/{entry_id}/$replay").status_code == 404
+    with _client(gw, "physician", patient=demo.PATIENT_INS[0]) as physician:
+        assert physician.get(f"/ingest/quarantine/{entry_id}").status_code == 404
+        assert physician.get("/ingest/quarantine").json()["entries"] == []
+    with _client(gw, "auditor") as auditor:
+        assert auditor.get("/ingest/quarantine").status_code == 403
+    with _client(gw, "patient") as patient:
+        assert patient.post("/ingest/hl7v2", content=b"MSH|").status_code == 403
+    with _client(gw, "admin") as admin:
+        assert admin.delete(f"/ingest/quarantine/{entry_id}").status_code == 204
+
+
+def test_ingest_needs_a_token(gw: DemoGateway) -> None:
+    with httpx.Client(base_url=gw.server.url) as anonymous:
+        r = anonymous.post("/ingest/hl7v2", content=hl7("demo-rds-o13-alice.hl7"))
+    assert r.status_code == 401 and r.json()["resourceType"] == "OperationOutcome"

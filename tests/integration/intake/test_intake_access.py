@@ -1,0 +1,105 @@
+"""Feeding under the DMP rules: what a pharmacy's or an EHPAD's software may write.
+
+Each refusal names the rule (gateway/policy/README.md); the message is quarantined
+with an AR, never stored in part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gateway.auth import demo
+from gateway.intake import Intake, MessageOutcome, sender_for
+from gateway.record.services import RecordServices
+from gateway.storage import schema as s
+
+from .support import CSV, count, ehpad_sender, hl7, pharmacist_sender, stored
+
+BRUNO_INS = demo.PATIENT_INS[1]
+
+
+def _rejected(outcome: MessageOutcome, rule: str) -> None:
+    assert outcome.status == "quarantined"
+    assert outcome.ack_code == "AR"
+    assert rule in outcome.ack, outcome.ack
+
+
+def test_a_pharmacist_may_not_open_a_record(intake: Intake, feeding: RecordServices) -> None:
+    versions = count(feeding)
+    outcome = intake.hl7v2(hl7("fr-rds-o13-dispensation-cip13.hl7"), pharmacist_sender())
+    _rejected(outcome, "matrix-denied")
+    assert count(feeding) == versions, "nothing stored in part"
+
+
+def test_a_pharmacist_needs_a_care_relationship(intake: Intake, feeding: RecordServices) -> None:
+    bruno = hl7("demo-rds-o13-alice.hl7").replace(b"285037512345688", BRUNO_INS.encode())
+    bruno = bruno.replace(b"DUPONT^Alice^Alice", b"LAMBERT^Bruno^Bruno")
+    bruno = bruno.replace(b"19850312|F", b"19620130|M")
+    _rejected(intake.hl7v2(bruno, pharmacist_sender()), "no-relationship")
+
+
+def test_a_token_naming_another_patient_is_refused(intake: Intake, feeding: RecordServices) -> None:
+    sender = pharmacist_sender()
+    other = replace(sender, ctx=replace(sender.ctx, patient=BRUNO_INS))
+    _rejected(intake.hl7v2(hl7("demo-rds-o13-alice.hl7"), other), "patient-mismatch")
+
+
+def test_a_pharmacist_may_not_add_a_colleague_to_the_directory(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    colleague = hl7("demo-rds-o13-alice.hl7").replace(b"10000000025^BERNARD", b"10001234565^DURAND")
+    _rejected(intake.hl7v2(colleague, pharmacist_sender()), "matrix-denied")
+
+
+def test_an_ehpad_writes_only_for_its_residents(intake: Intake, feeding: RecordServices) -> None:
+    # Alice has a record but is not a resident: an observation about her is refused;
+    # her admission (ADT) would enrol her (see test_intake_messages).
+    alice = hl7("fr-oru-r01-constantes-ehpad.hl7").replace(b"240037505612377", b"285037512345688")
+    alice = alice.replace(
+        b"DUPONT^Marie-H\xc3\xa9l\xc3\xa8ne^Marie-H\xc3\xa9l\xc3\xa8ne Jeanne",
+        b"DUPONT^Alice^Alice",
+    )
+    alice = alice.replace(b"~LEF\xc3\x88VRE^Marie-H\xc3\xa9l\xc3\xa8ne^^^^^D", b"")
+    alice = alice.replace(b"19400312|F", b"19850312|F")
+    _rejected(intake.hl7v2(alice, ehpad_sender()), "not-in-group")
+
+
+def test_a_binary_cannot_be_classed_so_care_notes_are_refused(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    sender = ehpad_sender()
+    intake.csv((CSV / "residents.csv").read_bytes(), "residents", sender)
+    table = intake.csv((CSV / "care-notes.csv").read_bytes(), "care-notes", sender)
+    assert table.counts == {"accepted": 0, "duplicate": 0, "quarantined": 3}
+    assert "class-unknown" in table.rows[0].issues[-1].diagnostics
+    assert stored(feeding, "DocumentReference") == [
+        d for d in stored(feeding, "DocumentReference") if d["id"] == "doc-alice-consultation"
+    ]
+
+
+def test_gateway_writes_are_only_provenance_and_products(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    outcome = intake.hl7v2(hl7("demo-rds-o13-alice.hl7"), pharmacist_sender())
+    assert outcome.status == "accepted"
+    with feeding.store.reader() as tx:
+        rows = tx.conn.execute(
+            s.resource.select().where(s.resource.c.author == "dmp-gateway/intake")
+        ).all()
+    assert sorted({r.resource_type for r in rows}) == ["Medication", "Provenance"]
+    dispense = stored(feeding, "MedicationDispense")[0]
+    with feeding.store.reader() as tx:
+        current = tx.current("MedicationDispense", dispense["id"])
+    assert current is not None
+    assert (current.author, current.author_structure) == (demo.PHARMACIST.subject, demo.PHARMACY)
+
+
+def test_a_caller_without_a_finess_structure_cannot_send() -> None:
+    import pytest
+
+    from gateway.errors import Forbidden
+
+    with pytest.raises(Forbidden, match="FINESS"):
+        sender_for(demo.PHYSICIAN.context(structure="3123456789"))
+    with pytest.raises(Forbidden, match="cannot ingest"):
+        sender_for(demo.AUDITOR.context())

@@ -1,0 +1,104 @@
+"""``dmp-gateway ingest`` and ``dmp-gateway mllp`` start-up checks, on both back-ends."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from gateway.cli.demo import ensure_demo_clients
+from gateway.config import Settings
+from gateway.record.services import RecordServices
+
+from .support import CSV, HL7, INTAKE
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(settings: Settings, services: RecordServices, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The CLI's environment: the test's database (emptied by ``services``), dev."""
+    monkeypatch.setenv("GATEWAY_ENV", "dev")
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", settings.secret_key.get_secret_value())  # type: ignore[union-attr]
+    if settings.database_url:
+        monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
+    return settings
+
+
+def _row(output: str, kind: str) -> list[int]:
+    line = next(x for x in output.splitlines() if re.search(rf"\b{re.escape(kind)}\b", x))
+    return [int(n) for n in re.findall(r"\b\d+\b", line)]
+
+
+def test_a_folder_and_files_give_a_summary_and_exit_1_when_quarantined(env: Settings) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "ingest",
+            str(CSV / "residents.csv"),
+            str(CSV / "vitals-mixed.csv"),
+            str(HL7 / "fr-oru-r01-constantes-ehpad.hl7"),
+            str(INTAKE),
+            "--finess",
+            "750712184",
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert _row(result.output, "csv:residents") == [6, 0, 0]
+    assert _row(result.output, "csv:vitals") == [5, 0, 8]
+    assert _row(result.output, "ORU^R01") == [1, 0, 0]
+    total = _row(result.output, "total")
+    assert sum(total) == 6 + 13 + 1 + len(list(INTAKE.glob("*.hl7")))
+
+
+def test_a_clean_run_exits_0_and_a_rerun_counts_duplicates(env: Settings) -> None:
+    args = ["ingest", str(CSV / "residents.csv"), "--finess", "750712184"]
+    first = runner.invoke(app, args)
+    again = runner.invoke(app, args)
+    assert (first.exit_code, again.exit_code) == (0, 0), first.output + again.output
+    assert _row(again.output, "csv:residents") == [0, 6, 0]
+
+
+def test_a_registered_ehpad_client_sends_as_its_system(env: Settings, tmp_path: Path) -> None:
+    ensure_demo_clients(env)
+    result = runner.invoke(
+        app, ["ingest", str(CSV / "residents-cp1252.csv"), "--source", "demo-ehpad"]
+    )
+    assert result.exit_code == 0, result.output
+    assert _row(result.output, "csv:residents") == [3, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "nobody"], "not in the registry"),
+        (["--source", "demo-vendor"], "configure the professional"),
+        (["--source", "demo-auditor"], "cannot send"),
+        (
+            ["--source", "demo-vendor", "--professional", "810000000025", "--profession", "21"],
+            "name one",
+        ),
+    ],
+)
+def test_misconfigured_senders_are_refused(env: Settings, args: list[str], message: str) -> None:
+    ensure_demo_clients(env)
+    result = runner.invoke(app, ["ingest", str(CSV / "residents.csv"), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    listener = runner.invoke(app, ["mllp", "--port", "0", "--client", *args[1:]])
+    assert listener.exit_code == 2 and message in listener.output
+
+
+def test_the_format_can_be_forced(env: Settings, tmp_path: Path) -> None:
+    export = tmp_path / "export.txt"
+    export.write_bytes((CSV / "residents.csv").read_bytes())
+    unknown = runner.invoke(app, ["ingest", str(export), "--finess", "750712184"])
+    assert unknown.exit_code == 1 and "cannot tell the CSV kind" in unknown.output
+    forced = runner.invoke(
+        app, ["ingest", str(export), "--format", "csv:residents", "--finess", "750712184"]
+    )
+    assert forced.exit_code == 0, forced.output

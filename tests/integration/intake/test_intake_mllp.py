@@ -1,0 +1,128 @@
+"""The MLLP listener over a real TCP socket: framing, pipelining, bad frames, disconnects."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.intake import Intake
+from gateway.mllp import IntakeHandler, MllpClient
+from gateway.mllp.framing import frame
+from gateway.record.services import RecordServices
+from gateway.storage import schema as s
+
+from .support import RunningListener, count, ehpad_sender, hl7
+
+
+def _msa(ack: bytes) -> list[str]:
+    segments = ack.decode("utf-8").split("\r")
+    return next(seg for seg in segments if seg.startswith("MSA")).split("|")
+
+
+def test_several_messages_on_one_connection_are_acked_in_order(intake: Intake) -> None:
+    messages = [
+        hl7("fr-adt-a01-admission-ins.hl7"),
+        hl7("fr-oru-r01-constantes-ehpad.hl7"),
+        hl7("fr-ras-o17-administration-ucd.hl7"),
+        hl7("fr-oru-r01-constantes-ehpad.hl7"),
+    ]
+    with (
+        RunningListener(IntakeHandler(intake, ehpad_sender())) as live,
+        MllpClient("127.0.0.1", live.port) as client,
+    ):
+        acks = client.pipeline(messages)
+    assert [_msa(a)[1:3] for a in acks] == [
+        ["AA", "TIL-ADT-000101"],
+        ["AA", "TIL-ORU-001207"],
+        ["AA", "TIL-RAS-000555"],
+        ["AA", "TIL-ORU-001207"],
+    ]
+    assert acks[3] == acks[1], "the redelivered message gets its first ACK"
+
+
+def test_framing_survives_any_chunking_and_junk_between_frames(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    data = (
+        b"\r\n  "
+        + frame(hl7("fr-adt-a01-admission-ins.hl7"))
+        + b"\n\n"
+        + frame(hl7("fr-adt-a08-latin1-lf.hl7"))
+    )
+    with (
+        RunningListener(IntakeHandler(intake, ehpad_sender())) as live,
+        MllpClient("127.0.0.1", live.port) as client,
+    ):
+        for i in range(0, len(data), 7):
+            client.send_raw(data[i : i + 7])
+            time.sleep(0.001)
+        acks = [client.receive(), client.receive()]
+    assert [_msa(a)[1] for a in acks] == ["AA", "AA"]
+    latin = acks[1]
+    assert latin.decode("latin-1").split("\r")[0].endswith("|P|2.5")
+
+
+def test_a_broken_frame_is_rejected_and_kept_and_the_next_one_is_processed(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    message = hl7("fr-adt-a01-admission-ins.hl7")
+    truncated = b"\x0b" + message[:120]  # no end block: a new frame starts
+    with (
+        RunningListener(IntakeHandler(intake, ehpad_sender())) as live,
+        MllpClient("127.0.0.1", live.port) as client,
+    ):
+        client.send_raw(truncated + frame(message))
+        broken, good = client.receive(), client.receive()
+    assert _msa(broken)[1] == "AR" and "frame" in broken.decode()
+    assert _msa(good)[1:3] == ["AA", "TIL-ADT-000101"], "the complete resend is processed"
+    assert count(feeding, s.intake_quarantine) == 1
+
+
+def test_a_frame_over_the_limit_is_rejected(intake: Intake, feeding: RecordServices) -> None:
+    handler = IntakeHandler(intake, ehpad_sender())
+    with (
+        RunningListener(handler, max_frame_bytes=256) as live,
+        MllpClient("127.0.0.1", live.port) as client,
+    ):
+        ack = client.exchange(hl7("fr-oru-r01-constantes-ehpad.hl7"))
+        small = client.exchange(b"MSH|^~\\&|A|B|||20240101||ADT^A99|X1|P|2.5")
+    assert _msa(ack)[1] == "AR" and "exceeds 256 bytes" in ack.decode()
+    assert _msa(small)[1] == "AR", "unsupported event, the connection still works"
+
+
+def test_a_client_that_disconnects_mid_message_loses_only_that_message(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    versions = count(feeding)
+    with RunningListener(IntakeHandler(intake, ehpad_sender())) as live:
+        sock = socket.create_connection(("127.0.0.1", live.port))
+        sock.sendall(b"\x0b" + hl7("fr-adt-a01-admission-ins.hl7")[:200])
+        sock.close()
+        deadline = time.monotonic() + 10
+        while live.server.dropped_partial == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert live.server.dropped_partial == 1
+        assert count(feeding) == versions, "nothing stored from a partial message"
+        with MllpClient("127.0.0.1", live.port) as client:
+            ack = client.exchange(hl7("fr-adt-a01-admission-ins.hl7"))
+    assert _msa(ack)[1] == "AA"
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.binary(max_size=400), st.booleans())
+def test_random_bytes_never_take_the_listener_down(
+    intake: Intake, payload: bytes, framed: bool
+) -> None:
+    with RunningListener(IntakeHandler(intake, ehpad_sender())) as live:
+        with MllpClient("127.0.0.1", live.port, timeout=30) as client:
+            client.send_raw(frame(payload) if framed else payload)
+        with MllpClient("127.0.0.1", live.port, timeout=30) as client:
+            ack = client.exchange(hl7("fr-adt-a08-latin1-lf.hl7"))
+    assert _msa(ack)[1] == "AA"
