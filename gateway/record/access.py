@@ -16,6 +16,7 @@ import orjson
 
 from gateway.errors import Forbidden
 from gateway.fhir.instant import from_micros
+from gateway.fhir.references import parse_reference
 from gateway.policy import (
     Action,
     Decision,
@@ -46,6 +47,10 @@ class AccessRules:
 
     def explain(self, unit: AccessUnit, version: StoredVersion, action: Action) -> Decision:
         body = _body(version)
+        if version.resource_type == "Binary":
+            secured = _secured(unit, body)
+            if secured is not None:  # a Binary is judged as the resource it secures
+                return self.explain(unit, secured, action)
         facts = self._facts(version, body)
         patient = facts.patient
         patient_facts = unit.patient_facts(patient.split("/", 1)[1]) if patient else None
@@ -101,6 +106,10 @@ class AccessRules:
         if ctx.kind == "dev" and self.policy.options.dev_mode:
             return WriteGrant(author=ctx.subject, author_structure=ctx.structure)
         now = unit.now()
+        if resource is not None and resource.get("resourceType") == "Binary":
+            return self._binary_write(unit, resource)
+        if current is not None and current.resource_type == "Binary":
+            return self._binary_write(unit, _body(current))
         if action is Action.CREATE:
             assert resource is not None
             new = self._facts_of(resource, author=ctx.subject, structure=ctx.structure)
@@ -139,6 +148,23 @@ class AccessRules:
             obligations=_obligations(change.decision),
         )
 
+    def _binary_write(self, unit: AccessUnit, body: dict[str, Any]) -> WriteGrant:
+        """A Binary's content is written by whoever may change the resource it secures
+        (``Binary.securityContext``, e.g. its DocumentReference); alone it is refused."""
+        secured = _secured(unit, body)
+        if secured is None:
+            raise Forbidden(
+                "Access denied: a Binary needs a securityContext naming a resource this "
+                "caller may change (e.g. its DocumentReference, written first)",
+                code="GW-2003",
+            )
+        facts = self._facts(secured, _body(secured))
+        decision = self.policy.evaluate(
+            unit.ctx, Action.UPDATE, facts, self._patient_facts(unit, facts), now=unit.now()
+        )
+        _raise_unless(decision)
+        return WriteGrant(author=unit.ctx.subject, author_structure=unit.ctx.structure)
+
     # -- inputs of the engine ------------------------------------------------------------
 
     def _facts(self, version: StoredVersion, body: dict[str, Any]) -> ResourceFacts:
@@ -173,6 +199,17 @@ class AccessRules:
         if facts.patient and facts.patient.startswith("Patient/"):
             return unit.patient_facts(facts.patient.split("/", 1)[1])
         return None
+
+
+def _secured(unit: AccessUnit, body: dict[str, Any]) -> StoredVersion | None:
+    """The live resource a Binary's ``securityContext`` names, if any."""
+    context = body.get("securityContext")
+    ref = context.get("reference") if isinstance(context, dict) else None
+    parsed = parse_reference(ref) if isinstance(ref, str) else None
+    if parsed is None or parsed.resource_type == "Binary":
+        return None
+    found = unit.current(parsed.resource_type, parsed.id)
+    return found if found is not None and not found.deleted else None
 
 
 def _body(version: StoredVersion) -> dict[str, Any]:

@@ -45,6 +45,9 @@ class RecordReader:
     def now(self) -> datetime:
         return from_micros(self.services.clock())
 
+    def current(self, resource_type: str, rid: str) -> StoredVersion | None:
+        return self.tx.current(resource_type, rid)
+
     def patient_facts(self, patient_id: str) -> PatientFacts:
         """The patient's access facts: once per unit of work, and from the shared cache
         when the stamp of the fact-bearing types is unchanged (read-only units only)."""

@@ -49,6 +49,10 @@ class AccessUnit(Protocol):
 
     def now(self) -> datetime: ...
 
+    def current(self, resource_type: str, rid: str) -> StoredVersion | None:
+        """The current row of a resource, unfiltered (for the rules' own lookups)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class WriteGrant:

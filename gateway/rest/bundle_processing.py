@@ -49,7 +49,7 @@ def _transaction(req: FhirRequest, repo: Repository, entries: list[Entry]) -> Fh
             raise BadRequest("A transaction may not nest a Bundle", expression=entry.where)
     with repo.writing() as w:
         identities = resolve_identities(entries, w, base=req.base)
-        for entry in sorted(entries, key=lambda e: (ORDER[e.method], e.index)):
+        for entry in sorted(entries, key=_processing_order):
             if entry.index in identities.existing:
                 responses[entry.index] = identities.existing[entry.index]
                 continue
@@ -91,6 +91,13 @@ def _batch(req: FhirRequest, repo: Repository, entries: list[Entry]) -> FhirResp
                 located.status, None, {}, operation_outcome(located.issues)
             )
     return _response_bundle("batch-response", entries, responses, repo)
+
+
+def _processing_order(entry: Entry) -> tuple[int, bool, int]:
+    """The spec's method order; within one method, entry order, except that a Binary
+    comes after the resources it may secure (its access is judged through them)."""
+    is_binary = isinstance(entry.resource, dict) and entry.resource.get("resourceType") == "Binary"
+    return ORDER[entry.method], is_binary, entry.index
 
 
 def _references_any(resource: Any, placeholders: set[str | None]) -> bool:

@@ -64,17 +64,20 @@ def test_an_ehpad_writes_only_for_its_residents(intake: Intake, feeding: RecordS
     _rejected(intake.hl7v2(alice, ehpad_sender()), "not-in-group")
 
 
-def test_a_binary_cannot_be_classed_so_care_notes_are_refused(
+def test_care_notes_are_stored_with_their_binary_judged_as_the_document(
     intake: Intake, feeding: RecordServices
 ) -> None:
     sender = ehpad_sender()
     intake.csv((CSV / "residents.csv").read_bytes(), "residents", sender)
     table = intake.csv((CSV / "care-notes.csv").read_bytes(), "care-notes", sender)
-    assert table.counts == {"accepted": 0, "duplicate": 0, "quarantined": 3}
-    assert "class-unknown" in table.rows[0].issues[-1].diagnostics
-    assert stored(feeding, "DocumentReference") == [
-        d for d in stored(feeding, "DocumentReference") if d["id"] == "doc-alice-consultation"
-    ]
+    assert table.counts == {"accepted": 3, "duplicate": 0, "quarantined": 0}, table.rows
+    binaries = stored(feeding, "Binary")
+    assert len(binaries) == 3
+    documents = {d["id"] for d in stored(feeding, "DocumentReference")}
+    for binary in binaries:
+        secured = binary["securityContext"]["reference"].split("/")
+        assert secured[0] == "DocumentReference"
+        assert secured[1] in documents
 
 
 def test_gateway_writes_are_only_provenance_and_products(
