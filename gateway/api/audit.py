@@ -36,6 +36,7 @@ from gateway.storage import audit_checkpoints, audit_nodes, audit_reads
 from gateway.storage.audit_errors import AuditIntegrityError
 from gateway.storage.audit_head import read_head
 from gateway.storage.audit_log import AuditLog
+from gateway.storage.patient_lookup import patient_ids_for_ins
 
 router = APIRouter()
 MAX_ACCESS_LOG = 500
@@ -242,6 +243,11 @@ async def access_log(request: Request) -> Response:
         patient = ctx.patient if ctx.kind == "patient" else request.query_params.get("patient")
         if not patient:
             raise BadRequest("Which patient? (dev callers pass ?patient=)", code="GW-1302")
+        if ctx.kind == "patient":
+            # A patient is known by their INS; the log names the Patient resource id.
+            with access.log.engine.connect() as conn:
+                ids = patient_ids_for_ins(conn, patient)
+            patient = ids[0] if ids else patient
         count = min(_int(request, "_count", default=100), MAX_ACCESS_LOG)
         before = _int(request, "before") if request.query_params.get("before") else None
         return _access_log(access.log, patient, count=count, before=before)

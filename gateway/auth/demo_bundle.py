@@ -78,11 +78,18 @@ def _professionals() -> list[dict[str, Any]]:
                 "name": [{"family": given or family, "given": [family] if given else []}],
             }
         )
-        org_id = STRUCTURES[actor.structure or demo.HOSPITAL][0]
+        structure = actor.structure or demo.HOSPITAL
+        org_id = STRUCTURES[structure][0]
+        namespace = f"https://dmp-gateway.fr/fhir/sid/finess/{structure[1:]}/practitioner-role"
         out.append(
             {
                 "resourceType": "PractitionerRole",
                 "id": f"role-{key}",
+                # The identifier the intake pipeline gives a sender's role: in the FINESS
+                # namespace of its structure, idNat_PS/profession (gateway/intake).
+                "identifier": [
+                    {"system": namespace, "value": f"{actor.subject}/{actor.profession}"}
+                ],
                 "practitioner": {"reference": f"Practitioner/pr-{key}"},
                 "organization": {"reference": f"Organization/{org_id}"},
                 "code": [{"coding": [{"system": TRE_G15, "code": actor.profession}]}],

@@ -17,6 +17,8 @@ from gateway.audit.events import AuditRecord
 from gateway.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from gateway.audit.verifier import verify_export
 from gateway.config import AuditSettings, Settings
+from gateway.fhir.identifiers import INS_NIR
+from gateway.record.repository import Repository
 from gateway.storage import audit_checkpoints, audit_reads
 from gateway.storage.audit_log import AuditLog
 from tests.audit_support import T0, entries, professional, sequencer_held
@@ -176,7 +178,7 @@ def header_caller(headers: Mapping[str, str], request_id: str | None) -> AccessC
         kind=kind,  # type: ignore[arg-type]
         client_id="test-client",
         subject="810000000009" if kind != "patient" else "277076322082910",
-        patient="p7" if kind == "patient" else None,
+        patient=headers.get("x-test-patient", "p7") if kind == "patient" else None,
         request_id=request_id,
     )
 
@@ -233,3 +235,27 @@ def test_a_log_that_cannot_record_the_read_returns_503_and_no_data(
             r = http.get("/me/access-log", headers={"x-test-kind": "patient"})
             assert r.status_code == 503
         assert http.get("/audit/checkpoint", headers={"x-test-kind": "auditor"}).status_code == 200
+
+
+def test_a_patient_known_by_their_ins_sees_the_accesses_to_their_patient_resource(
+    kinds_server: LiveServer,
+) -> None:
+    services = kinds_server.app.state.services
+    ins = "277076322082910"
+    patient = {
+        "resourceType": "Patient",
+        "id": "alice",
+        "identifier": [{"system": INS_NIR, "value": ins}],
+        "name": [{"family": "Martin"}],
+    }
+    with Repository(AccessContext.dev_open(), services).writing() as w:
+        w.update("Patient", "alice", patient)
+    log: AuditLog = kinds_server.app.state.audit
+    log.record_standalone(AuditRecord("read", professional(3), T0 + 1, patients=["alice"]))
+    log.record_standalone(AuditRecord("read", professional(4), T0 + 2, patients=["bob"]))
+    headers = {"x-test-kind": "patient", "x-test-patient": ins}
+    with httpx.Client(base_url=kinds_server.url, headers=headers) as http:
+        body = http.get("/me/access-log").json()
+    assert body["patient"] == "Patient/alice"
+    actors = [e["actor"]["identifier"]["value"] for e in body["entries"]]
+    assert "810000000003" in actors and "810000000004" not in actors
