@@ -108,6 +108,44 @@ class SyncSettings(BaseModel):
     )
 
 
+class CryptoSettings(BaseModel):
+    """Encryption at rest and keyed index hashes (issue 9): see ``gateway/crypto/README.md``.
+
+    Environment names: ``GATEWAY_CRYPTO__ENCRYPT``, ``GATEWAY_CRYPTO__KEK_FILE``, …
+    """
+
+    # Envelope encryption of stored content (resource bodies, history, quarantine, audit).
+    encrypt: bool = Field(default=True, description="Seal stored content with AES-256-GCM.")
+    kek_file: Path | None = Field(
+        default=None,
+        description="Key-encryption keys (JSON, mode 0600); dev: generated in the data dir.",
+    )
+    kek: SecretStr | None = Field(
+        default=None,
+        description="An environment-provided KEK (32 bytes, hex or base64), used instead "
+        "of the key file's current one.",
+    )
+    kms: str | None = Field(
+        default=None, description="A ``module:factory`` returning a KeyWrapper (KMS/HSM seam)."
+    )
+    # Search indexes without exposing content.
+    index_key_file: Path | None = Field(
+        default=None,
+        description="The HMAC-SHA-256 key for identifier hashes; dev: generated in the data dir.",
+    )
+    index_key: SecretStr | None = Field(
+        default=None, description="An environment-provided index key (32 bytes, hex or base64)."
+    )
+    hash_identifiers: bool = Field(
+        default=True, description="Store identifier values (INS, RPPS, …) as keyed hashes."
+    )
+    clear_names: bool = Field(
+        default=True,
+        description="Keep names' normalised form in clear so string search works; false: "
+        "names are searchable by exact (hashed) match only.",
+    )
+
+
 class Settings(BaseSettings):
     """Gateway configuration.
 
@@ -186,6 +224,7 @@ class Settings(BaseSettings):
     )
 
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    crypto: CryptoSettings = Field(default_factory=CryptoSettings)
 
     @model_validator(mode="after")
     def _refuse_unsafe_combinations(self) -> Settings:
