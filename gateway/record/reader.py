@@ -103,6 +103,28 @@ class RecordReader:
                 version = replace(before, deleted=True)
         return self.services.policy.may_read(self, version, action)
 
+    def visible_version(
+        self,
+        version: StoredVersion,
+        action: Action = Action.SEARCH_MATCH,
+        seen: dict[tuple[str, str], bool] | None = None,
+    ) -> bool:
+        """May the caller see this (possibly old) version? Only if it may see the resource
+        as it is now, too: a document masked or relabelled later must not show through its
+        old versions (vread, history). ``seen`` caches the verdict on current versions."""
+        key = (version.resource_type, version.id)
+        now_visible = seen.get(key) if seen is not None else None
+        if now_visible is None:
+            current = self.tx.current(*key)
+            if current is not None and current.version == version.version:
+                current = version  # judged once, below
+            now_visible = current is not None and self.visible(current, action)
+            if seen is not None:
+                seen[key] = now_visible
+            if current is version:
+                return now_visible
+        return now_visible and self.visible(version, action)
+
     def may_search_type(self, resource_type: str) -> bool:
         """Whether a chain, ``_has`` or ``_list`` may read ``resource_type`` resources
         for this caller (a 400 otherwise), by the access rules at type level."""
@@ -130,7 +152,7 @@ class RecordReader:
 
     def vread(self, resource_type: str, rid: str, version: int) -> StoredVersion:
         found = self.tx.version(resource_type, rid, version)
-        if found is None or not self.visible(found, Action.READ):
+        if found is None or not self.visible_version(found, Action.READ):
             raise NotFound(f"{resource_type}/{rid} has no version {version}", code="GW-3006")
         if found.deleted:
             raise Gone(f"Version {version} of {resource_type}/{rid} is a deletion")
@@ -153,6 +175,7 @@ class RecordReader:
             if current is None or not self.visible(current):
                 raise NotFound(f"{resource_type}/{rid} is not known")
         picked: list[StoredVersion] = []
+        seen: dict[tuple[str, str], bool] = {}
         cursor = before_seq
         batch = max(count + 1, 50)
         while len(picked) <= count:
@@ -164,7 +187,7 @@ class RecordReader:
                 before_seq=cursor,
                 limit=batch,
             )
-            picked.extend(v for v in rows if self.visible(v))
+            picked.extend(v for v in rows if self.visible_version(v, seen=seen))
             if len(rows) < batch:
                 break
             cursor = rows[-1].seq

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.auth import demo
+from gateway.auth import demo, demo_bundle
 from tests.demo_server import DemoGateway, demo_gateway
 
 ALICE, BRUNO, CHLOE, GASTON = demo.PATIENT_INS
@@ -184,3 +184,34 @@ def test_chains_over_types_the_caller_cannot_read_are_refused(
         issue = r.json()["issue"][0]
         assert issue["details"]["coding"][0]["code"] == "GW-1108"
         assert issue["expression"] == [next(iter(query))]
+
+
+def test_masking_a_document_later_hides_its_old_versions(gw: DemoGateway) -> None:
+    """Regression (leak test, issue 6): vread and type history judged an old version on
+    its own labels, so a document masked in version 2 still showed version 1."""
+    note = {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11506-3"}]},
+        "subject": {"reference": "Patient/alice"},
+        "content": [{"attachment": {"contentType": "text/plain", "data": "dGV4dGU="}}],
+    }
+    with gw.client("physician", patient=ALICE) as physician:
+        rid = physician.post("/DocumentReference", json=note).json()["id"]
+        with gw.client("nurse", patient=ALICE) as nurse:
+            assert nurse.get(f"/DocumentReference/{rid}/_history/1").status_code == 200
+        masked = {
+            **note,
+            "id": rid,
+            "meta": {"security": [{"system": demo_bundle.TRE_A07, "code": "MASQUE_PS"}]},
+        }
+        assert physician.put(f"/DocumentReference/{rid}", json=masked).status_code == 200
+    with gw.client("nurse", patient=ALICE) as nurse:
+        assert nurse.get(f"/DocumentReference/{rid}").status_code == 404
+        assert nurse.get(f"/DocumentReference/{rid}/_history/1").status_code == 404
+        assert nurse.get(f"/DocumentReference/{rid}/_history").status_code == 404
+        history = nurse.get("/DocumentReference/_history?_count=100").json()
+        shown = {e["resource"]["id"] for e in history.get("entry", []) if "resource" in e}
+        assert rid not in shown
+    with gw.client("physician", patient=ALICE) as physician:
+        assert physician.get(f"/DocumentReference/{rid}/_history/1").status_code == 200
