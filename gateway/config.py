@@ -31,6 +31,11 @@ class LimitSettings(BaseModel):
     max_includes: int = Field(default=10, ge=0)
     max_iterate_depth: int = Field(default=3, ge=1)
     max_included_per_page: int = Field(default=1000, ge=1)
+    max_link_candidates: int = Field(
+        default=10_000,
+        ge=1,
+        description="Resources a chain, _has or _list may examine to find the visible ones.",
+    )
 
 
 class AuditSettings(BaseModel):

@@ -141,4 +141,5 @@ def patient_facts_from_consents(
         groups=frozenset(groups),
         legal_representatives=frozenset(legal_representatives),
         unreadable=tuple(unreadable),
+        actor_references=tuple(sorted(references.items())),
     )

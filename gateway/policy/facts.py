@@ -124,3 +124,6 @@ class PatientFacts:
     groups: frozenset[str] = frozenset()
     legal_representatives: frozenset[str] = frozenset()
     unreadable: tuple[str, ...] = field(default=())
+    # Literal references of the patient's Consents and CareTeams -> idNat_PS / structure,
+    # so that a Consent is judged with the actors it names resolved (rule 7: re-reading).
+    actor_references: tuple[tuple[str, str], ...] = field(default=(), compare=False)

@@ -54,6 +54,9 @@ class AccessRules:
         facts = self._facts(version, body)
         patient = facts.patient
         patient_facts = unit.patient_facts(patient.split("/", 1)[1]) if patient else None
+        if facts.consent is not None and patient_facts is not None:
+            # The actors a Consent names by literal reference, resolved like the patient's.
+            facts = self._facts(version, body, dict(patient_facts.actor_references))
         return self.policy.evaluate(unit.ctx, action, facts, patient_facts, now=unit.now())
 
     def may_search_type(self, unit: AccessUnit, resource_type: str) -> bool:
@@ -167,7 +170,12 @@ class AccessRules:
 
     # -- inputs of the engine ------------------------------------------------------------
 
-    def _facts(self, version: StoredVersion, body: dict[str, Any]) -> ResourceFacts:
+    def _facts(
+        self,
+        version: StoredVersion,
+        body: dict[str, Any],
+        references: dict[str, str] | None = None,
+    ) -> ResourceFacts:
         return resource_facts(
             body or {"resourceType": version.resource_type, "id": version.id},
             classes=self.classes,
@@ -175,6 +183,7 @@ class AccessRules:
             author_structure=version.author_structure,
             created_at=from_micros(version.created) if version.created is not None else None,
             patient=f"Patient/{version.patient_id}" if version.patient_id else None,
+            references=references,
         )
 
     def _facts_of(

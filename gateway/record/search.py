@@ -8,6 +8,13 @@ those, and the next page starts after the last one the caller saw. What the call
 may not see neither appears nor shows through a count (the HAPI ``canSeeResource``
 rule, DESIGN.md "Access is enforced in one place").
 
+Chains, ``_has`` and ``_list`` look *through* other resources. They are resolved first,
+in Python, to the linked resources the caller may see (:meth:`SearchExecutor.bound`):
+each inner criterion becomes an ``_id`` criterion over those visible resources. So a
+criterion is never satisfied by a resource the caller may not see, and cannot be used
+as an oracle for hidden content (``Patient?_has:Observation:patient:code=…`` through an
+observation masked from the caller matches nothing).
+
 Nothing is cached between requests: each page is a fresh query in the caller's
 transaction, so a resource written before the request is found by it.
 """
@@ -18,9 +25,17 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from gateway.errors import BadRequest, Issue
-from gateway.search import SearchRequest
 from gateway.search.problems import FORBIDDEN_LINK, LIMIT_EXCEEDED
-from gateway.search.query import ChainClause, HasClause, Include, ListClause
+from gateway.search.query import (
+    ChainClause,
+    Clause,
+    Criterion,
+    HasClause,
+    Include,
+    ListClause,
+    SearchRequest,
+    TokenValue,
+)
 from gateway.storage.records import StoredVersion
 from gateway.storage.search import Candidate, Position
 
@@ -72,7 +87,7 @@ class SearchExecutor:
     # -- pages -----------------------------------------------------------------------
 
     def page(self, request: SearchRequest, position: Position | None = None) -> SearchPage:
-        self.check_types(request)
+        request = self.bound(request)
         count = request.count
         if request.summary == "count" or count == 0:
             return SearchPage([], total=self._total(request, None))
@@ -155,6 +170,62 @@ class SearchExecutor:
         return None
 
     # -- access seam for links ------------------------------------------------------------
+
+    def bound(self, request: SearchRequest) -> SearchRequest:
+        """``request`` with its chains, ``_has`` and ``_list`` bound to what the caller may
+        see: each linked criterion is answered first, filtered by visibility, and replaced
+        by the ids of the visible linked resources (none: the criterion matches nothing)."""
+        self.check_types(request)
+        if not any(isinstance(c, ChainClause | HasClause | ListClause) for c in request.criteria):
+            return request
+        return replace(request, criteria=tuple(self._bind(c) for c in request.criteria))
+
+    def _bind(self, criterion: Criterion) -> Criterion:
+        if isinstance(criterion, ChainClause):
+            targets = tuple(
+                replace(t, clause=self._visible_ids(criterion.name, t.target_type, t.clause))
+                for t in criterion.targets
+            )
+            return replace(criterion, targets=targets)
+        if isinstance(criterion, HasClause):
+            clause = self._visible_ids(criterion.name, criterion.source_type, criterion.clause)
+            return replace(criterion, clause=clause)
+        if isinstance(criterion, ListClause):
+            values = tuple(TokenValue(None, i) for i in criterion.list_ids)
+            lists = Clause("_id", "_id", "token", None, values)
+            visible = self._visible_ids(criterion.name, "List", lists)
+            ids = tuple(v.code for v in visible.values if isinstance(v, TokenValue) and v.code)
+            return replace(criterion, list_ids=ids)
+        return criterion
+
+    def _visible_ids(self, name: str, rtype: str, clause: Clause) -> Clause:
+        """An ``_id`` clause naming the ``rtype`` resources matching ``clause`` that the
+        caller may see. Examining more than the limit is a 400: narrow the criterion."""
+        sub = SearchRequest(resource_type=rtype, types=(rtype,), criteria=(clause,))
+        cap = self.engine.limits.max_link_candidates
+        ids: list[str] = []
+        after: Position | None = None
+        seen = 0
+        while True:
+            room = min(_COUNT_BATCH, cap + 1 - seen)
+            batch = self.engine.candidates(
+                self.reader.tx, sub, after=after, limit=room, base=self.base, now=self.now,
+                sort=False,
+            )  # fmt: skip
+            seen += len(batch)
+            if seen > cap:
+                raise BadRequest(
+                    f"'{name}' matches more than {cap} {rtype} resources; add a more "
+                    "selective criterion",
+                    expression=name,
+                    code=LIMIT_EXCEEDED,
+                )
+            ids += [c.version.id for c in batch if self.reader.visible(c.version)]
+            if len(batch) < room:
+                break
+            after = batch[-1].position
+        values = tuple(TokenValue(None, i) for i in ids)
+        return Clause("_id", "_id", "token", None, values)
 
     def check_types(self, request: SearchRequest) -> None:
         """Chains, ``_has`` and ``_list`` read other types: the caller must be allowed to."""
@@ -270,6 +341,6 @@ def match(
     request = engine.parse(resource_type, params)
     request = replace(request, sort=(), includes=(), revincludes=())
     executor = SearchExecutor(reader, base=(reader.services.settings.base_url or "").rstrip("/"))
-    executor.check_types(request)
+    request = executor.bound(request)
     found, _more = executor.collect(request, None, limit, sort=False)
     return [c.version for c in found]

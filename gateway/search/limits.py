@@ -1,7 +1,8 @@
 """Search limits. Past any of them a request is refused with 400, never served slowly.
 
 ``max_iterate_depth`` and ``max_included_per_page`` bound the executor (how many
-rounds of ``:iterate`` includes it follows, how many resources it adds to a page);
+rounds of ``:iterate`` includes it follows, how many resources it adds to a page, how
+many linked resources a chain, ``_has`` or ``_list`` may examine);
 the parser enforces the others.
 """
 
@@ -19,6 +20,7 @@ class SearchLimits:
     max_includes: int = 10
     max_iterate_depth: int = 3
     max_included_per_page: int = 1000
+    max_link_candidates: int = 10_000
     default_count: int = 50
     max_count: int = 1000
     max_value_length: int = 4096
@@ -32,6 +34,7 @@ class SearchLimits:
             max_includes=limits.max_includes,
             max_iterate_depth=limits.max_iterate_depth,
             max_included_per_page=limits.max_included_per_page,
+            max_link_candidates=limits.max_link_candidates,
             default_count=limits.default_count,
             max_count=limits.max_count,
         )

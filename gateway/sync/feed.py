@@ -1,10 +1,12 @@
 """The change feed for one caller: committed versions they may see, in commit order.
 
 Reads :func:`gateway.storage.changes.read_changes` through the caller's repository and
-keeps only what ``reader.visible`` allows (the DMP rules; a deletion is judged on the
-version it ended), so a hidden resource never appears, nor any sign of it: the position
-simply moves past it. Delivery is at-least-once (a client that loses a response reads the
-same page again with the same cursor) and in order for each resource.
+keeps only what ``reader.visible_version`` allows (the DMP rules; a deletion is judged on
+the version it ended; an old version shows only if the resource as it is now may be seen
+too, so masking a document later hides its earlier changes), so a hidden resource never
+appears, nor any sign of it: the position simply moves past it. Delivery is at-least-once
+(a client that loses a response reads the same page again with the same cursor) and in
+order for each resource.
 
 Each call scans at most ``scan_limit`` versions, so a caller who sees little of a busy
 record gets short answers that still move forward (``caught_up`` is then False).
@@ -41,12 +43,13 @@ def read_feed(
     budget = scan_limit if scan_limit is not None else max(limit * 20, 2000)
     batch_size = min(max(limit * 2, 100), budget)
     picked: list[StoredVersion] = []
+    seen: dict[tuple[str, str], bool] = {}
     with repo.reading() as reader:
         while True:
             batch = read_changes(reader.tx, position, types=types, limit=batch_size)
             for version in batch.versions:
                 budget -= 1
-                if reader.visible(version):
+                if reader.visible_version(version, seen=seen):
                     picked.append(version)
                     if len(picked) >= limit:
                         return FeedPage(picked, batch.after(version), False)

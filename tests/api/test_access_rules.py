@@ -215,3 +215,48 @@ def test_masking_a_document_later_hides_its_old_versions(gw: DemoGateway) -> Non
         assert rid not in shown
     with gw.client("physician", patient=ALICE) as physician:
         assert physician.get(f"/DocumentReference/{rid}/_history/1").status_code == 200
+    # Nor through the change feed, which lists the committed versions (issue 8).
+    with gw.client("nurse", patient=ALICE) as nurse:
+        url: str | None = gw.server.url + "/sync/changes?limit=50"
+        fed: list[str] = []
+        while url:
+            body = nurse.get(url).json()
+            assert body["resourceType"] == "Bundle", body
+            fed += [e.get("fullUrl", "") for e in body.get("entry", [])]
+            url = next(x["url"] for x in body["link"] if x["relation"] == "next")
+            url = url if body.get("entry") else None
+        assert fed and not [u for u in fed if u.endswith(f"DocumentReference/{rid}")]
+
+
+def test_a_professional_rereads_the_access_grant_that_names_them(gw: DemoGateway) -> None:
+    """Regression (leak test, issue 6): the grant's actor is a literal Practitioner
+    reference; it was never resolved when the Consent itself was read, so the professional
+    it names could not re-read it (over-denial against the documented rule)."""
+    grant = {
+        "resourceType": "Consent",
+        "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                              "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "policy": [{"uri": "https://dmp-gateway.fr/fhir/policy/dmp-access"}],
+        "patient": {"reference": "Patient/alice"},
+        "dateTime": "2026-11-01T10:00:00+01:00",
+        "provision": {"type": "permit", "actor": [
+            {"role": {"coding": [{"code": "PRCP"}]},
+             "reference": {"reference": "Practitioner/pr-dentist"}}]},
+    }  # fmt: skip
+    with gw.client("dentist", patient=ALICE) as dentist:
+        assert dentist.get("/Patient/alice").status_code == 404
+    with gw.client("patient") as alice:
+        created = alice.post("/Consent", json=grant)
+        assert created.status_code == 201, created.text
+        rid = created.json()["id"]
+    try:
+        with gw.client("dentist", patient=ALICE) as dentist:
+            assert dentist.get("/Patient/alice").status_code == 200
+            assert dentist.get(f"/Consent/{rid}").status_code == 200
+        with gw.client("nurse", patient=ALICE) as nurse:
+            assert nurse.get(f"/Consent/{rid}").status_code == 404  # names someone else
+    finally:
+        with gw.client("patient") as alice:
+            assert alice.delete(f"/Consent/{rid}").status_code in (200, 204)

@@ -6,6 +6,7 @@ set of resources (not a mock): the same path the DMP rules will take.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -51,8 +52,14 @@ WORLD: list[dict[str, Any]] = [
         "serviceProvider": {"reference": "Organization/org"},
     },
     *[_obs(f"o{i}", encounter={"reference": "Encounter/e"}) for i in range(10)],
-]
-HIDDEN = frozenset({"Observation/o1", "Observation/o2", "Observation/o5", "Organization/org"})
+    {"resourceType": "List", "id": "l1", "status": "current", "mode": "working",
+     "entry": [{"item": {"reference": "Observation/o3"}}]},
+    {"resourceType": "List", "id": "l2", "status": "current", "mode": "working",
+     "entry": [{"item": {"reference": "Observation/o4"}}]},
+]  # fmt: skip
+HIDDEN = frozenset(
+    {"Observation/o1", "Observation/o2", "Observation/o5", "Organization/org", "List/l2"}
+)
 
 
 @pytest.fixture
@@ -138,3 +145,34 @@ def test_links_over_a_forbidden_type_are_refused(services: RecordServices) -> No
             assert caught.value.code == "GW-1108"
             assert caught.value.expression == (query.split("=")[0],)
         assert executor.page(parse(repo, "Observation", "subject:Patient.name=x")).matches == []
+
+
+def ids(result: Any) -> list[str]:
+    return sorted(v.id for v in result.matches)
+
+
+def test_chains_has_and_lists_only_look_through_visible_resources(hidden: Repository) -> None:
+    """Not an oracle: a link criterion is never satisfied by a hidden resource."""
+    assert ids(page(hidden, "Encounter", "_has:Observation:encounter:_id=o1")) == []
+    assert ids(page(hidden, "Encounter", "_has:Observation:encounter:_id=o1,o3")) == ["e"]
+    assert ids(page(hidden, "Encounter", "service-provider:Organization.name=Clinique")) == []
+    assert ids(page(hidden, "Observation", "encounter:Encounter.status=finished")) == sorted(
+        VISIBLE_OBS
+    )
+    assert ids(page(hidden, "Observation", "_list=l2")) == []
+    assert ids(page(hidden, "Observation", "_list=l1,l2")) == ["o3"]
+    assert page(hidden, "Encounter", "_has:Observation:encounter:_id=o1&_total=accurate").total == 0
+    with hidden.reading() as r:
+        assert r.match("Encounter", [("_has:Observation:encounter:_id", "o2")], limit=2) == []
+
+
+def test_a_link_that_examines_too_many_resources_is_a_400(
+    hidden: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits = dataclasses.replace(hidden.services.search.limits, max_link_candidates=5)
+    monkeypatch.setattr(hidden.services.search, "limits", limits)
+    assert ids(page(hidden, "Encounter", "_has:Observation:encounter:_id=o3,o4")) == ["e"]
+    with pytest.raises(BadRequest) as caught:
+        page(hidden, "Encounter", "_has:Observation:encounter:code=x")
+    assert caught.value.code == "GW-1104"
+    assert caught.value.expression == ("_has:Observation:encounter:code",)

@@ -682,10 +682,8 @@ class World:
             is_author = version.author is not None and version.author == caller.sub
         if klass == "consent":
             # Choices are the patient's (matrix comment: professionals only *record* a
-            # consent to their own access). The engine would let a professional re-read a
-            # grant naming them, but only when the actor is resolved; the repository never
-            # resolves a literal Practitioner reference there, so it is hidden (reported).
-            return False
+            # consent to their own access); a professional re-reads a grant naming only them.
+            return kind == "professional" and stored.grant_of == caller.sub
         row = "system" if kind == "system" else str(caller.profession)
         role = None if kind == "system" else caller.role
         spec = None if kind == "system" else caller.specialty
