@@ -34,10 +34,12 @@ def serve(
     """Run the gateway (uvicorn). With no configuration: SQLite under ./var."""
     import uvicorn
 
+    from gateway.api.logs import configure_logging
     from gateway.app import create_app
     from gateway.keyfile import ConfigurationError
 
     settings = load_settings()
+    configure_logging(settings.telemetry)
     try:
         create_app(settings)
     except ConfigurationError as exc:
@@ -54,10 +56,15 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
-        server_header=False,
-        log_level="info",
-        # Access lines would carry query strings (identifiers such as an INS): off.
+        server_header=False,  # the app sends "Server: dmp-gateway", without a version
+        log_config=None,  # keep the JSON logging configured above (and in each worker)
+        log_level=settings.telemetry.log_level.lower(),
+        # uvicorn's access lines would carry query strings (identifiers such as an INS);
+        # the app logs one line per request without them (logger gateway.access).
         access_log=False,
+        # SIGTERM: stop accepting, let in-flight requests finish, then the lifespan
+        # signs a last audit checkpoint.
+        timeout_graceful_shutdown=int(settings.http.shutdown_grace_seconds),
     )
 
 
@@ -89,12 +96,14 @@ def worker(
     import signal
     import threading
 
+    from gateway.api.logs import configure_logging
     from gateway.app import build_services
     from gateway.keyfile import ConfigurationError
     from gateway.sync.runtime import start_sync
     from gateway.sync.worker import Worker
 
     settings = load_settings()
+    configure_logging(settings.telemetry)
     if settings.migrate_on_start:
         _migrate(settings)
     services = build_services(settings)
