@@ -112,8 +112,10 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             out["error_type"] = type(exc).__name__
-            # Frames only: an exception's message can quote the input that caused it.
-            out["stack"] = "".join(traceback.format_tb(exc.__traceback__))[-4000:]
+            # Frames only (file, line, function): an exception's message, and even a
+            # source line, can quote the input that caused it.
+            frames = traceback.extract_tb(exc.__traceback__)
+            out["stack"] = [f"{f.filename}:{f.lineno} {f.name}" for f in frames][-30:]
         return orjson.dumps(out, default=str).decode("utf-8")
 
 
