@@ -34,7 +34,7 @@ from gateway.auth import ReplayGuard
 from gateway.auth.throttle import FallbackLimiter, MemoryRateLimiter, RateLimiter
 from gateway.cache.ratelimit import RedisRateLimiter
 from gateway.cache.replay import RedisReplayGuard
-from gateway.config import Settings
+from gateway.config import Settings, settings_from_environment
 from gateway.fhir.cursor import CursorCodec
 from gateway.keyfile import ConfigurationError, server_secret
 from gateway.policy import Policy, PolicyOptions, load_matrix, load_resource_classes
@@ -257,6 +257,6 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None) 
 def app_from_env() -> FastAPI:
     """The uvicorn factory: settings from the ``GATEWAY_*`` environment; each worker
     process configures its own logging here (nothing is configured at import)."""
-    settings = Settings()
+    settings = settings_from_environment()
     configure_logging(settings.telemetry)
     return create_app(settings)

@@ -148,6 +148,15 @@ class TelemetrySettings(BaseModel):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @model_validator(mode="after")
+    def _token_when_asked(self) -> TelemetrySettings:
+        token = self.metrics_token.get_secret_value() if self.metrics_token else None
+        if token is not None and len(token) < 16:
+            raise ValueError("metrics_token: at least 16 characters")
+        if self.metrics == "token" and token is None:
+            raise ValueError("metrics=token needs metrics_token")
+        return self
+
 
 class HttpSettings(BaseModel):
     """HTTP hygiene (``GATEWAY_HTTP__*``): CORS, HSTS, timeouts, shutdown."""
@@ -330,3 +339,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.sqlalchemy_url.startswith("sqlite")
+
+
+def settings_from_environment() -> Settings:
+    """``Settings()`` from the ``GATEWAY_*`` environment, plus, when
+    ``GATEWAY_SECRETS_DIR`` names a folder (Docker secrets: ``/run/secrets``), one file per
+    top-level setting named like its variable (``gateway_secret_key``,
+    ``gateway_database_url``), so secrets never sit in the environment."""
+    import os  # read here, when called: importing gateway reads no environment
+
+    folder = os.environ.get("GATEWAY_SECRETS_DIR") or None
+    return Settings(_secrets_dir=folder)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from gateway.config import Settings
+from gateway.config import Settings, settings_from_environment
 
 app = typer.Typer(
     help="dmp-gateway: a DMP-style shared health-record gateway.",
@@ -17,7 +17,7 @@ app = typer.Typer(
 def load_settings() -> Settings:
     """Settings from the environment, or exit 2 naming each bad variable."""
     try:
-        return Settings()
+        return settings_from_environment()
     except ValidationError as exc:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "settings"
@@ -40,6 +40,7 @@ def serve(
 
     settings = load_settings()
     configure_logging(settings.telemetry)
+    _fresh_metrics_dir()
     try:
         create_app(settings)
     except ConfigurationError as exc:
@@ -66,6 +67,20 @@ def serve(
         # signs a last audit checkpoint.
         timeout_graceful_shutdown=int(settings.http.shutdown_grace_seconds),
     )
+
+
+def _fresh_metrics_dir() -> None:
+    """With ``PROMETHEUS_MULTIPROC_DIR`` (several workers share metrics through files
+    there), start from an empty folder: files of a previous run would add up."""
+    import os
+    from pathlib import Path
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        for old in path.glob("*.db"):
+            old.unlink()
 
 
 def _migrate(settings: Settings) -> str | None:
