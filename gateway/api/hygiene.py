@@ -60,16 +60,27 @@ EXPOSED_HEADERS = [
 ]
 
 
+def security_headers() -> dict[str, str]:
+    """The headers every response carries (also set on the 500s rendered outside the
+    middleware stack, :mod:`gateway.api.errors`)."""
+    return {
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": CSP,
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+    }
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, hsts_seconds: int = 0) -> None:
         self.app = app
         fixed = [
-            (b"x-content-type-options", b"nosniff"),
-            (b"content-security-policy", CSP.encode()),
-            (b"referrer-policy", b"no-referrer"),
-            (b"x-frame-options", b"DENY"),
-            (b"server", b"dmp-gateway"),
+            (k.lower().encode(), v.encode())
+            for k, v in security_headers().items()
+            if k != "Cache-Control"
         ]
+        fixed.append((b"server", b"dmp-gateway"))
         if hsts_seconds:
             fixed.append((b"strict-transport-security", f"max-age={hsts_seconds}".encode()))
         self.fixed = fixed
