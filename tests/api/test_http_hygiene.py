@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 from starlette.responses import JSONResponse, StreamingResponse
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.storage import schema as s
 from gateway.storage.audit_head import read_head
 from tests.support import LiveServer, fresh_sqlite, live_server, settings_for
 
@@ -186,6 +189,15 @@ def test_shutdown_finishes_in_flight_requests_and_signs_the_log(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
     app = create_app(_settings(tmp_path, sqlite_template))
+    entered, release = threading.Event(), threading.Event()
+
+    async def in_flight() -> JSONResponse:
+        entered.set()
+        while not release.is_set():
+            await asyncio.sleep(0.01)
+        return JSONResponse({"finished": True})
+
+    app.add_api_route("/test/in-flight", in_flight)
     live = LiveServer(app)
     live.start()
     written = httpx.post(
@@ -195,18 +207,40 @@ def test_shutdown_finishes_in_flight_requests_and_signs_the_log(
     )
     assert written.status_code == 201, "an audited write, not yet under a checkpoint"
     results: list[httpx.Response] = []
-    poll = threading.Thread(
-        target=lambda: results.append(httpx.get(live.url + "/sync/changes?wait=2", timeout=30))
+    caller = threading.Thread(
+        target=lambda: results.append(httpx.get(live.url + "/test/in-flight", timeout=30))
     )
-    poll.start()
-    in_flight = app.state.metrics.in_flight
-    while in_flight._value.get() < 1:  # the long-poll has reached the app
-        threading.Event().wait(0.01)
+    caller.start()
+    assert entered.wait(30)
+    live.server.should_exit = True  # what SIGTERM does
+    threading.Timer(0.3, release.set).start()  # finish while the server shuts down
+    live.thread.join(30)
+    caller.join(30)
+    assert [r.json() for r in results] == [{"finished": True}], "the request was answered"
     engine = app.state.services.store.engine
-    live.stop()
-    poll.join(30)
-    assert [r.status_code for r in results] == [200], "the in-flight request was answered"
     with engine.connect() as conn:
         head = read_head(conn, lock=False)
     assert head.size > 0
     assert head.checkpoint_size == head.size, "a last checkpoint covers every entry"
+
+
+def test_the_request_id_is_honoured_returned_and_audited(
+    client: httpx.Client, server: LiveServer
+) -> None:
+    r = client.get("/Patient/nobody", headers={"x-request-id": "trace-abc.1"})
+    assert r.headers["x-request-id"] == "trace-abc.1"
+    for unsafe in ("has space", "x" * 65, "semi;colon"):
+        other = client.get("/Patient/nobody", headers={"x-request-id": unsafe})
+        assert other.headers["x-request-id"] != unsafe
+        assert len(other.headers["x-request-id"]) == 36, "a UUID instead"
+    engine = server.app.state.services.store.engine
+    with engine.connect() as conn:
+        contents = [row.content for row in conn.execute(select(s.audit_entry.c.content))]
+    events = [orjson.loads(c) for c in contents]
+    ids = [
+        e["what"]["identifier"]["value"]
+        for event in events
+        for e in event.get("entity", [])
+        if e.get("type", {}).get("code") == "XrequestId"
+    ]
+    assert "trace-abc.1" in ids
