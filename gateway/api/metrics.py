@@ -19,6 +19,7 @@ exposes nothing unless told to.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -45,6 +47,7 @@ from gateway.errors import NotFound, Unauthorized
 from gateway.storage.ops_stats import operational_stats
 
 router = APIRouter()
+log = logging.getLogger("gateway.api.metrics")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -112,7 +115,17 @@ class StoreCollector(Collector):
         self._clock = clock
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        stats = operational_stats(self._engine)
+        try:
+            stats = operational_stats(self._engine)
+        except SQLAlchemyError as exc:  # the process's own metrics still get scraped
+            log.warning("metrics: database figures unavailable (%s)", type(exc).__name__)
+            yield GaugeMetricFamily(
+                "gateway_database_up", "The database answered the metrics queries.", value=0
+            )
+            return
+        yield GaugeMetricFamily(
+            "gateway_database_up", "The database answered the metrics queries.", value=1
+        )
         now = self._clock()
         yield GaugeMetricFamily(
             "gateway_quarantine_open",
