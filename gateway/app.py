@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -95,13 +96,18 @@ def _throttle(
             prefix=settings.sync.stream_prefix,
         )
 
+        last_warned = [float("-inf")]
+
         def failed(exc: Exception) -> None:
             meters.limiter_errors.inc()
-            log.warning(
-                "rate limiter: Redis unavailable (%s); policy %s",
-                exc,
-                settings.rate_limits.on_redis_error,
-            )
+            now = time.monotonic()
+            if now - last_warned[0] >= 10:  # one line per 10 s, not one per request
+                last_warned[0] = now
+                log.warning(
+                    "rate limiter: Redis unavailable (%s); policy %s",
+                    exc,
+                    settings.rate_limits.on_redis_error,
+                )
 
         limiter = FallbackLimiter(shared, settings.rate_limits.on_redis_error, on_failure=failed)
     else:
