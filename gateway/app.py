@@ -6,7 +6,11 @@ Nothing happens at import time. The lifespan opens the database, applies migrati
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -17,14 +21,21 @@ from redis import Redis
 from starlette.concurrency import run_in_threadpool
 
 from gateway import __version__
-from gateway.api import access, audit, errors, fhir, health, ingest
+from gateway.api import access, audit, errors, fhir, health, ingest, metrics
 from gateway.api import sync as sync_api
 from gateway.api.auth import Authenticate, BearerAuthenticator, RegistryFile, dev_open
+from gateway.api.hygiene import SecurityHeaders, StrictCors, Timeout
 from gateway.api.limits import BodyLimit
+from gateway.api.logs import configure_logging
+from gateway.api.metrics import Metrics, StoreCollector
 from gateway.api.request_id import RequestId
+from gateway.api.telemetry import Telemetry
+from gateway.api.throttle import Throttle
 from gateway.auth import ReplayGuard
+from gateway.auth.throttle import FallbackLimiter, MemoryRateLimiter, RateLimiter
+from gateway.cache.ratelimit import RedisRateLimiter
 from gateway.cache.replay import RedisReplayGuard
-from gateway.config import Settings
+from gateway.config import Settings, settings_from_environment
 from gateway.fhir.cursor import CursorCodec
 from gateway.keyfile import ConfigurationError, server_secret
 from gateway.policy import Policy, PolicyOptions, load_matrix, load_resource_classes
@@ -47,8 +58,12 @@ from gateway.sync.runtime import start_sync
 from gateway.sync.worker import Worker
 from gateway.validation import Validator
 
+log = logging.getLogger("gateway.app")
 
-def _authenticator(settings: Settings, services: RecordServices) -> Authenticate:
+
+def _authenticator(
+    settings: Settings, services: RecordServices, registry: RegistryFile
+) -> Authenticate:
     if settings.auth == "disabled":
         if settings.env != "dev":  # also refused by Settings; checked again where it matters
             raise ConfigurationError("GATEWAY_AUTH=disabled needs GATEWAY_ENV=dev")
@@ -61,10 +76,51 @@ def _authenticator(settings: Settings, services: RecordServices) -> Authenticate
     else:
         replay = SqlReplayGuard(services.store.engine)
     return BearerAuthenticator(
-        RegistryFile(settings.clients_path),
+        registry,
         replay,
         audience=settings.audience,
         audit=services.audit if isinstance(services.audit, AuditLog) else None,
+    )
+
+
+def _throttle(
+    settings: Settings, services: RecordServices, registry: RegistryFile, meters: Metrics
+) -> Throttle | None:
+    """The rate limits: Redis buckets shared by every worker, else this worker's."""
+    if not settings.rate_limits.enabled:
+        return None
+    limiter: RateLimiter
+    if settings.redis_url:
+        shared = RedisRateLimiter(
+            Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5),
+            prefix=settings.sync.stream_prefix,
+        )
+
+        last_warned = [float("-inf")]
+
+        def failed(exc: Exception) -> None:
+            meters.limiter_errors.inc()
+            now = time.monotonic()
+            if now - last_warned[0] >= 10:  # one line per 10 s, not one per request
+                last_warned[0] = now
+                log.warning(
+                    "rate limiter: Redis unavailable (%s); policy %s",
+                    exc,
+                    settings.rate_limits.on_redis_error,
+                )
+
+        limiter = FallbackLimiter(shared, settings.rate_limits.on_redis_error, on_failure=failed)
+    else:
+        limiter = MemoryRateLimiter()
+    # Subjects (an INS, an idNat_PS) are bucket keys only as keyed hashes.
+    salt = hmac.new(server_secret(settings), b"dmp-gateway rate limits", hashlib.sha256).digest()
+    return Throttle(
+        limiter,
+        registry.current,
+        salt=salt,
+        audit=services.audit,
+        metrics=meters,
+        audit_interval=settings.rate_limits.audit_interval_seconds,
     )
 
 
@@ -152,7 +208,10 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None) 
         app.state.sync = sync
         # -- end sync ----------------------------------------------------------------------
         app.state.services = services
-        app.state.authenticate = authenticate or _authenticator(settings, services)
+        registry = RegistryFile(settings.clients_path)
+        app.state.authenticate = authenticate or _authenticator(settings, services, registry)
+        app.state.throttle = _throttle(settings, services, registry, meters)
+        app.state.store_metrics = StoreCollector(services.store.engine)
         # The audit log (issue 7) signs pending entries every minute and at shutdown.
         app.state.audit = services.audit
         checkpoints = CheckpointTimer(app.state.audit)
@@ -160,6 +219,9 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None) 
         try:
             yield
         finally:
+            # uvicorn has stopped accepting and let in-flight requests finish (up to
+            # --timeout-graceful-shutdown) before the lifespan ends: now stop the worker,
+            # then sign a last audit checkpoint so every entry is covered.
             stop.set()
             if worker is not None:
                 await run_in_threadpool(worker.join, 30)
@@ -177,18 +239,30 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None) 
         openapi_url=None,
     )
     app.state.settings = settings
+    meters = Metrics()
+    app.state.metrics = meters
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(fhir.router)
     app.include_router(access.router)
     app.include_router(audit.router)
     app.include_router(sync_api.router)
     app.include_router(ingest.router)
+    # Outermost last: RequestId → Telemetry → SecurityHeaders → CORS → Timeout → BodyLimit.
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(Timeout, settings=settings, metrics=meters)
+    if settings.http.cors_origins:
+        app.add_middleware(StrictCors, origins=settings.http.cors_origins)
+    app.add_middleware(SecurityHeaders, hsts_seconds=settings.http.hsts_seconds)
+    app.add_middleware(Telemetry, metrics=meters)
     app.add_middleware(RequestId)
     return app
 
 
 def app_from_env() -> FastAPI:
-    """The uvicorn factory: settings from the ``GATEWAY_*`` environment."""
-    return create_app(Settings())
+    """The uvicorn factory: settings from the ``GATEWAY_*`` environment; each worker
+    process configures its own logging here (nothing is configured at import)."""
+    settings = settings_from_environment()
+    configure_logging(settings.telemetry)
+    return create_app(settings)

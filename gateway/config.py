@@ -113,6 +113,91 @@ class SyncSettings(BaseModel):
     )
 
 
+# -- operations (issue 9): rate limits, telemetry, HTTP hygiene ------------------------
+class RateLimitSettings(BaseModel):
+    """Token-bucket rate limits (``GATEWAY_RATE_LIMITS__*``).
+
+    The rates themselves belong to each client in the registry (``rate_limit`` in
+    ``clients.yaml``: the client, each professional, ingestion). Buckets live in Redis
+    when ``GATEWAY_REDIS_URL`` is set (shared by every worker), else in each worker.
+    """
+
+    enabled: bool = Field(default=True, description="Apply the registry's rate limits.")
+    on_redis_error: Literal["local", "open", "closed"] = Field(
+        default="local",
+        description="When Redis cannot be reached: fall back to per-worker buckets "
+        "(local), let requests through (open), or refuse them with 503 (closed).",
+    )
+    audit_interval_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="Audit at most one refusal per bucket and worker in this interval "
+        "(the others are counted in the next audited one and in /metrics).",
+    )
+
+
+class TelemetrySettings(BaseModel):
+    """``/metrics`` and logs (``GATEWAY_TELEMETRY__*``)."""
+
+    metrics: Literal["auto", "open", "token", "off"] = Field(
+        default="auto",
+        description="Who may read /metrics: anyone (open), a bearer of metrics_token "
+        "(token), nobody (off; 404). auto: open in dev and test, token when "
+        "metrics_token is set, otherwise off.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="The bearer token /metrics asks for (16+ characters)."
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="One JSON object per line, or plain text (dev)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _token_when_asked(self) -> TelemetrySettings:
+        token = self.metrics_token.get_secret_value() if self.metrics_token else None
+        if token is not None and len(token) < 16:
+            raise ValueError("metrics_token: at least 16 characters")
+        if self.metrics == "token" and token is None:
+            raise ValueError("metrics=token needs metrics_token")
+        return self
+
+
+class HttpSettings(BaseModel):
+    """HTTP hygiene (``GATEWAY_HTTP__*``): CORS, HSTS, timeouts, shutdown."""
+
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Exact browser origins (scheme://host[:port]) allowed by CORS; "
+        "none by default, never '*'.",
+    )
+    hsts_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="Strict-Transport-Security max-age; 0: no header (set it behind TLS).",
+    )
+    request_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds until the first byte of a response (503)."
+    )
+    ingest_timeout: float = Field(
+        default=300.0, gt=0, description="The same for /ingest/* and batch/transaction."
+    )
+    shutdown_grace_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="On SIGTERM, wait this long for in-flight requests to finish.",
+    )
+
+    @model_validator(mode="after")
+    def _exact_origins(self) -> HttpSettings:
+        for origin in self.cors_origins:
+            if "*" in origin or not origin.startswith(("https://", "http://")):
+                raise ValueError(f"cors_origins: {origin!r} is not an exact origin")
+            if origin.rstrip("/") != origin or origin.count("/") != 2:
+                raise ValueError(f"cors_origins: {origin!r} must be scheme://host[:port]")
+        return self
+
+
 class CryptoSettings(BaseModel):
     """Encryption at rest and keyed index hashes (issue 9): see ``gateway/crypto/README.md``.
 
@@ -195,6 +280,9 @@ class Settings(BaseSettings):
     )
 
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     profiles_dir: Path | None = Field(
         default=None,
@@ -256,3 +344,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.sqlalchemy_url.startswith("sqlite")
+
+
+def settings_from_environment() -> Settings:
+    """``Settings()`` from the ``GATEWAY_*`` environment, plus, when
+    ``GATEWAY_SECRETS_DIR`` names a folder (Docker secrets: ``/run/secrets``), one file per
+    top-level setting named like its variable (``gateway_secret_key``,
+    ``gateway_database_url``), so secrets never sit in the environment."""
+    import os  # read here, when called: importing gateway reads no environment
+
+    folder = os.environ.get("GATEWAY_SECRETS_DIR") or None
+    return Settings(_secrets_dir=folder)

@@ -17,6 +17,7 @@ Hierarchy (status, FHIR issue code)::
     ├── PayloadTooLarge               413 too-costly
     ├── UnsupportedMediaType          415 not-supported
     ├── Unprocessable                 422 processing (profile or business rule)
+    ├── TooManyRequests               429 throttled  (rate limit; with Retry-After)
     └── ServiceUnavailable            503 transient
 
 Each error carries one or more :class:`Issue` with a FHIRPath ``expression`` where a
@@ -193,6 +194,14 @@ class Unprocessable(GatewayError):
     gateway_code = "GW-4022"
 
 
+class TooManyRequests(GatewayError):
+    """A rate limit refused the request; ``Retry-After`` says when to come back."""
+
+    status = 429
+    issue_code = "throttled"
+    gateway_code = "GW-1029"
+
+
 class ServiceUnavailable(GatewayError):
     status = 503
     issue_code = "transient"
@@ -218,6 +227,7 @@ __all__ = [
     "PayloadTooLarge",
     "PreconditionFailed",
     "ServiceUnavailable",
+    "TooManyRequests",
     "Unauthorized",
     "Unprocessable",
     "UnsupportedMediaType",

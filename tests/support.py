@@ -76,6 +76,9 @@ def settings_for(backend: str, data_dir: Path, pg_url: str | None, **extra: Any)
         "secret_key": SECRET,
         # No background sync worker in test servers: empty_database() truncates under them.
         "sync": {"worker_in_server": "off"},
+        # Session servers are shared by many tests: buckets would carry over between
+        # them. The rate-limit tests turn limits on for their own servers.
+        "rate_limits": {"enabled": False},
         **extra,
     }
     if backend == "postgresql":

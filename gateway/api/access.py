@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from gateway.access.context import AccessContext
+from gateway.api.caller import authenticated
 from gateway.errors import BadRequest, Forbidden, NotFound
 from gateway.fhir.references import parse_reference
 from gateway.policy import Action
@@ -83,9 +84,7 @@ def explain(
 
 @router.get("/access/explain", include_in_schema=False)
 async def access_explain(request: Request) -> Response:
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    request_id = getattr(request.state, "request_id", None)
-    caller = await run_in_threadpool(request.app.state.authenticate, headers, request_id)
+    caller = await authenticated(request)
     body = await run_in_threadpool(
         explain,
         caller,

@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from gateway.access.context import AccessContext, CallerKind
+from gateway.api.caller import authenticated
 from gateway.audit.access_view import access_view
 from gateway.audit.codes import Interaction, Outcome
 from gateway.audit.events import AuditRecord
@@ -89,9 +90,7 @@ class _Access:
 
     async def admit(self) -> None:
         """Authenticate, then refuse (logged, 403) any caller but the allowed kind."""
-        headers = {k.lower(): v for k, v in self.request.headers.items()}
-        request_id = getattr(self.request.state, "request_id", None)
-        self.ctx = await run_in_threadpool(self.request.app.state.authenticate, headers, request_id)
+        self.ctx = await authenticated(self.request)
         if self.ctx.kind in (self.allowed, "dev"):
             return
         who = "auditors" if self.allowed == "auditor" else "patients"

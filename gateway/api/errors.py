@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from gateway.api.hygiene import security_headers
 from gateway.api.responses import outcome_response
 from gateway.errors import (
     BadRequest,
@@ -72,10 +73,14 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
         extra={"request_id": _request_id(request), "error_type": type(exc).__name__},
         exc_info=exc,
     )
-    return outcome_response(
+    # Rendered outside the middleware stack (Starlette's ServerErrorMiddleware): the
+    # security headers are added here.
+    response = outcome_response(
         GatewayError("Internal server error; the request id identifies it in the logs"),
         request_id=_request_id(request),
     )
+    response.headers.update(security_headers())
+    return response
 
 
 def install(app: FastAPI) -> None:

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from gateway.access.context import AccessContext
+from gateway.api.caller import authenticated
 from gateway.api.media import body_kind, check_format, response_type
 from gateway.config import Settings
 from gateway.errors import BadRequest
@@ -50,7 +51,7 @@ async def fhir_endpoint(request: Request, path: str = "") -> Response:
     if path.strip("/") == "metadata" and request.method in ("GET", "HEAD"):
         ctx = AccessContext(kind="anonymous", request_id=request_id)
     else:
-        ctx = await run_in_threadpool(request.app.state.authenticate, headers, request_id)
+        ctx = await authenticated(request)
     method = request.method
     resource: Any = None
     content_type = request.headers.get("content-type")

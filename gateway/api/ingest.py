@@ -39,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from gateway.access.context import AccessContext
+from gateway.api.caller import authenticated
 from gateway.api.responses import FHIR_JSON_UTF8
 from gateway.errors import BadRequest, NotFound
 from gateway.fhir.instant import to_micros
@@ -68,12 +69,7 @@ def _intake(request: Request) -> Intake:
 
 
 async def _caller(request: Request) -> AccessContext:
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    request_id = getattr(request.state, "request_id", None)
-    ctx: AccessContext = await run_in_threadpool(
-        request.app.state.authenticate, headers, request_id
-    )
-    return ctx
+    return await authenticated(request)
 
 
 async def _sender(request: Request) -> tuple[Intake, Sender]:

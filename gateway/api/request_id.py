@@ -1,7 +1,9 @@
 """A request id on every request and response (``X-Request-Id``), honouring the caller's.
 
 The caller's value is kept only when it is a short token of safe characters, so it can
-go into logs and audit records without escaping.
+go into logs and audit records without escaping. It is also set in
+:data:`gateway.api.logs.REQUEST_ID`, so every log line of the request carries it (worker
+threads of ``run_in_threadpool`` copy the context).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import re
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.api.logs import REQUEST_ID
 
 _SAFE = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
@@ -27,6 +31,7 @@ class RequestId:
         )
         request_id = given if _SAFE.match(given) else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
+        token = REQUEST_ID.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -35,4 +40,7 @@ class RequestId:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)

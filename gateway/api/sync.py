@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from gateway.access.context import AccessContext
+from gateway.api.caller import authenticated
 from gateway.api.fhir import fhir_base
 from gateway.api.responses import FHIR_JSON_UTF8
 from gateway.events.bus import CHANGES
@@ -43,12 +44,7 @@ POLL_WITHOUT_BUS = 1.0
 
 
 async def _caller(request: Request) -> AccessContext:
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    request_id = getattr(request.state, "request_id", None)
-    ctx: AccessContext = await run_in_threadpool(
-        request.app.state.authenticate, headers, request_id
-    )
-    return ctx
+    return await authenticated(request)
 
 
 @router.get("/sync/changes", include_in_schema=False)

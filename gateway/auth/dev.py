@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 from joserfc import jws
 from joserfc.jwk import ECKey, OKPKey, import_key, thumbprint
 
-from gateway.auth.registry import PRIVATE_MEMBERS, ClientRole
+from gateway.auth.registry import PRIVATE_MEMBERS, ClientRole, RateLimit, rate_limit_document
 from gateway.auth.verify import TokenJWSRegistry
 
 KeyAlgorithm = Literal["Ed25519", "ES256"]
@@ -97,16 +98,19 @@ def client_entry(
     structures: list[str],
     public_keys: list[Mapping[str, Any]],
     group: str | None = None,
-    per_second: float = 5.0,
-    burst: int = 10,
+    per_second: float = 50.0,
+    burst: int = 100,
+    limits: RateLimit | None = None,
 ) -> dict[str, Any]:
-    """One client as it is written in the registry file."""
+    """One client as it is written in the registry file (``limits`` wins over
+    ``per_second``/``burst``, which set the client-wide bucket only)."""
+    limits = limits or replace(RateLimit(), per_second=per_second, burst=burst)
     return {
         "id": client_id,
         "name": name,
         "role": role,
         "structures": structures,
-        "rate_limit": {"per_second": per_second, "burst": burst},
+        "rate_limit": rate_limit_document(limits),
         "group": group,
         "jwks": {"keys": [dict(k) for k in public_keys]},
     }

@@ -7,7 +7,11 @@ Loaded from a YAML or JSON file in the data dir (``clients.yaml``)::
         name: Demo vendor software
         role: vendor                     # vendor | ehpad | auditor | admin
         structures: ["1750000010"]       # idNat_Struct the client may speak for
-        rate_limit: {per_second: 5, burst: 10}
+        rate_limit:                      # token buckets (gateway/auth/throttle.py)
+          per_second: 50                 # the client as a whole (not ingestion)
+          burst: 100
+          professional: {per_second: 10, burst: 20}   # each caller (sub) of the client
+          ingest: {per_second: 5, burst: 10}          # /ingest/*, batch and transaction
         group: null                      # Group id an ehpad system is bound to
         jwks: {keys: [{kty: OKP, crv: Ed25519, x: "...", kid: "..."}]}
 
@@ -39,7 +43,7 @@ KINDS_BY_ROLE: dict[str, frozenset[str]] = {
 }
 ALGORITHMS_BY_CURVE = {"P-256": frozenset({"ES256"}), "Ed25519": frozenset({"EdDSA", "Ed25519"})}
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
-DEFAULT_RATE = 5.0  # DOMAIN.md §6: 5 feeding transactions per second per establishment
+DEFAULT_INGEST_RATE = 5.0  # DOMAIN.md §6: 5 feeding transactions per second per establishment
 
 
 class RegistryError(ValueError):
@@ -47,9 +51,24 @@ class RegistryError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Rate:
+    """A token bucket: ``burst`` tokens, refilled at ``per_second``; a request takes one."""
+
+    per_second: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
 class RateLimit:
-    per_second: float = DEFAULT_RATE
-    burst: int = 10
+    """A client's limits. ``per_second``/``burst`` are the client as a whole (reads and
+    single writes); ``professional`` applies to each of its callers (the token's ``sub``)
+    on top; ``ingest`` is a separate bucket for ingestion (``/ingest/*``, batch and
+    transaction Bundles), so back-loading never eats the budget of reads."""
+
+    per_second: float = 50.0
+    burst: int = 100
+    professional: Rate = Rate(10.0, 20)
+    ingest: Rate = Rate(DEFAULT_INGEST_RATE, 10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,18 +154,34 @@ def parse_key(jwk: object, where: str) -> ClientKey:
     return ClientKey(kid=kid, algorithms=algorithms, jwk=dict(jwk), key=key)
 
 
-def _rate_limit(value: object, where: str) -> RateLimit:
+def _rate(value: object, where: str, default: Rate) -> Rate:
     if value is None:
-        return RateLimit()
+        return default
     if not isinstance(value, Mapping):
         raise RegistryError(f"{where}: expected {{per_second, burst}}")
-    per_second = value.get("per_second", DEFAULT_RATE)
-    burst = value.get("burst", 10)
+    per_second = value.get("per_second", default.per_second)
+    burst = value.get("burst", default.burst)
     if isinstance(per_second, bool) or not isinstance(per_second, int | float) or per_second <= 0:
         raise RegistryError(f"{where}.per_second: expected a positive number")
     if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
         raise RegistryError(f"{where}.burst: expected a positive integer")
-    return RateLimit(float(per_second), burst)
+    return Rate(float(per_second), burst)
+
+
+def _rate_limit(value: object, where: str) -> RateLimit:
+    default = RateLimit()
+    if value is None:
+        return default
+    whole = _rate(value, where, Rate(default.per_second, default.burst))
+    assert isinstance(value, Mapping)
+    return RateLimit(
+        whole.per_second,
+        whole.burst,
+        professional=_rate(
+            value.get("professional"), f"{where}.professional", default.professional
+        ),
+        ingest=_rate(value.get("ingest"), f"{where}.ingest", default.ingest),
+    )
 
 
 def parse_client(data: object, where: str = "client") -> Client:
@@ -209,12 +244,22 @@ def client_document(client: Client) -> dict[str, Any]:
         "name": client.name,
         "role": client.role,
         "structures": sorted(client.structures),
-        "rate_limit": {
-            "per_second": client.rate_limit.per_second,
-            "burst": client.rate_limit.burst,
-        },
+        "rate_limit": rate_limit_document(client.rate_limit),
         "group": client.group,
         "jwks": {"keys": [dict(k.jwk) for k in client.keys]},
+    }
+
+
+def rate_limit_document(limit: RateLimit) -> dict[str, Any]:
+    """``rate_limit`` as the registry file writes it."""
+    return {
+        "per_second": limit.per_second,
+        "burst": limit.burst,
+        "professional": {
+            "per_second": limit.professional.per_second,
+            "burst": limit.professional.burst,
+        },
+        "ingest": {"per_second": limit.ingest.per_second, "burst": limit.ingest.burst},
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from gateway.config import Settings
+from gateway.config import Settings, settings_from_environment
 
 app = typer.Typer(
     help="dmp-gateway: a DMP-style shared health-record gateway.",
@@ -17,7 +17,7 @@ app = typer.Typer(
 def load_settings() -> Settings:
     """Settings from the environment, or exit 2 naming each bad variable."""
     try:
-        return Settings()
+        return settings_from_environment()
     except ValidationError as exc:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "settings"
@@ -34,10 +34,13 @@ def serve(
     """Run the gateway (uvicorn). With no configuration: SQLite under ./var."""
     import uvicorn
 
+    from gateway.api.logs import configure_logging
     from gateway.app import create_app
     from gateway.keyfile import ConfigurationError
 
     settings = load_settings()
+    configure_logging(settings.telemetry)
+    _fresh_metrics_dir()
     try:
         create_app(settings)
     except ConfigurationError as exc:
@@ -54,11 +57,30 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
-        server_header=False,
-        log_level="info",
-        # Access lines would carry query strings (identifiers such as an INS): off.
+        server_header=False,  # the app sends "Server: dmp-gateway", without a version
+        log_config=None,  # keep the JSON logging configured above (and in each worker)
+        log_level=settings.telemetry.log_level.lower(),
+        # uvicorn's access lines would carry query strings (identifiers such as an INS);
+        # the app logs one line per request without them (logger gateway.access).
         access_log=False,
+        # SIGTERM: stop accepting, let in-flight requests finish, then the lifespan
+        # signs a last audit checkpoint.
+        timeout_graceful_shutdown=int(settings.http.shutdown_grace_seconds),
     )
+
+
+def _fresh_metrics_dir() -> None:
+    """With ``PROMETHEUS_MULTIPROC_DIR`` (several workers share metrics through files
+    there), start from an empty folder: files of a previous run would add up."""
+    import os
+    from pathlib import Path
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        for old in path.glob("*.db"):
+            old.unlink()
 
 
 def _migrate(settings: Settings) -> str | None:
@@ -89,12 +111,14 @@ def worker(
     import signal
     import threading
 
+    from gateway.api.logs import configure_logging
     from gateway.app import build_services
     from gateway.keyfile import ConfigurationError
     from gateway.sync.runtime import start_sync
     from gateway.sync.worker import Worker
 
     settings = load_settings()
+    configure_logging(settings.telemetry)
     if settings.migrate_on_start:
         _migrate(settings)
     services = build_services(settings)

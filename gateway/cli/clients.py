@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.auth import RegistryError, load_registry, parse_client, registry_document
+from gateway.auth.registry import Rate, RateLimit, rate_limit_document
 
 app = typer.Typer(help="Manage the systems allowed to call the gateway.", no_args_is_help=True)
 
@@ -43,8 +44,12 @@ def add(
     structure: list[str] = typer.Option([], help="idNat_Struct it may speak for (repeat)."),
     jwks: Path = typer.Option(..., help="JSON file with its public JWK or JWKS."),
     group: str | None = typer.Option(None, help="Group id of an EHPAD's residents."),
-    per_second: float = typer.Option(5.0, help="Rate limit (requests per second)."),
-    burst: int = typer.Option(10, help="Rate limit burst."),
+    per_second: float = typer.Option(50.0, help="Client-wide rate (requests per second)."),
+    burst: int = typer.Option(100, help="Client-wide burst."),
+    professional_per_second: float = typer.Option(10.0, help="Rate of each caller (sub)."),
+    professional_burst: int = typer.Option(20, help="Burst of each caller (sub)."),
+    ingest_per_second: float = typer.Option(5.0, help="Ingestion rate (its own bucket)."),
+    ingest_burst: int = typer.Option(10, help="Ingestion burst."),
 ) -> None:
     """Register (or replace) a client and its public keys."""
     raw = json.loads(jwks.read_text("utf-8"))
@@ -55,7 +60,14 @@ def add(
         "role": role,
         "structures": list(structure),
         "group": group,
-        "rate_limit": {"per_second": per_second, "burst": burst},
+        "rate_limit": rate_limit_document(
+            RateLimit(
+                per_second,
+                burst,
+                professional=Rate(professional_per_second, professional_burst),
+                ingest=Rate(ingest_per_second, ingest_burst),
+            )
+        ),
         "jwks": {"keys": keys},
     }
     try:
@@ -79,7 +91,8 @@ def list_clients() -> None:
             ", ".join(sorted(c.structures)),
             c.group or "",
             ", ".join(k.kid for k in c.keys),
-            f"{c.rate_limit.per_second}/s",
+            f"{c.rate_limit.per_second:g}/s, each {c.rate_limit.professional.per_second:g}/s, "
+            f"ingest {c.rate_limit.ingest.per_second:g}/s",
         )
     Console().print(table)
 

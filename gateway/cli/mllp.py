@@ -27,6 +27,7 @@ def mllp(
     workers: int = typer.Option(8, min=1, help="Messages processed in parallel."),
 ) -> None:
     """Run the MLLP listener (HL7 v2 over TCP), one ACK per message."""
+    from gateway.api.logs import configure_logging
     from gateway.app import build_services
     from gateway.cli import load_settings
     from gateway.intake import Intake, sender_for
@@ -47,6 +48,7 @@ def mllp(
     except Exception as exc:  # Forbidden: no FINESS-based structure
         typer.echo(f"refusing to start: {exc}", err=True)
         raise typer.Exit(2) from None
+    configure_logging(settings.telemetry)  # a long-running listener: JSON logs, as serve
     services = build_services(settings)
     if settings.migrate_on_start:
         migrate.upgrade(services.store.engine)

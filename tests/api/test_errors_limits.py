@@ -153,6 +153,9 @@ def test_a_500_shows_no_internals(tmp_path: Path, sqlite_template: Path) -> None
     assert r.status_code == 500
     assert "secret" not in r.text and "passwd" not in r.text
     assert _outcome(r)["issue"][0]["code"] == "exception"  # type: ignore[index]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["x-request-id"]
 
 
 def test_health(server: object) -> None:
