@@ -232,3 +232,26 @@ def test_substring_and_sort_on_hidden_names_are_400s(hidden_names: Repository) -
     with pytest.raises(BadRequest, match="'family'") as sorted_:
         idset(hidden_names, "Patient", "_sort=family")
     assert sorted_.value.expression == ("_sort",)
+
+
+def test_the_reindex_command_rebuilds_every_type(
+    repo: Repository, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    seed(repo, WORLD)
+    monkeypatch.setenv("GATEWAY_ENV", "dev")
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", "cd" * 32)
+    monkeypatch.setenv("GATEWAY_CRYPTO__INDEX_KEY", "ef" * 32)
+    if settings.database_url:
+        monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
+    bad = CliRunner().invoke(app, ["reindex", "--type", "Nope"])
+    assert bad.exit_code == 2 and "unknown resource type" in bad.output
+    done = CliRunner().invoke(app, ["reindex", "--batch", "2"])
+    assert done.exit_code == 0, done.output
+    assert "reindexed 5 resources" in done.output
+    assert idset(repo, "Patient", f"identifier={INS}") == set()  # the old key no longer
+    assert _leaks(repo.services.store.engine, MARKERS) == set()
