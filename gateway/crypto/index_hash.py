@@ -13,34 +13,40 @@ do not get equal digests.
 
 from __future__ import annotations
 
-import base64
+import binascii
+import hashlib
 import hmac
 
 KEY_BYTES = 32
 DIGEST_CHARS = 43
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 class IndexHasher:
     """``hasher(value)``: the stored form of ``value`` for one purpose; the key never shows."""
 
-    __slots__ = ("_key", "_label")
+    __slots__ = ("_keyed", "_raw")
 
     def __init__(self, key: bytes, purpose: str = "identifier") -> None:
         if len(key) < KEY_BYTES:
             raise ValueError(f"the index key must hold at least {KEY_BYTES} bytes")
-        self._key = bytes(key)
-        self._label = purpose.encode("ascii") + b"\x00"
+        self._raw = bytes(key)
+        # Keyed once: each value then costs a state copy and two compressions, not a
+        # fresh key schedule (a third of the time per value).
+        self._keyed = hmac.new(self._raw, purpose.encode("ascii") + b"\x00", hashlib.sha256)
 
     def for_purpose(self, purpose: str) -> IndexHasher:
         """The same key under another label (``"name"``, ``"identifier"``)."""
-        return IndexHasher(self._key, purpose)
+        return IndexHasher(self._raw, purpose)
 
     def __call__(self, value: str) -> str:
-        mac = hmac.digest(self._key, self._label + value.encode("utf-8"), "sha256")
-        return base64.urlsafe_b64encode(mac)[:DIGEST_CHARS].decode("ascii")
+        mac = self._keyed.copy()
+        mac.update(value.encode("utf-8"))
+        text = binascii.b2a_base64(mac.digest(), newline=False)
+        return text[:DIGEST_CHARS].translate(_URLSAFE).decode("ascii")
 
     def __repr__(self) -> str:
-        return f"IndexHasher(purpose={self._label[:-1].decode('ascii')!r})"
+        return "IndexHasher(<key hidden>)"
 
 
 __all__ = ["DIGEST_CHARS", "KEY_BYTES", "IndexHasher"]

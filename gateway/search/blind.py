@@ -75,15 +75,23 @@ class BlindIndex:
         self._names = names
         self._id_params: dict[str, frozenset[str]] = {}
         self._name_params: dict[str, frozenset[str]] = {}
+        # Per type, the ``param`` of every token row whose code is hashed whole, and of
+        # the ``:of-type`` rows whose value half is: one set lookup per row on writes.
+        self._whole: dict[str, frozenset[str]] = {}
+        self._of_type: dict[str, frozenset[str]] = {}
         for rtype in registry.resource_types:
-            ids, nms = set(), set()
+            ids, nms, refs = set(), set(), set()
             for bound in registry.served(rtype):
                 if bound.type == "token" and "Identifier" in bound.value_types:
                     ids.add(bound.code)
+                elif bound.type == "reference":
+                    refs.add(bound.code + _IDENTIFIER)
                 elif bound.type == "string" and _is_name(registry, rtype, bound.code):
                     nms.add(bound.code)
             self._id_params[rtype] = frozenset(ids)
             self._name_params[rtype] = frozenset(nms)
+            self._whole[rtype] = frozenset(ids | refs)
+            self._of_type[rtype] = frozenset(code + _OF_TYPE for code in ids)
 
     @classmethod
     def clear(cls, registry: SearchRegistry) -> BlindIndex:
@@ -119,8 +127,18 @@ class BlindIndex:
         """Replace, in place, the clear values of ``rows`` that must be hashed."""
         digest = self._identifiers
         if digest is not None and rows.tokens:
-            ids = self._id_params.get(resource_type, frozenset())
-            rows.tokens = [_hash_token(t, ids, digest) for t in rows.tokens]
+            whole = self._whole.get(resource_type, frozenset())
+            of_type = self._of_type.get(resource_type, frozenset())
+            tokens = rows.tokens
+            for i, t in enumerate(tokens):
+                param, code = t.param, t.code
+                if code is None:
+                    continue
+                if param in whole:
+                    tokens[i] = TokenRow(param, t.system, digest(code), t.text)
+                elif param in of_type:
+                    type_code, _, value = code.partition("|")
+                    tokens[i] = TokenRow(param, t.system, f"{type_code}|{digest(value)}", t.text)
         name = self._names
         if name is not None and rows.strings:
             names = self._name_params.get(resource_type, frozenset())
@@ -129,18 +147,6 @@ class BlindIndex:
                     StringRow(s.param, name(s.norm), name(s.exact)) if s.param in names else s
                     for s in rows.strings
                 ]
-
-
-def _hash_token(row: TokenRow, ids: frozenset[str], digest: Hasher) -> TokenRow:
-    code, param = row.code, row.param
-    if code is None:
-        return row
-    if param in ids or param.endswith(_IDENTIFIER):
-        return TokenRow(param, row.system, digest(code), row.text)
-    if param.endswith(_OF_TYPE) and param[: -len(_OF_TYPE)] in ids:
-        type_code, _, value = code.partition("|")
-        return TokenRow(param, row.system, f"{type_code}|{digest(value)}", row.text)
-    return row
 
 
 def _is_name(registry: SearchRegistry, rtype: str, code: str) -> bool:
