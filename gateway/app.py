@@ -36,6 +36,7 @@ from gateway.auth.throttle import FallbackLimiter, MemoryRateLimiter, RateLimite
 from gateway.cache.ratelimit import RedisRateLimiter
 from gateway.cache.replay import RedisReplayGuard
 from gateway.config import Settings, settings_from_environment
+from gateway.crypto.index_key import index_hasher
 from gateway.fhir.cursor import CursorCodec
 from gateway.keyfile import ConfigurationError, server_secret
 from gateway.policy import Policy, PolicyOptions, load_matrix, load_resource_classes
@@ -44,7 +45,7 @@ from gateway.record.indexing import SearchIndexer
 from gateway.record.profiles_data import document_type_classes
 from gateway.record.services import RecordServices
 from gateway.record.validation import WriteValidation
-from gateway.search import SearchLimits, SearchRegistry
+from gateway.search import BlindIndex, SearchLimits, SearchRegistry
 from gateway.search.summary import FILE as SUMMARY_FILE
 from gateway.search.summary import SummaryElements
 from gateway.storage import audit_keys, migrate
@@ -159,21 +160,35 @@ def _search_data(profiles: Path) -> tuple[SearchRegistry, SummaryElements]:
     return SearchRegistry.load(profiles), summaries
 
 
+def blind_index(settings: Settings, registry: SearchRegistry) -> BlindIndex:
+    """What the index hashes (``GATEWAY_CRYPTO__HASH_IDENTIFIERS``, ``…__CLEAR_NAMES``)."""
+    hasher = index_hasher(settings)
+    crypto = settings.crypto
+    return BlindIndex(
+        registry,
+        identifiers=hasher if hasher is not None and crypto.hash_identifiers else None,
+        names=hasher.for_purpose("name") if hasher is not None and not crypto.clear_names else None,
+    )
+
+
 def build_services(settings: Settings, *, audit: bool = True) -> RecordServices:
     """Open the store and assemble the record services (also used by the CLI).
 
     ``audit=False`` leaves the audit log out: only for internal loaders and migrations.
     """
-    engine = make_engine(settings.sqlalchemy_url)
     registry, summaries = _search_data(settings.profiles_path.resolve())
+    blind = blind_index(settings, registry)
+    engine = make_engine(settings.sqlalchemy_url)
+    limits = SearchLimits.from_settings(settings.limits)
     return RecordServices(
         store=SqlStore(engine),
         settings=settings,
-        indexer=SearchIndexer(registry, base_url=settings.base_url),
+        indexer=SearchIndexer(registry, base_url=settings.base_url, blind=blind),
         validator=write_validation(settings),
         policy=access_rules(settings),
         cursors=CursorCodec(server_secret(settings)),
-        search=SqlSearch(registry, summaries, SearchLimits.from_settings(settings.limits)),
+        search=SqlSearch(registry, summaries, limits, blind=blind),
+        blind=blind,
         audit=AuditLog.from_settings(settings, engine) if audit else None,
     )
 
@@ -187,6 +202,7 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None) 
         raise ConfigurationError("GATEWAY_AUTH=disabled needs GATEWAY_ENV=dev")
     if settings.env == "prod":
         server_secret(settings)  # refuse to start without an explicit key
+        index_hasher(settings)  # nor without an index key while anything is hashed
     audit_keys.key_path(settings)  # production refuses to start without an audit key
 
     @asynccontextmanager

@@ -227,12 +227,15 @@ class CryptoSettings(BaseModel):
         default=None, description="An environment-provided index key (32 bytes, hex or base64)."
     )
     hash_identifiers: bool = Field(
-        default=True, description="Store identifier values (INS, RPPS, …) as keyed hashes."
+        default=True,
+        description="Store identifier values (INS, RPPS, any Identifier.value) in the search "
+        "index as keyed hashes; after a change, run `dmp-gateway reindex`.",
     )
     clear_names: bool = Field(
         default=True,
-        description="Keep names' normalised form in clear so string search works; false: "
-        "names are searchable by exact (hashed) match only.",
+        description="Keep person names' normalised form in clear in the search index "
+        "(prefix and :contains search); false: keyed hashes, whole-name match only "
+        "(then `dmp-gateway reindex`).",
     )
 
 

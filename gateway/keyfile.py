@@ -20,6 +20,11 @@ class ConfigurationError(RuntimeError):
 
 
 def _decode(text: str) -> bytes:
+    return decode_key(text, name="GATEWAY_SECRET_KEY")
+
+
+def decode_key(text: str, *, name: str) -> bytes:
+    """A key written in hex or base64 (at least 32 bytes); errors name the setting."""
     text = text.strip()
     try:
         raw = bytes.fromhex(text)
@@ -29,7 +34,7 @@ def _decode(text: str) -> bytes:
         except binascii.Error:
             raw = text.encode("utf-8")
     if len(raw) < 32:
-        raise ConfigurationError("GATEWAY_SECRET_KEY must hold at least 32 bytes")
+        raise ConfigurationError(f"{name} must hold at least 32 bytes")
     return raw
 
 

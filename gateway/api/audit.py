@@ -245,7 +245,8 @@ async def access_log(request: Request) -> Response:
         if ctx.kind == "patient":
             # A patient is known by their INS; the log names the Patient resource id.
             with access.log.engine.connect() as conn:
-                ids = patient_ids_for_ins(conn, patient)
+                blind = request.app.state.services.blind
+                ids = patient_ids_for_ins(conn, patient, blind.identifier)
             patient = ids[0] if ids else patient
         count = min(_int(request, "_count", default=100), MAX_ACCESS_LOG)
         before = _int(request, "before") if request.query_params.get("before") else None

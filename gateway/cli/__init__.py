@@ -152,7 +152,7 @@ def version() -> None:
 
 
 def _register_groups() -> None:
-    from gateway.cli import clients, demo, ingest, mllp
+    from gateway.cli import clients, demo, ingest, mllp, reindex
     from gateway.cli.audit import audit_app
 
     app.add_typer(audit_app, name="audit")
@@ -160,6 +160,7 @@ def _register_groups() -> None:
     app.command("ingest")(ingest.ingest)
     app.command("mllp")(mllp.mllp)
     app.command("demo")(demo.demo)
+    app.command("reindex")(reindex.reindex)
     app.command("token")(demo.token)
 
 

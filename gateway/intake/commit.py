@@ -166,7 +166,9 @@ class Committer:
             for entry in result.entries:
                 owners.setdefault(entry.full_url, set()).add(i)
         entries = {e.full_url: e for r in self.results.values() for e in r.entries}
-        mapping, absent = known_entries(self.unit.tx, entries.values())
+        mapping, absent = known_entries(
+            self.unit.tx, entries.values(), self.unit.services.blind.identifier
+        )
         for url, reference in mapping.items():
             if not reference.startswith("urn:"):
                 for i in owners.get(url, ()):

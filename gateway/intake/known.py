@@ -25,7 +25,7 @@ resource a payload names, and the rules then judge what the sender writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import and_, select
@@ -53,9 +53,14 @@ def _identifier(entry: Entry) -> tuple[str, str, str] | None:
     return f"{entry.resource_type}?{urlencode(sorted(pairs))}", system, value
 
 
-def known_entries(tx: StoreTx, entries: Iterable[Entry]) -> tuple[dict[str, str], set[str]]:
+def known_entries(
+    tx: StoreTx, entries: Iterable[Entry], stored: Callable[[str], str]
+) -> tuple[dict[str, str], set[str]]:
     """(fullUrl → ``Type/id`` stored, or → the fullUrl of an earlier entry stating the
-    same fact; fullUrls of entries whose identifier is stored nowhere)."""
+    same fact; fullUrls of entries whose identifier is stored nowhere).
+
+    ``stored`` gives an identifier value as the index holds it
+    (:meth:`gateway.search.BlindIndex.identifier`)."""
     entries = list(entries)
     conditional = _conditional_references(entries)
     wanted: dict[tuple[str, str, str], list[Entry]] = {}
@@ -71,11 +76,11 @@ def known_entries(tx: StoreTx, entries: Iterable[Entry]) -> tuple[dict[str, str]
         return {}, set()
     for lock_key in sorted(locks):
         tx.lock(lock_key)
-    stored = _lookup(tx, list(wanted))
+    found_ids = _lookup(tx, list(wanted), stored)
     mapping: dict[str, str] = {}
     absent: set[str] = set()
     for key, same in wanted.items():
-        matches = stored.get(key, [])
+        matches = found_ids.get(key, [])
         if len(matches) == 1:
             for entry in same:
                 mapping[entry.full_url] = f"{key[0]}/{matches[0]}"
@@ -98,13 +103,17 @@ def _conditional_references(entries: list[Entry]) -> set[str]:
     return out
 
 
-def _lookup(tx: StoreTx, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[str]]:
+def _lookup(
+    tx: StoreTx, keys: list[tuple[str, str, str]], stored: Callable[[str], str]
+) -> dict[tuple[str, str, str], list[str]]:
     r, t = s.resource, s.idx_token
     out: dict[tuple[str, str, str], list[str]] = {}
     types = sorted({k[0] for k in keys})
     for start in range(0, len(keys), _BATCH):
         batch = keys[start : start + _BATCH]
-        codes = sorted({k[2] for k in batch})
+        # (type, system, value as the index holds it) → the key as the entries state it
+        wanted = {(k[0], k[1], stored(k[2])): k for k in batch}
+        codes = sorted({k[2] for k in wanted})
         rows = tx.conn.execute(
             select(r.c.resource_type, r.c.id, t.c.system, t.c.code)
             .join(r, r.c.pk == t.c.resource_pk)
@@ -117,9 +126,8 @@ def _lookup(tx: StoreTx, keys: list[tuple[str, str, str]]) -> dict[tuple[str, st
                 )
             )
         ).all()
-        wanted = set(batch)
         for row in rows:
-            key = (row.resource_type, row.system, row.code)
-            if key in wanted and row.id not in out.setdefault(key, []):
+            key = wanted.get((row.resource_type, row.system, row.code))
+            if key is not None and row.id not in out.setdefault(key, []):
                 out[key].append(row.id)
     return out

@@ -40,6 +40,7 @@ def _patient(version: StoredVersion) -> StoredPatient | None:
 class TxPatientIndex:
     def __init__(self, tx: StoreTx, services: RecordServices) -> None:
         self.tx = tx
+        self._stored = services.blind.identifier
         self._by_key: dict[str, list[StoredPatient]] = {}
 
     def by_identifier(self, key: PatientKey) -> list[StoredPatient]:
@@ -52,7 +53,8 @@ class TxPatientIndex:
     def _by_token(self, system: str, value: str) -> list[StoredPatient]:
         """Patients carrying ``system|value``, straight from the token index: the same
         rows an ``identifier`` search reads, found through the (type, param, code,
-        system) index whatever the search engine plans."""
+        system) index whatever the search engine plans. The value is hashed the way the
+        index stores it (:class:`gateway.search.BlindIndex`)."""
         r, t = s.resource, s.idx_token
         stmt = (
             select(*CURRENT_COLUMNS)
@@ -61,7 +63,7 @@ class TxPatientIndex:
                 and_(
                     t.c.resource_type == "Patient",
                     t.c.param == "identifier",
-                    t.c.code == value,
+                    t.c.code == self._stored(value),
                     t.c.system == system,
                     r.c.deleted.is_(False),
                 )

@@ -10,7 +10,10 @@ resource is extracted once per write. Two adjustments before storage:
 - an absolute reference is *local* only under this server's public base
   (``GATEWAY_BASE_URL``): elsewhere it keeps its URL and type but loses its id, so
   ``subject=Patient/1`` never matches ``http://other.example/fhir/Patient/1``, and
-  includes, chains and the patient compartment never follow it.
+  includes, chains and the patient compartment never follow it;
+- identifier values (and, when configured, person names) become keyed hashes
+  (:class:`gateway.search.BlindIndex`), after the owner is known: ownership reads
+  reference rows, which stay clear.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.search import IndexRows, SearchRegistry, extract, patient_of
+from gateway.search import BlindIndex, IndexRows, SearchRegistry, extract, patient_of
 
 SERVED_FROM_COLUMNS = frozenset({"_id", "_lastUpdated"})
 # In the Patient compartment through a list of members, but owned by nobody: a Group is
@@ -32,9 +35,15 @@ class SearchIndexer:
     """Pure and thread-safe; ``patient_of`` then ``rows`` on the same dict extracts once."""
 
     def __init__(
-        self, registry: SearchRegistry, *, base_url: str | None = None, tz: ZoneInfo | None = None
+        self,
+        registry: SearchRegistry,
+        *,
+        base_url: str | None = None,
+        tz: ZoneInfo | None = None,
+        blind: BlindIndex | None = None,
     ) -> None:
         self.registry = registry
+        self.blind = blind or BlindIndex.clear(registry)
         self._base = base_url.rstrip("/") + "/" if base_url else None
         self._tz = tz
         self._last = threading.local()
@@ -67,6 +76,9 @@ class SearchIndexer:
                 else r
                 for r in rows.references
             ]
+        rtype = resource.get("resourceType")
+        if isinstance(rtype, str):
+            self.blind.apply(rtype, rows)
         return rows
 
     def _is_local(self, url: str) -> bool:

@@ -18,6 +18,7 @@ from gateway.record.seams import (
     SearchEngine,
     WriteHook,
 )
+from gateway.search import BlindIndex
 from gateway.storage.store import SqlStore
 
 
@@ -35,6 +36,9 @@ class RecordServices:
     policy: AccessPolicy
     cursors: CursorCodec
     search: SearchEngine
+    # How index rows store identifiers and names (the indexer and the search engine hold
+    # the same one); direct index lookups (identity, known identifiers) hash through it.
+    blind: BlindIndex
     clock: Callable[[], int] = system_clock
     facts_cache: FactsCache | None = field(default_factory=FactsCache)
     audit: AuditSink | None = None

@@ -15,6 +15,7 @@ The package does no I/O after :meth:`SearchRegistry.load` and none at import.
 
 from __future__ import annotations
 
+from gateway.search.blind import BlindIndex, blind_request
 from gateway.search.bound import BoundParam
 from gateway.search.compartments import compartments_of, patient_of
 from gateway.search.extract import DEFAULT_TZ, default_tz, extract
@@ -26,11 +27,13 @@ from gateway.search.rows import IndexRows
 
 __all__ = [
     "DEFAULT_TZ",
+    "BlindIndex",
     "BoundParam",
     "IndexRows",
     "SearchLimits",
     "SearchRegistry",
     "SearchRequest",
+    "blind_request",
     "compartments_of",
     "default_tz",
     "extract",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
@@ -9,8 +11,10 @@ from gateway.fhir.identifiers import INS_SYSTEMS
 from gateway.storage import schema as s
 
 
-def patient_ids_for_ins(conn: Connection, ins: str) -> list[str]:
-    """Ids of the live Patients whose identifier is this INS (any INS system), by id."""
+def patient_ids_for_ins(conn: Connection, ins: str, stored: Callable[[str], str]) -> list[str]:
+    """Ids of the live Patients whose identifier is this INS (any INS system), by id.
+
+    ``stored`` gives the value as the index holds it (``BlindIndex.identifier``)."""
     r, t = s.resource, s.idx_token
     stmt = (
         select(r.c.id)
@@ -19,7 +23,7 @@ def patient_ids_for_ins(conn: Connection, ins: str) -> list[str]:
             and_(
                 t.c.resource_type == "Patient",
                 t.c.param == "identifier",
-                t.c.code == ins,
+                t.c.code == stored(ins),
                 t.c.system.in_(sorted(INS_SYSTEMS)),
                 r.c.deleted.is_(False),
             )

@@ -17,7 +17,7 @@ from tests.contract.searching import BASE, idset, page, seed
 @pytest.fixture
 def local(services: RecordServices) -> Repository:
     """A repository whose indexer knows this server's base (GATEWAY_BASE_URL)."""
-    indexer = SearchIndexer(services.search.registry, base_url=BASE)
+    indexer = SearchIndexer(services.search.registry, base_url=BASE, blind=services.blind)
     return Repository(AccessContext.dev_open(), dataclasses.replace(services, indexer=indexer))
 
 

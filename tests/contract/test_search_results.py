@@ -169,7 +169,7 @@ def shallow(services: RecordServices) -> Repository:
     engine = services.search
     assert isinstance(engine, SqlSearch)
     limits = SearchLimits(max_iterate_depth=1, max_included_per_page=2)
-    narrow = SqlSearch(engine.registry, engine.summaries, limits)
+    narrow = SqlSearch(engine.registry, engine.summaries, limits, blind=services.blind)
     return Repository(AccessContext.dev_open(), dataclasses.replace(services, search=narrow))
 
 

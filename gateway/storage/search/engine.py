@@ -12,7 +12,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from gateway.search import SearchLimits, SearchRegistry, SearchRequest, parse_search
+from gateway.search import (
+    BlindIndex,
+    SearchLimits,
+    SearchRegistry,
+    SearchRequest,
+    blind_request,
+    parse_search,
+)
 from gateway.search.query import Include
 from gateway.search.summary import SummaryElements
 from gateway.storage.records import StoredVersion
@@ -46,11 +53,13 @@ class SqlSearch:
         limits: SearchLimits | None = None,
         *,
         tz: ZoneInfo | None = None,
+        blind: BlindIndex | None = None,
     ) -> None:
         self.registry = registry
         self.summaries = summaries
         self.limits = limits or SearchLimits()
         self._tz = tz
+        self.blind = blind or BlindIndex.clear(registry)
 
     def parse(
         self,
@@ -61,8 +70,10 @@ class SqlSearch:
         compartment: tuple[str, str] | None = None,
         reserved: Collection[str] = (),
     ) -> SearchRequest:
-        """Parse and validate (strict unless ``lenient``); errors name the parameter."""
-        return parse_search(
+        """Parse and validate (strict unless ``lenient``); errors name the parameter.
+
+        Identifier values (and hidden names) come back hashed like the index rows."""
+        request = parse_search(
             resource_type,
             params,
             self.registry,
@@ -72,6 +83,7 @@ class SqlSearch:
             compartment=compartment,
             reserved=reserved,
         )
+        return blind_request(request, self.blind, lenient=lenient)
 
     def describe(self, resource_type: str) -> list[dict[str, str]]:
         """CapabilityStatement ``searchParam`` entries: the served parameters only."""

@@ -9,12 +9,14 @@ import gateway.search as search
 
 def test_exported_members() -> None:
     assert sorted(search.__all__) == [
+        "BlindIndex",
         "BoundParam",
         "DEFAULT_TZ",
         "IndexRows",
         "SearchLimits",
         "SearchRegistry",
         "SearchRequest",
+        "blind_request",
         "compartments_of",
         "default_tz",
         "extract",
