@@ -25,6 +25,7 @@ from gateway.api.request_id import RequestId
 from gateway.auth import ReplayGuard
 from gateway.cache.replay import RedisReplayGuard
 from gateway.config import Settings
+from gateway.crypto.kek import key_wrapper
 from gateway.fhir.cursor import CursorCodec
 from gateway.keyfile import ConfigurationError, server_secret
 from gateway.policy import Policy, PolicyOptions, load_matrix, load_resource_classes
@@ -40,6 +41,7 @@ from gateway.storage import audit_keys, migrate
 from gateway.storage.audit_log import AuditLog
 from gateway.storage.audit_timer import CheckpointTimer
 from gateway.storage.engine import make_engine
+from gateway.storage.keys import open_keys
 from gateway.storage.replay import SqlReplayGuard
 from gateway.storage.search import SqlSearch
 from gateway.storage.store import SqlStore
@@ -109,6 +111,7 @@ def build_services(settings: Settings, *, audit: bool = True) -> RecordServices:
     ``audit=False`` leaves the audit log out: only for internal loaders and migrations.
     """
     engine = make_engine(settings.sqlalchemy_url)
+    open_keys(engine, settings)  # encryption at rest (issue 9): the data keys of this engine
     registry, summaries = _search_data(settings.profiles_path.resolve())
     return RecordServices(
         store=SqlStore(engine),
@@ -132,6 +135,7 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None) 
     if settings.env == "prod":
         server_secret(settings)  # refuse to start without an explicit key
     audit_keys.key_path(settings)  # production refuses to start without an audit key
+    key_wrapper(settings)  # nor without a key-encryption key (encryption at rest)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

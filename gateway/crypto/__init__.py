@@ -1,0 +1,9 @@
+"""Pure cryptography for encryption at rest (issue 9): see README.md beside this file.
+
+- :mod:`gateway.crypto.envelope`: the sealed-content format (AES-256-GCM, random 96-bit
+  nonces, associated data binding a ciphertext to its row);
+- :mod:`gateway.crypto.kek`: key-encryption keys (a key file, an environment key, or a
+  KMS/HSM behind the :class:`~gateway.crypto.kek.KeyWrapper` seam).
+
+Nothing here touches the database: data keys live in ``gateway.storage.keys``.
+"""
