@@ -32,6 +32,7 @@ from gateway.crypto.errors import ContentErased
 from gateway.crypto.kek import KeyWrapper, key_wrapper, new_data_key
 from gateway.storage import schema as s
 from gateway.storage.dialect_insert import insert_ignore
+from gateway.storage.engine import WRITE
 
 _K = s.data_key
 _PENDING = "gw_pending_keys"
@@ -237,7 +238,7 @@ class Keyring:
             _K.c.shredded.is_(None),
         )
         while True:
-            with engine.connect() as conn, conn.begin():
+            with engine.connect().execution_options(**WRITE) as conn, conn.begin():
                 rows = conn.execute(
                     select(_K.c.key_id, _K.c.scope, _K.c.owner, _K.c.kek_id, _K.c.wrapped)
                     .where(_K.c.key_id > after, _K.c.kek_id != current, _K.c.shredded.is_(None))
