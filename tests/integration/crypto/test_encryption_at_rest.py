@@ -22,6 +22,7 @@ from gateway.record.erasure import shred_patient
 from gateway.record.repository import Repository
 from gateway.record.services import RecordServices
 from gateway.storage import schema as s
+from gateway.storage.audit_log import AuditLog
 from gateway.storage.keys import Keyring, keyring_of
 from gateway.storage.seal_existing import seal_existing
 from tests.support import REDIS_URL
@@ -147,6 +148,7 @@ def test_canary_no_marker_in_clear(repo: Repository, services: RecordServices) -
 def _raw(services: RecordServices, rid: str) -> bytes:
     with services.store.reader() as tx:
         value = tx.conn.execute(select(s.resource.c.content).where(s.resource.c.id == rid)).scalar()
+    assert value is not None
     return bytes(value)
 
 
@@ -285,8 +287,9 @@ def test_shred_erases_a_patient_and_keeps_the_audit_log(
 ) -> None:
     gone, kept = _patient(repo, "Shredme"), _patient(repo, "Keepme")
     a, b = _observation(repo, gone, "erase"), _observation(repo, kept, "keep")
-    assert services.audit is not None
-    services.audit.checkpoint()
+    log = services.audit
+    assert isinstance(log, AuditLog)
+    log.checkpoint()
     count = shred_patient(services, gone)
     assert count == 2  # the Patient and their Observation
     with pytest.raises(ContentErased) as err:
@@ -313,7 +316,7 @@ def test_shred_erases_a_patient_and_keeps_the_audit_log(
     from gateway.storage.audit_keys import known_keys
     from gateway.storage.audit_reads import stored_entries
 
-    services.audit.checkpoint()
+    log.checkpoint()
     with services.store.engine.connect() as conn:
         entries = list(stored_entries(conn))
         verdict = verify(iter(entries), list(all_notes(conn)), [k for k, _ in known_keys(conn)])
