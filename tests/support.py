@@ -28,6 +28,7 @@ from gateway.storage.schema import metadata
 ADMIN_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+TEST_KEK = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -77,6 +78,9 @@ def settings_for(backend: str, data_dir: Path, pg_url: str | None, **extra: Any)
         "secret_key": SECRET,
         # No background sync worker in test servers: empty_database() truncates under them.
         "sync": {"worker_in_server": "off"},
+        # One KEK for every test process: PostgreSQL databases (and their data keys)
+        # outlive a test's data dir, so a per-test generated key file would not fit.
+        "crypto": {"kek": TEST_KEK},
         **extra,
     }
     if backend == "postgresql":

@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 
+from gateway.access.context import AccessContext
+from gateway.app import build_services
+from gateway.config import CryptoSettings, Settings
 from gateway.crypto.errors import ContentErased, ContentIntegrityError
 from gateway.crypto.kek import KekFile, kek_path
 from gateway.intake import quarantine as q
@@ -25,7 +28,7 @@ from gateway.storage import schema as s
 from gateway.storage.audit_log import AuditLog
 from gateway.storage.keys import Keyring, keyring_of
 from gateway.storage.seal_existing import seal_existing
-from tests.support import REDIS_URL
+from tests.support import REDIS_URL, empty_database
 
 
 def _marker(tag: str) -> str:
@@ -222,7 +225,21 @@ def test_legacy_plaintext_reads_and_seal_existing_encrypts_it(
     assert _read(repo, rid) == plain
 
 
-def test_rotation_under_load_then_new_kek_alone(repo: Repository, services: RecordServices) -> None:
+def test_rotation_under_load_then_new_kek_alone(settings: Settings) -> None:
+    # A key file instead of the tests' shared environment KEK; data keys of earlier tests
+    # (wrapped by that one) are removed first.
+    settings = settings.model_copy(update={"crypto": CryptoSettings()})
+    services = build_services(settings)
+    empty_database(services.store.engine)
+    with services.store.engine.begin() as conn:
+        conn.execute(delete(s.data_key))
+    try:
+        _rotation(Repository(AccessContext.dev_open(), services), services)
+    finally:
+        services.store.engine.dispose()
+
+
+def _rotation(repo: Repository, services: RecordServices) -> None:
     pids = [_patient(repo, f"Rot{i}") for i in range(5)]
     rids = [_observation(repo, p, f"n{i}") for i, p in enumerate(pids)]
     errors: list[BaseException] = []
@@ -264,9 +281,7 @@ def test_rotation_under_load_then_new_kek_alone(repo: Repository, services: Reco
     kf = KekFile.load(path)
     del kf.keys[old]
     kf.save()
-    from gateway.app import build_services
-
-    fresh = build_services(services.settings)
+    fresh = build_services(services.settings)  # a fresh process: a new keyring
     try:
         fresh_repo = Repository(repo.ctx, fresh)
         for rid in list(rids):
