@@ -37,6 +37,7 @@ from gateway.cache.ratelimit import RedisRateLimiter
 from gateway.cache.replay import RedisReplayGuard
 from gateway.config import Settings, settings_from_environment
 from gateway.crypto.index_key import index_hasher
+from gateway.crypto.kek import key_wrapper
 from gateway.fhir.cursor import CursorCodec
 from gateway.keyfile import ConfigurationError, server_secret
 from gateway.policy import Policy, PolicyOptions, load_matrix, load_resource_classes
@@ -52,6 +53,7 @@ from gateway.storage import audit_keys, migrate
 from gateway.storage.audit_log import AuditLog
 from gateway.storage.audit_timer import CheckpointTimer
 from gateway.storage.engine import make_engine
+from gateway.storage.keys import open_keys
 from gateway.storage.replay import SqlReplayGuard
 from gateway.storage.search import SqlSearch
 from gateway.storage.store import SqlStore
@@ -179,6 +181,7 @@ def build_services(settings: Settings, *, audit: bool = True) -> RecordServices:
     registry, summaries = _search_data(settings.profiles_path.resolve())
     blind = blind_index(settings, registry)
     engine = make_engine(settings.sqlalchemy_url)
+    open_keys(engine, settings)  # encryption at rest (issue 9): the data keys of this engine
     limits = SearchLimits.from_settings(settings.limits)
     return RecordServices(
         store=SqlStore(engine),
@@ -204,6 +207,7 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None) 
         server_secret(settings)  # refuse to start without an explicit key
         index_hasher(settings)  # nor without an index key while anything is hashed
     audit_keys.key_path(settings)  # production refuses to start without an audit key
+    key_wrapper(settings)  # nor without a key-encryption key (encryption at rest)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

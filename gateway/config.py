@@ -218,6 +218,15 @@ class CryptoSettings(BaseModel):
     kms: str | None = Field(
         default=None, description="A ``module:factory`` returning a KeyWrapper (KMS/HSM seam)."
     )
+    key_cache_size: int = Field(
+        default=100_000, ge=16, description="Unwrapped data keys kept in memory (LRU)."
+    )
+    key_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="A cached data key is re-checked against its row after this long: how "
+        "soon other processes stop reading a shredded patient.",
+    )
     # Search indexes without exposing content.
     index_key_file: Path | None = Field(
         default=None,

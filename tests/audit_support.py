@@ -68,6 +68,8 @@ def cli_env(settings: Settings) -> dict[str, str]:
     env |= {"GATEWAY_ENV": "dev", "GATEWAY_DATA_DIR": str(settings.data_dir)}
     if settings.database_url:
         env["GATEWAY_DATABASE_URL"] = settings.database_url
+    if settings.crypto.kek is not None:  # the same KEK as the test's services
+        env["GATEWAY_CRYPTO__KEK"] = settings.crypto.kek.get_secret_value()
     return env
 
 

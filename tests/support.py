@@ -28,6 +28,7 @@ from gateway.storage.schema import metadata
 ADMIN_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+TEST_KEK = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -59,7 +60,8 @@ def drop_pg_database(name: str) -> None:
 
 def empty_database(engine: Engine) -> None:
     """Remove every row of every gateway table (schema and migrations stay)."""
-    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    # Data keys stay: a live server caches them, and keys of emptied data are harmless.
+    tables = [t.name for t in reversed(metadata.sorted_tables) if t.name != "data_key"]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
@@ -79,6 +81,9 @@ def settings_for(backend: str, data_dir: Path, pg_url: str | None, **extra: Any)
         # Session servers are shared by many tests: buckets would carry over between
         # them. The rate-limit tests turn limits on for their own servers.
         "rate_limits": {"enabled": False},
+        # One KEK for every test process: PostgreSQL databases (and their data keys)
+        # outlive a test's data dir, so a per-test generated key file would not fit.
+        "crypto": {"kek": TEST_KEK},
         **extra,
     }
     if backend == "postgresql":

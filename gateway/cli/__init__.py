@@ -154,8 +154,10 @@ def version() -> None:
 def _register_groups() -> None:
     from gateway.cli import clients, demo, ingest, mllp, reindex
     from gateway.cli.audit import audit_app
+    from gateway.cli.keys import keys_app
 
     app.add_typer(audit_app, name="audit")
+    app.add_typer(keys_app, name="keys")
     app.add_typer(clients.app, name="clients")
     app.command("ingest")(ingest.ingest)
     app.command("mllp")(mllp.mllp)

@@ -53,12 +53,14 @@ def _from_database(data_dir: Path | None, keys: list[Any]) -> tuple[Any, list[in
     from gateway.storage.audit_head import read_head
     from gateway.storage.audit_reads import stored_entries
     from gateway.storage.engine import make_engine
+    from gateway.storage.keys import open_keys
 
     settings = _settings(data_dir)
     if settings.is_sqlite and not (settings.data_dir / "gateway.sqlite3").exists():
         typer.echo(f"no gateway database in {settings.data_dir}", err=True)
         raise typer.Exit(2)
     engine = make_engine(settings.sqlalchemy_url)
+    open_keys(engine, settings)  # entries are sealed at rest; their leaves hash the plaintext
     try:
         with engine.connect() as conn:
             notes = list(all_notes(conn))

@@ -25,7 +25,7 @@ from gateway.intake.identity import StoredPatient
 from gateway.record.services import RecordServices
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
-from gateway.storage.store import CURRENT_COLUMNS, StoreTx, current_version
+from gateway.storage.store import CURRENT_COLUMNS, StoreTx, bulk_version
 
 MAX_CANDIDATES = 50
 
@@ -72,7 +72,7 @@ class TxPatientIndex:
             .limit(MAX_CANDIDATES)
         )
         rows = self.tx.conn.execute(stmt).all()
-        return [p for row in rows if (p := _patient(current_version(row))) is not None]
+        return [p for row in rows if (p := _patient(bulk_version(row, self.tx.conn))) is not None]
 
     def forget(self) -> None:
         """Drop cached lookups (after this unit created or changed patients)."""
@@ -106,7 +106,7 @@ class TxPatientIndex:
             .limit(MAX_CANDIDATES)
         )
         rows = self.tx.conn.execute(stmt).all()
-        return [p for row in rows if (p := _patient(current_version(row))) is not None]
+        return [p for row in rows if (p := _patient(bulk_version(row, self.tx.conn))) is not None]
 
 
 def group_loader(tx: StoreTx) -> Callable[[str], tuple[dict[str, Any], int] | None]:

@@ -28,7 +28,9 @@ import orjson
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.engine import Connection
 
+from gateway.crypto.errors import ContentErased
 from gateway.storage import schema as s
+from gateway.storage.sealing import open_quarantine, seal_quarantine
 
 _T = s.intake_quarantine
 REASONS = ("rejected", "conflict", "review")
@@ -61,7 +63,12 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def _row(e: QuarantineEntry) -> dict[str, Any]:
+def _row(conn: Connection, e: QuarantineEntry) -> dict[str, Any]:
+    """The row of an entry; payload, issues and details sealed (encryption at rest)."""
+
+    def sealed(column: str, value: bytes | None) -> bytes | None:
+        return seal_quarantine(conn, e.id, e.patient_id, column, value)
+
     return {
         "id": e.id,
         "source": e.source[:64],
@@ -75,16 +82,25 @@ def _row(e: QuarantineEntry) -> dict[str, Any]:
         "message_id": e.message_id[:200] if e.message_id else None,
         "idempotency_key": e.idempotency_key,
         "line": e.line,
-        "payload": e.payload,
+        "payload": sealed("payload", e.payload),
         "payload_sha256": e.payload_sha256,
-        "issues": orjson.dumps(e.issues),
-        "details": orjson.dumps(e.details) if e.details is not None else None,
+        "issues": sealed("issues", orjson.dumps(e.issues)),
+        "details": sealed("details", orjson.dumps(e.details) if e.details is not None else None),
         "patient_id": e.patient_id,
         "attempts": e.attempts,
     }
 
 
-def _entry(row: Any) -> QuarantineEntry:
+def _entry(conn: Connection, row: Any) -> QuarantineEntry:
+    def opened(column: str, value: bytes | None) -> bytes | None:
+        try:
+            return open_quarantine(conn, row.id, column, value)
+        except ContentErased:
+            return None  # the patient was erased: the entry stays, its content is gone
+
+    payload = opened("payload", row.payload)
+    issues = opened("issues", row.issues)
+    details = opened("details", row.details)
     return QuarantineEntry(
         id=row.id,
         source=row.source,
@@ -95,10 +111,10 @@ def _entry(row: Any) -> QuarantineEntry:
         status=row.status,
         received=row.received,
         updated=row.updated,
-        payload=bytes(row.payload) if row.payload is not None else None,
+        payload=payload,
         payload_sha256=row.payload_sha256,
-        issues=orjson.loads(row.issues),
-        details=orjson.loads(row.details) if row.details is not None else None,
+        issues=orjson.loads(issues) if issues is not None else [],
+        details=orjson.loads(details) if details is not None else None,
         message_id=row.message_id,
         idempotency_key=row.idempotency_key,
         line=row.line,
@@ -109,12 +125,12 @@ def _entry(row: Any) -> QuarantineEntry:
 
 def add(conn: Connection, entries: Sequence[QuarantineEntry]) -> None:
     if entries:
-        conn.execute(insert(_T), [_row(e) for e in entries])
+        conn.execute(insert(_T), [_row(conn, e) for e in entries])
 
 
 def get(conn: Connection, entry_id: str) -> QuarantineEntry | None:
     row = conn.execute(select(_T).where(_T.c.id == entry_id)).first()
-    return _entry(row) if row is not None else None
+    return _entry(conn, row) if row is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +172,7 @@ def search(conn: Connection, query: QuarantineQuery) -> list[QuarantineEntry]:
     stmt = select(_T).order_by(_T.c.received.desc(), _T.c.id.desc()).limit(query.limit + 1)
     if conds:
         stmt = stmt.where(and_(*conds))
-    return [_entry(row) for row in conn.execute(stmt).all()]
+    return [_entry(conn, row) for row in conn.execute(stmt).all()]
 
 
 def set_status(
@@ -174,7 +190,8 @@ def set_status(
         values["payload"] = None
         values["details"] = None
     if issues is not None:
-        values["issues"] = orjson.dumps(issues)
+        patient = conn.execute(select(_T.c.patient_id).where(_T.c.id == entry_id)).scalar()
+        values["issues"] = seal_quarantine(conn, entry_id, patient, "issues", orjson.dumps(issues))
     if attempted:
         values["attempts"] = _T.c.attempts + 1
     conn.execute(update(_T).where(_T.c.id == entry_id).values(**values))

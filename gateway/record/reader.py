@@ -16,6 +16,7 @@ from gateway.record.search import match
 from gateway.record.services import RecordServices
 from gateway.storage.audit_search import audit_conditions, audit_count, audit_select
 from gateway.storage.records import StoredVersion
+from gateway.storage.sealing import open_audit
 from gateway.storage.store import StoreTx
 
 
@@ -79,7 +80,8 @@ class RecordReader:
         """Audit log entries matching auditor search ``params`` (auditors only: 403)."""
         self._auditor_only()
         stmt = audit_select(audit_conditions(params), before_seq=before_seq, limit=limit)
-        return [(int(seq), bytes(content)) for seq, content in self.tx.conn.execute(stmt)]
+        conn = self.tx.conn
+        return [(int(seq), open_audit(conn, seq, content)) for seq, content in conn.execute(stmt)]
 
     def audit_total(self, params: Sequence[tuple[str, str]]) -> int:
         self._auditor_only()

@@ -47,6 +47,7 @@ from gateway.storage.audit_group import GroupCommit
 from gateway.storage.audit_head import Head, read_head, write_head
 from gateway.storage.audit_keys import load_signer
 from gateway.storage.engine import SQLITE_BUSY_TIMEOUT_MS, WRITE
+from gateway.storage.sealing import seal_audit
 
 T = TypeVar("T")
 log = logging.getLogger("gateway.audit")
@@ -139,7 +140,7 @@ class AuditLog:
             leaf = leaf_hash(entry.content)
             frontier, new_nodes = frontier.append(leaf)
             nodes += [n._asdict() for n in new_nodes]
-            rows.append(_entry_row(seq, entry, leaf))
+            rows.append(_entry_row(seq, entry, leaf, seal_audit(conn, seq, entry.content)))
             patients += [{"patient_id": p, "seq": seq} for p in entry.patients]
             if frontier.size - cp_size >= self.checkpoint_every:
                 due.append(frontier)
@@ -263,7 +264,9 @@ def _pragmas(conn: Connection, *, busy_timeout: int, synchronous: str, autocheck
         cursor.close()
 
 
-def _entry_row(seq: int, entry: LogEntry, leaf: bytes) -> dict[str, Any]:
+def _entry_row(seq: int, entry: LogEntry, leaf: bytes, stored: bytes) -> dict[str, Any]:
+    """The row of one entry; ``stored`` is its content as stored (sealed under the log's
+    key when encryption is on; the leaf hash is over the plaintext either way)."""
     return {
         "seq": seq,
         "recorded": entry.recorded,
@@ -275,6 +278,6 @@ def _entry_row(seq: int, entry: LogEntry, leaf: bytes) -> dict[str, Any]:
         "agent": entry.agent,
         "client": entry.client,
         "structure": entry.structure,
-        "content": entry.content,
+        "content": stored,
         "leaf": leaf,
     }

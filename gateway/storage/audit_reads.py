@@ -14,8 +14,10 @@ from sqlalchemy import Engine, and_, select
 from sqlalchemy.engine import Connection
 
 from gateway.audit.verifier import Entry, format_export_line
+from gateway.crypto.errors import ContentIntegrityError
 from gateway.storage import schema as s
 from gateway.storage.audit_head import read_head
+from gateway.storage.sealing import open_audit
 
 _e = s.audit_entry
 
@@ -61,9 +63,9 @@ def export_lines(engine: Engine, which: ExportFilter, *, batch: int = 2000) -> I
             .limit(batch)
         )
         with engine.connect() as conn:
-            rows = conn.execute(stmt).all()
+            rows = [(q, open_audit(conn, q, c), lf) for q, c, lf in conn.execute(stmt).all()]
         for seq, content, leaf in rows:
-            yield format_export_line(seq, bytes(content), bytes(leaf))
+            yield format_export_line(seq, content, bytes(leaf))
         if len(rows) < batch:
             return
         after = rows[-1][0]
@@ -86,9 +88,18 @@ def stored_entries(conn: Connection, *, batch: int = 10_000) -> Iterator[Entry]:
     try:
         cursor.execute("SELECT seq, content, leaf FROM audit_entry ORDER BY seq")
         for seq, content, leaf in cursor:
-            yield seq, bytes(content), bytes(leaf)
+            yield seq, _opened(conn, seq, content), bytes(leaf)
     finally:
         cursor.close()
+
+
+def _opened(conn: Connection, seq: int, content: bytes) -> bytes:
+    """An entry's plaintext for the verifier; an entry that fails its integrity check
+    is passed on as stored, so the verifier reports (and locates) a leaf mismatch."""
+    try:
+        return open_audit(conn, seq, content)
+    except ContentIntegrityError:
+        return bytes(content)
 
 
 def patient_entries(
@@ -106,4 +117,4 @@ def patient_entries(
         .order_by(p.c.seq.desc())
         .limit(limit)
     )
-    return [(seq, bytes(content)) for seq, content in conn.execute(stmt)]
+    return [(seq, open_audit(conn, seq, content)) for seq, content in conn.execute(stmt)]

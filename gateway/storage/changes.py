@@ -26,7 +26,7 @@ from sqlalchemy import and_, func, select, text
 
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
-from gateway.storage.store import HISTORY_COLUMNS, StoreTx, historic_version
+from gateway.storage.store import HISTORY_COLUMNS, StoreTx, bulk_version
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,7 @@ def read_changes(
     stmt = select(*HISTORY_COLUMNS)
     if tx.dialect != "postgresql":
         rows = tx.conn.execute(stmt.where(and_(*conds)).order_by(h.c.seq).limit(limit)).all()
-        versions = [historic_version(r) for r in rows]
+        versions = [bulk_version(r, tx.conn) for r in rows]
         after = position.after
         if versions and versions[-1].seq is not None:
             after = versions[-1].seq
@@ -140,7 +140,7 @@ def read_changes(
         params["lo"] = position.lo
     query = stmt.where(and_(*conds)).order_by(h.c.seq).limit(limit)
     rows = tx.conn.execute(query, params).all()
-    versions = [historic_version(r) for r in rows]
+    versions = [bulk_version(r, tx.conn) for r in rows]
     if len(versions) < limit:  # the window is exhausted: its end is the next start
         return ChangeBatch(versions, FeedPosition(lo=hi), True, position, hi)
     last = versions[-1].seq

@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, or_, select, update
 
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
-from gateway.storage.store import CURRENT_COLUMNS, StoreTx, current_version
+from gateway.storage.store import CURRENT_COLUMNS, StoreTx, bulk_version
 
 ACTIVE = ("queued", "running")
 
@@ -176,7 +176,7 @@ def current_page(
     rows = tx.conn.execute(
         select(*CURRENT_COLUMNS).where(*conds).order_by(r.c.pk).limit(limit)
     ).all()
-    return [current_version(row) for row in rows]
+    return [bulk_version(row, tx.conn) for row in rows]
 
 
 def types_of_patients(tx: StoreTx, patient_ids: Sequence[str]) -> list[str]:

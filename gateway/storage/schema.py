@@ -402,3 +402,21 @@ intake_quarantine = Table(
     Index(None, "status", "received"),
 )
 """Every rejected message or CSV record, identity conflict and probable match, durably."""
+
+# -- encryption at rest (issue 9): data keys, see gateway/storage/keys.py -----------------
+
+data_key = Table(
+    "data_key",
+    metadata,
+    Column("key_id", String(32), primary_key=True),  # hex of the 16 bytes sealed blobs name
+    Column("scope", String(16), nullable=False),  # patient | resource | quarantine | audit
+    Column("owner", String(160), nullable=False),  # patient id, Type/id, quarantine id, log
+    Column("kek_id", String(64), nullable=False),  # the KEK that wraps it
+    Column("wrapped", LargeBinary, nullable=True),  # wiped (NULL) when shredded
+    Column("created", BigInteger, nullable=False),
+    Column("shredded", BigInteger, nullable=True),
+    UniqueConstraint("scope", "owner"),
+    Index(None, "kek_id"),
+)
+"""One data key (DEK) per patient, per patient-less resource or quarantine entry, and one
+for the audit log; wrapped by a key-encryption key. Shredding wipes ``wrapped``."""

@@ -21,6 +21,7 @@ from gateway.storage import schema as s
 from gateway.storage.engine import WRITE
 from gateway.storage.index_writer import delete_index_rows, insert_index_rows
 from gateway.storage.records import StoredVersion, WriteOp
+from gateway.storage.sealing import open_resource, open_resource_or_none, seal_resource
 
 CURRENT_COLUMNS = (
     s.resource.c.pk,
@@ -51,14 +52,17 @@ _HISTORY_COLS = (
 )
 
 
-def current_version(row: Row[Any, *tuple[Any, ...]]) -> StoredVersion:
+def current_version(row: Row[Any, *tuple[Any, ...]], conn: Connection) -> StoredVersion:
+    """A current row as a version, its content opened (decrypted)."""
     return StoredVersion(
         resource_type=row.resource_type,
         id=row.id,
         version=row.version,
         last_updated=row.last_updated,
         deleted=bool(row.deleted),
-        content=row.content,
+        content=open_resource(
+            conn, row.resource_type, row.id, row.version, row.patient_id, row.content
+        ),
         patient_id=row.patient_id,
         pk=row.pk,
         author=row.author,
@@ -67,14 +71,17 @@ def current_version(row: Row[Any, *tuple[Any, ...]]) -> StoredVersion:
     )
 
 
-def _historic(row: Row[Any, *tuple[Any, ...]]) -> StoredVersion:
+def _historic(row: Row[Any, *tuple[Any, ...]], conn: Connection) -> StoredVersion:
+    """A history row as a version, its content opened (decrypted)."""
     return StoredVersion(
         resource_type=row.resource_type,
         id=row.id,
         version=row.version,
         last_updated=row.last_updated,
         deleted=bool(row.deleted),
-        content=row.content,
+        content=open_resource(
+            conn, row.resource_type, row.id, row.version, row.patient_id, row.content
+        ),
         patient_id=row.patient_id,
         seq=row.seq,
         method=row.method,
@@ -87,6 +94,30 @@ def _historic(row: Row[Any, *tuple[Any, ...]]) -> StoredVersion:
 # Public names for the other readers of history (the change feed, gateway.storage.changes).
 HISTORY_COLUMNS = _HISTORY_COLS
 historic_version = _historic
+
+
+def bulk_version(row: Row[Any, *tuple[Any, ...]], conn: Connection) -> StoredVersion:
+    """A current or history row for a bulk reader (change feed, export, patient index):
+    an erased (crypto-shredded) version reads as a deletion instead of failing."""
+    content, erased = open_resource_or_none(
+        conn, row.resource_type, row.id, row.version, row.patient_id, row.content
+    )
+    fields = row._mapping
+    return StoredVersion(
+        resource_type=row.resource_type,
+        id=row.id,
+        version=row.version,
+        last_updated=row.last_updated,
+        deleted=bool(row.deleted) or erased,
+        content=content,
+        patient_id=row.patient_id,
+        pk=fields.get("pk"),
+        seq=fields.get("seq"),
+        method=fields.get("method"),
+        author=row.author,
+        author_structure=row.author_structure,
+        created=row.created,
+    )
 
 
 def _authorship(op: WriteOp) -> dict[str, Any]:
@@ -110,14 +141,14 @@ class StoreTx:
         if lock:
             stmt = stmt.with_for_update()
         row = self.conn.execute(stmt).first()
-        return current_version(row) if row else None
+        return current_version(row, self.conn) if row else None
 
     def current_many(self, pks: Sequence[int]) -> list[StoredVersion]:
         """Current rows by primary key, in the order of ``pks`` (missing ones skipped)."""
         if not pks:
             return []
         rows = self.conn.execute(select(*CURRENT_COLUMNS).where(s.resource.c.pk.in_(pks))).all()
-        by_pk = {row.pk: current_version(row) for row in rows}
+        by_pk = {row.pk: current_version(row, self.conn) for row in rows}
         return [by_pk[pk] for pk in pks if pk in by_pk]
 
     def current_of_patient(self, resource_type: str, patient_id: str) -> list[StoredVersion]:
@@ -129,7 +160,7 @@ class StoreTx:
                 s.resource.c.deleted.is_(False),
             )
         ).all()
-        return [current_version(row) for row in rows]
+        return [current_version(row, self.conn) for row in rows]
 
     def generation(self, resource_types: Sequence[str]) -> int:
         """The newest history sequence among ``resource_types`` (0 when none): a cheap,
@@ -168,7 +199,7 @@ class StoreTx:
                 s.history.c.version == version,
             )
         ).first()
-        return _historic(row) if row else None
+        return _historic(row, self.conn) if row else None
 
     def history(
         self,
@@ -212,7 +243,7 @@ class StoreTx:
         if conds:
             stmt = stmt.where(and_(*conds))
         rows = self.conn.execute(stmt.order_by(h.c.seq.desc()).limit(limit)).all()
-        return [_historic(row) for row in rows]
+        return [_historic(row, self.conn) for row in rows]
 
     def count_history(
         self,
@@ -258,6 +289,11 @@ class StoreTx:
             ) from None
 
     def _write(self, ops: Sequence[WriteOp]) -> list[int]:
+        # Sealed once per version: the current row and its history row hold the same bytes.
+        sealed = [
+            seal_resource(self.conn, op.resource_type, op.id, op.version, op.patient_id, op.content)
+            for op in ops
+        ]
         seqs = list(
             self.conn.execute(
                 insert(s.history).returning(s.history.c.seq, sort_by_parameter_order=True),
@@ -270,17 +306,19 @@ class StoreTx:
                         "method": op.method,
                         "deleted": op.deleted,
                         "patient_id": op.patient_id,
-                        "content": op.content,
+                        "content": body,
                         **_authorship(op),
                     }
-                    for op in ops
+                    for op, body in zip(ops, sealed, strict=True)
                 ],
             ).scalars()
         )
-        replaced = [op for op in ops if op.existing_pk is not None]
-        created = [op for op in ops if op.existing_pk is None]
+        replaced = [
+            (op, b) for op, b in zip(ops, sealed, strict=True) if op.existing_pk is not None
+        ]
+        created = [(op, b) for op, b in zip(ops, sealed, strict=True) if op.existing_pk is None]
         if replaced:
-            pks = [op.existing_pk for op in replaced if op.existing_pk is not None]
+            pks = [op.existing_pk for op, _ in replaced if op.existing_pk is not None]
             delete_index_rows(self.conn, pks)
             self.conn.execute(
                 update(s.resource).where(s.resource.c.pk == bindparam("b_pk")),
@@ -291,10 +329,10 @@ class StoreTx:
                         "last_updated": op.last_updated,
                         "deleted": op.deleted,
                         "patient_id": op.patient_id,
-                        "content": op.content,
+                        "content": body,
                         **_authorship(op),
                     }
-                    for op in replaced
+                    for op, body in replaced
                 ],
             )
         if created:
@@ -309,14 +347,14 @@ class StoreTx:
                             "last_updated": op.last_updated,
                             "deleted": op.deleted,
                             "patient_id": op.patient_id,
-                            "content": op.content,
+                            "content": body,
                             **_authorship(op),
                         }
-                        for op in created
+                        for op, body in created
                     ],
                 ).scalars()
             )
-            for op, pk in zip(created, new_pks, strict=True):
+            for (op, _), pk in zip(created, new_pks, strict=True):
                 op.existing_pk = pk
         insert_index_rows(
             self.conn,

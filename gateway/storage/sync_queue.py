@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
-from gateway.storage.store import CURRENT_COLUMNS, StoreTx, current_version
+from gateway.storage.store import CURRENT_COLUMNS, StoreTx, bulk_version
 
 
 def insert_ignoring_duplicates(
@@ -286,4 +286,4 @@ def current_of_type(tx: StoreTx, resource_type: str) -> list[StoredVersion]:
     rows = tx.conn.execute(
         select(*CURRENT_COLUMNS).where(r.c.resource_type == resource_type, r.c.deleted.is_(False))
     ).all()
-    return [current_version(row) for row in rows]
+    return [bulk_version(row, tx.conn) for row in rows]

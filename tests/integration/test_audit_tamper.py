@@ -18,6 +18,7 @@ from gateway.audit.merkle import leaf_hash
 from gateway.config import Settings
 from gateway.record.services import RecordServices
 from gateway.storage import schema as s
+from gateway.storage.sealing import open_audit, seal_audit
 from tests.audit_support import ORIGIN, append_in_batches, entries, new_log, run_cli, write_keys
 
 N, EVERY = 300, 50
@@ -47,14 +48,17 @@ def verify_cli(settings: Settings, signer: Signer, tmp_path: Path) -> tuple[int,
 
 
 def content_of(engine: Engine, seq: int) -> tuple[bytes, bytes]:
+    """An entry's plaintext and leaf. Entries are sealed at rest: the forger here holds
+    the keys too (the strongest attacker), and the Merkle log must still catch them."""
     with engine.connect() as conn:
         row = conn.execute(select(_e.c.content, _e.c.leaf).where(_e.c.seq == seq)).one()
-    return bytes(row.content), bytes(row.leaf)
+        return open_audit(conn, seq, row.content), bytes(row.leaf)
 
 
 def set_entry(engine: Engine, seq: int, content: bytes, leaf: bytes | None = None) -> None:
-    values = {"content": content} | ({"leaf": leaf} if leaf is not None else {})
     with engine.begin() as conn:
+        values = {"content": seal_audit(conn, seq, content)}
+        values |= {"leaf": leaf} if leaf is not None else {}
         conn.execute(update(_e).where(_e.c.seq == seq).values(**values))
 
 

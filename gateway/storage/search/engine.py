@@ -112,7 +112,7 @@ class SqlSearch:
         out = []
         for row in rows:
             keys = tuple(_plain(v) for v in row[WIDTH:]) if columns else ()
-            out.append(Candidate(version_of(row), Position(keys, row[0], backwards)))
+            out.append(Candidate(version_of(row, tx.conn), Position(keys, row[0], backwards)))
         return out
 
     def included(
@@ -132,7 +132,7 @@ class SqlSearch:
             stmt = include_statement(include, resources, limit, target_types)
         if stmt is None:
             return []
-        return [version_of(row) for row in tx.conn.execute(stmt).all()]
+        return [version_of(row, tx.conn) for row in tx.conn.execute(stmt).all()]
 
 
 def _plain(value: object) -> SortValue:

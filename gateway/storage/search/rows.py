@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
+from gateway.storage.sealing import open_resource_or_none
 
 _R = s.resource
 VERSION_COLUMNS = (
@@ -30,18 +33,20 @@ VERSION_COLUMNS = (
 WIDTH = len(VERSION_COLUMNS)
 
 
-def version_of(row: Any) -> StoredVersion:
-    """The version in the first :data:`WIDTH` columns of ``row``."""
+def version_of(row: Any, conn: Connection) -> StoredVersion:
+    """The version in the first :data:`WIDTH` columns of ``row``, its content opened."""
     pk, rtype, rid, version, updated, deleted, content, patient, author, structure, created = row[
         :WIDTH
     ]
+    # An erased (crypto-shredded) resource reads as deleted: dropped from the page.
+    body, erased = open_resource_or_none(conn, rtype, rid, version, patient, content)
     return StoredVersion(
         rtype,
         rid,
         version,
         updated,
-        bool(deleted),
-        content,
+        bool(deleted) or erased,
+        body,
         patient,
         pk,
         None,

@@ -19,6 +19,7 @@ from gateway.record.services import RecordServices
 from gateway.rest.request import FhirRequest
 from gateway.rest.router import dispatch
 from gateway.storage import schema as s
+from gateway.storage.store import CURRENT_COLUMNS, current_version
 
 ROOT = Path(__file__).resolve().parents[3]
 HL7 = ROOT / "fixtures" / "hl7v2"
@@ -93,9 +94,13 @@ def stored(services: RecordServices, resource_type: str) -> list[dict[str, Any]]
     r = s.resource
     with services.store.reader() as tx:
         rows = tx.conn.execute(
-            select(r.c.content).where(r.c.resource_type == resource_type, r.c.deleted.is_(False))
+            select(*CURRENT_COLUMNS).where(
+                r.c.resource_type == resource_type, r.c.deleted.is_(False)
+            )
         ).all()
-    return [orjson.loads(row.content) for row in rows]
+        # Through the store's decode function: content is sealed at rest.
+        bodies = [current_version(row, tx.conn).content for row in rows]
+    return [orjson.loads(body) for body in bodies if body is not None]
 
 
 def count(services: RecordServices, table: Any = None) -> int:

@@ -26,6 +26,8 @@ def env(settings: Settings, services: RecordServices, monkeypatch: pytest.Monkey
     monkeypatch.setenv("GATEWAY_SECRET_KEY", settings.secret_key.get_secret_value())  # type: ignore[union-attr]
     if settings.database_url:
         monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
+    if settings.crypto.kek is not None:  # the same KEK as the test's services
+        monkeypatch.setenv("GATEWAY_CRYPTO__KEK", settings.crypto.kek.get_secret_value())
     return settings
 
 

@@ -41,6 +41,6 @@ def test_downgrade_and_upgrade_again(tmp_path: Path) -> None:
         assert "intake_message" not in inspect(engine).get_table_names()
         migrate.upgrade(engine)
         assert {"intake_message", "intake_quarantine"} <= set(inspect(engine).get_table_names())
-        assert migrate.current_revision(engine) == "0006"
+        assert (migrate.current_revision(engine) or "") >= "0006"  # the head, 0006 or later
     finally:
         engine.dispose()

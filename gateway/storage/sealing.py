@@ -1,0 +1,136 @@
+"""Sealing and opening stored content with the keys of :mod:`gateway.storage.keys`.
+
+What is sealed, under which data key, bound to which associated data:
+
+- ``resource.content`` and ``resource_history.content``: the patient's key
+  (``patient_id``), else the resource's own (``Type/id``); bound to type, id, version
+  and patient;
+- ``intake_quarantine.payload``/``details``/``issues``: the patient's key, else the
+  entry's own; bound to the entry id and the column;
+- ``audit_entry.content``: the audit log's one key (never a patient's, so the log stays
+  readable and verifiable after a shred); bound to the sequence number.
+
+A current row and its history row hold the same bytes (same version, same binding).
+Legacy plaintext (no magic: written before encryption, or with it off) reads as it is.
+Without a keyring attached to the engine nothing is sealed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+
+from gateway.crypto import envelope
+from gateway.crypto.errors import ContentErased, ContentIntegrityError
+from gateway.storage.keys import keyring_of
+
+AUDIT_SCOPE, AUDIT_OWNER = "audit", "log"
+
+
+def resource_owner(resource_type: str, rid: str, patient_id: str | None) -> tuple[str, str]:
+    if patient_id:
+        return "patient", patient_id
+    return "resource", f"{resource_type}/{rid}"
+
+
+def resource_aad(resource_type: str, rid: str, version: int, patient_id: str | None) -> bytes:
+    return envelope.aad("resource", resource_type, rid, version, patient_id)
+
+
+def seal(conn: Connection, scope: str, owner: str, plaintext: bytes, aad: bytes) -> bytes:
+    ring = keyring_of(conn)
+    if ring is None or not ring.encrypt:
+        return plaintext
+    key = ring.for_write(conn, scope, owner)
+    return envelope.seal(key.aead, key.key_id, plaintext, aad)
+
+
+def open_(conn: Connection, blob: bytes, aad: bytes) -> bytes:
+    """The plaintext of a stored value (sealed or legacy)."""
+    if blob[:3] != envelope.MAGIC:
+        return blob
+    ring = keyring_of(conn)
+    if ring is None:
+        raise ContentIntegrityError("Stored content is sealed but no keys are configured")
+    key = ring.by_id(conn, envelope.key_id_of(blob))
+    return envelope.open_sealed(key.aead, blob, aad)
+
+
+def seal_resource(
+    conn: Connection,
+    resource_type: str,
+    rid: str,
+    version: int,
+    patient_id: str | None,
+    content: bytes | None,
+) -> bytes | None:
+    if content is None:
+        return None
+    scope, owner = resource_owner(resource_type, rid, patient_id)
+    return seal(conn, scope, owner, content, resource_aad(resource_type, rid, version, patient_id))
+
+
+def open_resource(
+    conn: Connection,
+    resource_type: str,
+    rid: str,
+    version: int,
+    patient_id: str | None,
+    content: bytes | None,
+) -> bytes | None:
+    if content is None:
+        return None
+    blob = bytes(content)
+    if blob[:3] != envelope.MAGIC:
+        return blob
+    return open_(conn, blob, resource_aad(resource_type, rid, version, patient_id))
+
+
+def open_resource_or_none(
+    conn: Connection,
+    resource_type: str,
+    rid: str,
+    version: int,
+    patient_id: str | None,
+    content: bytes | None,
+) -> tuple[bytes | None, bool]:
+    """``(content, erased)``: for bulk readers (search pages, the change feed, exports),
+    which show an erased version as a deletion instead of failing the whole page."""
+    try:
+        return open_resource(conn, resource_type, rid, version, patient_id, content), False
+    except ContentErased:
+        return None, True
+
+
+def seal_audit(conn: Connection, seq: int, content: bytes) -> bytes:
+    return seal(conn, AUDIT_SCOPE, AUDIT_OWNER, content, envelope.aad("audit", seq))
+
+
+def open_audit(conn: Connection, seq: int, content: bytes) -> bytes:
+    blob = bytes(content)
+    if blob[:3] != envelope.MAGIC:
+        return blob
+    return open_(conn, blob, envelope.aad("audit", seq))
+
+
+def quarantine_owner(entry_id: str, patient_id: str | None) -> tuple[str, str]:
+    return ("patient", patient_id) if patient_id else ("quarantine", entry_id)
+
+
+def seal_quarantine(
+    conn: Connection, entry_id: str, patient_id: str | None, column: str, value: bytes | None
+) -> bytes | None:
+    if value is None:
+        return None
+    scope, owner = quarantine_owner(entry_id, patient_id)
+    return seal(conn, scope, owner, value, envelope.aad("quarantine", entry_id, column))
+
+
+def open_quarantine(
+    conn: Connection, entry_id: str, column: str, value: bytes | None
+) -> bytes | None:
+    if value is None:
+        return None
+    blob = bytes(value)
+    if blob[:3] != envelope.MAGIC:
+        return blob
+    return open_(conn, blob, envelope.aad("quarantine", entry_id, column))
