@@ -20,7 +20,8 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.storage import schema as s
 from gateway.storage.audit_head import read_head
-from tests.support import LiveServer, fresh_sqlite, live_server, settings_for
+from gateway.storage.sealing import open_audit
+from tests.support import TEST_KEK, LiveServer, fresh_sqlite, live_server, settings_for
 
 ORIGIN = "https://app.example"
 
@@ -170,6 +171,7 @@ def test_metrics_are_closed_in_production_unless_configured(
             "worker_in_server": "off",
             "signing_key_file": tmp_path / "sync-signing-key.json",
         },
+        "crypto": {"kek": TEST_KEK, "index_key_file": tmp_path / "index.key"},
     }
     closed = _settings(tmp_path, sqlite_template, **base)
     with live_server(create_app(closed)) as live:
@@ -235,7 +237,8 @@ def test_the_request_id_is_honoured_returned_and_audited(
         assert len(other.headers["x-request-id"]) == 36, "a UUID instead"
     engine = server.app.state.services.store.engine
     with engine.connect() as conn:
-        contents = [row.content for row in conn.execute(select(s.audit_entry.c.content))]
+        rows = conn.execute(select(s.audit_entry.c.seq, s.audit_entry.c.content)).all()
+        contents = [open_audit(conn, row.seq, row.content) for row in rows]
     events = [orjson.loads(c) for c in contents]
     ids = [
         e["what"]["identifier"]["value"]

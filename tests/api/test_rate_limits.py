@@ -34,6 +34,7 @@ from gateway.auth.dev import (
 from gateway.auth.registry import Rate, RateLimit
 from gateway.cli.clients import add_client
 from gateway.storage import schema as s
+from gateway.storage.sealing import open_audit
 from tests.support import REDIS_URL, LiveServer, fresh_sqlite, live_server, settings_for
 
 AUD = "dmp-gateway-test"
@@ -159,9 +160,9 @@ def test_a_refusal_is_audited_with_its_request_id(limited: Limited) -> None:
     engine = limited.server.app.state.services.store.engine
     with engine.connect() as conn:
         rows = conn.execute(
-            select(s.audit_entry.c.content).where(s.audit_entry.c.outcome == 4)
+            select(s.audit_entry.c.seq, s.audit_entry.c.content).where(s.audit_entry.c.outcome == 4)
         ).all()
-    events = [orjson.loads(r.content) for r in rows]
+        events = [orjson.loads(open_audit(conn, r.seq, r.content)) for r in rows]
     limited_events = [e for e in events if e.get("outcomeDesc", "").startswith("GW-1029")]
     assert limited_events, "the 429 is in the audit log"
     event = limited_events[0]
