@@ -21,6 +21,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from gateway.storage import schema as s
+from gateway.storage.sealing import open_ledger, seal_ledger
 from gateway.storage.store import StoreTx
 
 
@@ -49,7 +50,7 @@ class LedgerRecord:
 _T = s.intake_message
 
 
-def _row(record: LedgerRecord) -> dict[str, object]:
+def _row(conn: Connection, record: LedgerRecord) -> dict[str, object]:
     return {
         "key": record.key,
         "source": record.source[:64],
@@ -61,7 +62,7 @@ def _row(record: LedgerRecord) -> dict[str, object]:
         "received": record.received,
         "status": record.status,
         "ack_code": record.ack_code,
-        "response": record.response,
+        "response": seal_ledger(conn, record.key, record.response),
         "quarantine_id": record.quarantine_id,
         "provenance_id": record.provenance_id,
     }
@@ -91,7 +92,7 @@ def find(conn: Connection, keys: Sequence[str]) -> dict[str, LedgerRecord]:
                 payload_sha256=row.payload_sha256,
                 received=row.received,
                 status=row.status,
-                response=bytes(row.response),
+                response=open_ledger(conn, row.key, row.response),
                 ack_code=row.ack_code,
                 quarantine_id=row.quarantine_id,
                 provenance_id=row.provenance_id,
@@ -101,12 +102,12 @@ def find(conn: Connection, keys: Sequence[str]) -> dict[str, LedgerRecord]:
 
 def add(conn: Connection, records: Sequence[LedgerRecord]) -> None:
     if records:
-        conn.execute(insert(_T), [_row(r) for r in records])
+        conn.execute(insert(_T), [_row(conn, r) for r in records])
 
 
 def supersede(conn: Connection, record: LedgerRecord) -> None:
     """Replace a key's outcome (a quarantined message replayed successfully)."""
-    values = _row(record)
+    values = _row(conn, record)
     del values["key"]
     result = conn.execute(update(_T).where(_T.c.key == record.key).values(**values))
     if result.rowcount == 0:

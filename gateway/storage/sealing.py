@@ -134,3 +134,20 @@ def open_quarantine(
     if blob[:3] != envelope.MAGIC:
         return blob
     return open_(conn, blob, envelope.aad("quarantine", entry_id, column))
+
+
+# -- the intake ledger's stored first answers (an ACK's ERR segments or an
+# OperationOutcome's diagnostics may quote message content) --------------------------------
+
+LEDGER_OWNER = ("intake", "ledger")
+
+
+def seal_ledger(conn: Connection, key: str, response: bytes) -> bytes:
+    return seal(conn, *LEDGER_OWNER, response, envelope.aad("intake_message", key))
+
+
+def open_ledger(conn: Connection, key: str, response: bytes) -> bytes:
+    blob = bytes(response)
+    if blob[:3] != envelope.MAGIC:
+        return blob  # written before encryption, or with it off
+    return open_(conn, blob, envelope.aad("intake_message", key))

@@ -20,6 +20,7 @@ from gateway.app import build_services
 from gateway.config import CryptoSettings, Settings
 from gateway.crypto.errors import ContentErased, ContentIntegrityError
 from gateway.crypto.kek import KekFile, kek_path
+from gateway.intake import ledger
 from gateway.intake import quarantine as q
 from gateway.record.erasure import shred_patient
 from gateway.record.repository import Repository
@@ -74,8 +75,8 @@ def _dump(services: RecordServices) -> bytes:
 
 
 def test_canary_no_marker_in_clear(repo: Repository, services: RecordServices) -> None:
-    note, ext, data, name, quarantined, audited = (
-        _marker(t) for t in ("NOTE", "EXT", "BIN", "NAME", "QUAR", "AUDIT")
+    note, ext, data, name, quarantined, audited, acked = (
+        _marker(t) for t in ("NOTE", "EXT", "BIN", "NAME", "QUAR", "AUDIT", "ACK")
     )
     pid = _patient(repo, name)
     _observation(repo, pid, note)
@@ -117,6 +118,27 @@ def test_canary_no_marker_in_clear(repo: Repository, services: RecordServices) -
                 )
             ],
         )
+        # The ledger keeps each message's first answer, which may quote its content.
+        ledger.add(
+            tx.conn,
+            [
+                ledger.LedgerRecord(
+                    key="k" * 64,
+                    source="c",
+                    structure="s",
+                    format="hl7v2",
+                    kind="ORU^R01",
+                    message_id="m1",
+                    payload_sha256="0" * 64,
+                    received=1,
+                    status="quarantined",
+                    response=f"MSA|AE|m1\rERR|||{acked}".encode(),
+                )
+            ],
+        )
+    with services.store.reader() as tx:
+        found = ledger.find(tx.conn, ["k" * 64])["k" * 64]
+    assert acked.encode() in found.response, "the ledger reads its answer back in clear"
     # An audited search whose query names the marker (the log keeps the raw query).
     assert services.audit is not None
     from gateway.audit.events import AuditRecord
@@ -130,7 +152,7 @@ def test_canary_no_marker_in_clear(repo: Repository, services: RecordServices) -
         )
     )
     dump = _dump(services)
-    for marker in (note, ext, data, quarantined, audited):
+    for marker in (note, ext, data, quarantined, audited, acked):
         for form in _forms(marker):
             assert form not in dump, marker
     # Redis (change notifications, caches): nothing in clear either.
