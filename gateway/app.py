@@ -43,6 +43,7 @@ from gateway.keyfile import ConfigurationError, server_secret
 from gateway.policy import Policy, PolicyOptions, load_matrix, load_resource_classes
 from gateway.record.access import AccessRules
 from gateway.record.indexing import SearchIndexer
+from gateway.record.ins_unique import UniqueIns
 from gateway.record.profiles_data import document_type_classes
 from gateway.record.services import RecordServices
 from gateway.record.validation import WriteValidation
@@ -193,6 +194,7 @@ def build_services(settings: Settings, *, audit: bool = True) -> RecordServices:
         search=SqlSearch(registry, summaries, limits, blind=blind),
         blind=blind,
         audit=AuditLog.from_settings(settings, engine) if audit else None,
+        write_checks=(UniqueIns(blind.identifier),),
     )
 
 

@@ -154,6 +154,18 @@ class WriteHook(Protocol):
     ) -> dict[str, Any]: ...
 
 
+class WriteCheck(Protocol):
+    """Refuses (raises a GatewayError) a write of ``resource_type`` that is allowed and
+    valid but breaks a store-wide rule (one Patient per INS). Runs after the access and
+    profile checks, in the writing transaction ``tx``; ``rid`` is the id it will have."""
+
+    resource_type: str
+
+    def check(
+        self, tx: StoreTx, rid: str, resource: dict[str, Any], current: StoredVersion | None
+    ) -> None: ...
+
+
 class CommitListener(Protocol):
     """Told about the versions a transaction committed (change feed, subscriptions)."""
 

@@ -16,6 +16,7 @@ from gateway.record.seams import (
     Indexer,
     ProfileValidator,
     SearchEngine,
+    WriteCheck,
     WriteHook,
 )
 from gateway.search import BlindIndex
@@ -44,3 +45,4 @@ class RecordServices:
     audit: AuditSink | None = None
     listeners: tuple[CommitListener, ...] = field(default=())
     write_hooks: tuple[WriteHook, ...] = field(default=())
+    write_checks: tuple[WriteCheck, ...] = field(default=())

@@ -90,7 +90,9 @@ class RecordWriter(RecordReader):
         resource = self._prepared(rtype, resource, None)
         grant = self.services.policy.check_write(self, Action.CREATE, resource, None)
         issues = self._profile_issues(resource)
-        return self._queue(rtype, rid or new_id(), resource, None, "POST", issues, "created", grant)
+        rid = rid or new_id()
+        self._checked(rtype, rid, resource, None)
+        return self._queue(rtype, rid, resource, None, "POST", issues, "created", grant)
 
     def update(
         self,
@@ -125,6 +127,7 @@ class RecordWriter(RecordReader):
         issues = self._profile_issues(resource)
         if exists and current is not None and _same_content(resource, current):
             return WriteResult("unchanged", current, tuple(issues))
+        self._checked(resource_type, rid, resource, current if exists else None)
         status = "updated" if exists else "created"
         return self._queue(resource_type, rid, resource, current, method, issues, status, grant)
 
@@ -167,6 +170,13 @@ class RecordWriter(RecordReader):
             if hook.resource_type == rtype:
                 resource = hook.prepare(self, resource, current)
         return resource
+
+    def _checked(
+        self, rtype: str, rid: str, resource: dict[str, Any], current: StoredVersion | None
+    ) -> None:
+        for check in self.services.write_checks:
+            if check.resource_type == rtype:
+                check.check(self.tx, rid, resource, current)
 
     def _profile_issues(self, resource: dict[str, Any]) -> list[Issue]:
         issues = self.services.validator.validate(resource)

@@ -260,3 +260,28 @@ def test_a_professional_rereads_the_access_grant_that_names_them(gw: DemoGateway
     finally:
         with gw.client("patient") as alice:
             assert alice.delete(f"/Consent/{rid}").status_code in (200, 204)
+
+
+def test_a_professional_cannot_split_a_record_they_cannot_see(gw: DemoGateway) -> None:
+    """README walk-through finding: a physician created a Patient, could not see it (no care
+    relationship yet), and conditional creates with its INS made duplicates."""
+    lea = {
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "299056202512351"}],
+        "name": [{"family": "Durand", "given": ["Léa"]}],
+    }
+    with gw.client("physician", patient=ALICE) as physician:
+        assert physician.post("/Patient", json=lea).status_code == 201
+        again = physician.post("/Patient", json=lea)
+        conditional = physician.post(
+            "/Patient",
+            json=lea,
+            headers={"If-None-Exist": "identifier=urn:oid:1.2.250.1.213.1.4.8|299056202512351"},
+        )
+        for r in (again, conditional):
+            assert r.status_code == 409, r.text
+            issue = r.json()["issue"][0]
+            assert issue["details"]["coding"][0]["code"] == "GW-3016"
+            assert issue["expression"] == ["Patient.identifier"]
+    with gw.client("dentist", patient=ALICE) as dentist:  # may not write: 403, not 409
+        assert dentist.post("/Patient", json=lea).status_code == 403
