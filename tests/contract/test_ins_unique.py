@@ -10,6 +10,7 @@ import pytest
 from gateway.errors import Conflict, GatewayError, ServiceUnavailable
 from gateway.fhir.identifiers import INS_NIA, INS_NIR
 from gateway.record.repository import Repository
+from gateway.record.writer import RecordWriter
 
 INS = "277076322082910"
 
@@ -23,18 +24,20 @@ def patient(rid: str | None = None, ins: str | None = INS, **extra: Any) -> dict
     return body
 
 
+def _write(w: RecordWriter, rid: str | None, body: dict[str, Any]) -> None:
+    if rid is None:
+        w.create(body)
+    else:
+        w.update("Patient", rid, body)
+
+
 def test_a_second_patient_with_the_same_ins_is_a_conflict(repo: Repository) -> None:
     with repo.writing() as w:
         first = w.create(patient()).version.id
-    for attempt in (
-        lambda w: w.create(patient()),
-        lambda w: w.update("Patient", "other", patient("other")),
-        lambda w: w.create(
-            {**patient(ins=None), "identifier": [{"system": INS_NIA, "value": INS}]}
-        ),
-    ):
+    nia = {**patient(ins=None), "identifier": [{"system": INS_NIA, "value": INS}]}
+    for rid, body in ((None, patient()), ("other", patient("other")), (None, nia)):
         with pytest.raises(Conflict) as caught, repo.writing() as w:
-            attempt(w)
+            _write(w, rid, body)
         assert caught.value.code == "GW-3016"
         assert caught.value.expression == ("Patient.identifier",)
         assert first not in caught.value.diagnostics  # the other record is not named
