@@ -17,6 +17,7 @@ are serialised already), so two concurrent creates cannot both pass.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -56,6 +57,11 @@ class UniqueIns:
 
     def __init__(self, stored: Callable[[str], str]) -> None:
         self._stored = stored  # the value as the index holds it (BlindIndex.identifier)
+        # INS given in each open transaction, before its index rows exist (a transaction
+        # Bundle with two Patients of one INS): value -> the Patient id that took it.
+        self._claimed: weakref.WeakKeyDictionary[StoreTx, dict[str, str]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def check(
         self, tx: StoreTx, rid: str, resource: dict[str, Any], current: StoredVersion | None
@@ -64,12 +70,16 @@ class UniqueIns:
         if current is not None and current.content and not current.deleted:
             held = {v for _, v in _ins_of(orjson.loads(current.content))}
         allowed = {rid} | _linked(resource)
+        claimed = self._claimed.setdefault(tx, {})
         for system, value in _ins_of(resource):
             if value in held:
                 continue
             tx.lock("ins:" + hashlib.sha256(value.encode()).hexdigest())
-            others = set(patient_ids_for_ins(tx.conn, value, self._stored)) - allowed
-            if others:
+            others = set(patient_ids_for_ins(tx.conn, value, self._stored))
+            if value in claimed:
+                others.add(claimed[value])
+            claimed.setdefault(value, rid)
+            if others - allowed:
                 raise Conflict(
                     f"A patient record already exists for this INS ({system}); a second "
                     "Patient with the same INS would split the record. Search it by "

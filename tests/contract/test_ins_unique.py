@@ -65,14 +65,27 @@ def test_the_same_patient_keeps_its_ins_and_merges_may_share_it(repo: Repository
         w.create(patient())
 
 
+def test_two_patients_of_one_ins_in_one_transaction_are_a_conflict(repo: Repository) -> None:
+    with pytest.raises(Conflict), repo.writing() as w:
+        _two_creates(w)
+    with repo.reading() as r:
+        assert r.match("Patient", [("identifier", INS)], limit=5) == []  # all or nothing
+
+
+def _two_creates(w: RecordWriter) -> None:
+    w.create(patient())
+    w.create(patient())
+
+
 def test_concurrent_creates_with_one_ins_give_one_patient(repo: Repository) -> None:
     outcomes: list[str] = []
     barrier = threading.Barrier(4)
 
     def create() -> None:
+        own = Repository(repo.ctx, repo.services)  # one unit of work per request/thread
         barrier.wait()
         try:
-            with repo.writing() as w:
+            with own.writing() as w:
                 w.create(patient())
             outcomes.append("created")
         except ServiceUnavailable:  # a busy database under load: retry later, not a pass
