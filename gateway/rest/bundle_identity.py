@@ -23,7 +23,7 @@ from gateway.fhir.references import Slot, find_link_slots, is_conditional
 from gateway.record.writer import RecordWriter, new_id
 from gateway.rest.bundle_entries import Entry
 from gateway.rest.request import FhirRequest, FhirResponse
-from gateway.rest.respond import read_response
+from gateway.rest.respond import write_response
 from gateway.rest.type_level import single_match
 
 
@@ -57,7 +57,9 @@ def _canonical_query(raw: str) -> str:
     return urlencode(sorted(parse_qsl(raw.lstrip("?"), keep_blank_values=True)))
 
 
-def resolve_identities(entries: list[Entry], w: RecordWriter, *, base: str) -> Identities:
+def resolve_identities(
+    entries: list[Entry], w: RecordWriter, *, base: str, prefer: str | None = None
+) -> Identities:
     ids = Identities()
     targets: dict[str, int] = {}
     pending_creates: dict[tuple[str, str], str] = {}  # (type, canonical ifNoneExist) → id
@@ -88,8 +90,15 @@ def resolve_identities(entries: list[Entry], w: RecordWriter, *, base: str) -> I
                     what=f"{entry.where} ifNoneExist",
                 )
                 if match is not None:
-                    probe = FhirRequest("GET", [rtype, match.id], base=base, in_bundle=True)
-                    ids.existing[entry.index] = read_response(probe, match)
+                    # As a create answers: 200, shaped by the Bundle's Prefer: return.
+                    probe = FhirRequest(
+                        "POST",
+                        [rtype],
+                        base=base,
+                        in_bundle=True,
+                        headers={"prefer": prefer} if prefer else {},
+                    )
+                    ids.existing[entry.index] = write_response(probe, match, 200, location=False)
                     claim(f"{rtype}/{match.id}", entry)
                     continue
             rid = new_id()

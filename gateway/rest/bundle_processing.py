@@ -48,7 +48,7 @@ def _transaction(req: FhirRequest, repo: Repository, entries: list[Entry]) -> Fh
         if entry.method in ("GET", "HEAD") and entry.segments == []:
             raise BadRequest("A transaction may not nest a Bundle", expression=entry.where)
     with repo.writing() as w:
-        identities = resolve_identities(entries, w, base=req.base)
+        identities = resolve_identities(entries, w, base=req.base, prefer=prefer)
         for entry in sorted(entries, key=_processing_order):
             if entry.index in identities.existing:
                 responses[entry.index] = identities.existing[entry.index]
@@ -77,7 +77,7 @@ def _batch(req: FhirRequest, repo: Repository, entries: list[Entry]) -> FhirResp
                     code="GW-1808",
                 )
             with repo.writing() as w:
-                identities = resolve_identities([entry], w, base=req.base)
+                identities = resolve_identities([entry], w, base=req.base, prefer=prefer)
                 if entry.index in identities.existing:
                     responses[entry.index] = identities.existing[entry.index]
                     continue

@@ -17,7 +17,7 @@ from gateway.record.repository import Repository
 from gateway.record.writer import RecordWriter
 from gateway.rest.instance import patch_document
 from gateway.rest.request import FhirRequest, FhirResponse
-from gateway.rest.respond import parse_etag, read_response, write_response
+from gateway.rest.respond import parse_etag, write_response
 from gateway.rest.search import search as search_handler
 from gateway.storage.records import StoredVersion
 
@@ -64,10 +64,8 @@ def create(req: FhirRequest, repo: Repository) -> FhirResponse:
         if condition is not None:
             criteria = criteria_of(condition, what="If-None-Exist")
             existing = single_match(w, rtype, criteria, what="If-None-Exist")
-            if existing is not None:
-                response = read_response(req, existing)
-                response.status = 200
-                return response
+            if existing is not None:  # nothing written: 200, shaped by Prefer: return
+                return write_response(req, existing, 200, location=False)
         result = w.create(req.resource, rid=req.assigned_id)
     return write_response(req, result.version, 201, result.issues)
 

@@ -104,8 +104,13 @@ def test_conditional_references_and_creates(client: httpx.Client) -> None:
     assert performer == f"Practitioner/{pr_id}"
     r2 = client.post("/", json=first)
     assert r2.json()["entry"][0]["response"]["status"] == "200 OK"
+    assert r2.json()["entry"][0]["resource"]["id"] == pr_id
     performer = r2.json()["entry"][2]["resource"]["performer"][0]["reference"]
     assert performer == f"Practitioner/{pr_id}"
+    minimal = client.post("/", json=first, headers={"prefer": "return=minimal"}).json()
+    matched = minimal["entry"][0]
+    assert matched["response"]["status"] == "200 OK" and "resource" not in matched
+    assert matched["response"]["etag"] == 'W/"1"'
     unresolved = _tx(
         _entry(
             _obs("Patient/p", performer="Practitioner?identifier=urn:rpps|none"),
