@@ -60,9 +60,11 @@ class SearchCall:
 def searchset(req: FhirRequest, repo: Repository, call: SearchCall) -> FhirResponse:
     cursors = repo.services.cursors
     caller = caller_digest(repo.ctx)
-    query_key = digest(
-        [call.kind, call.path, str(call.lenient), *sorted(f"{k}={v}" for k, v in call.params)]
-    )
+    # Links name the parameters actually used: leniently ignored ones are left out, so a
+    # cursor is bound to those (a next link then works with or without lenient handling).
+    ignored = {(i.name, i.value) for i in call.request.ignored}
+    used = [(k, v) for k, v in call.params if (k, v) not in ignored]
+    query_key = digest([call.kind, call.path, *sorted(f"{k}={v}" for k, v in used)])
     position = _position(call, cursors.decode, query_key, caller)
     with repo.reading() as r:
         executor = SearchExecutor(
@@ -73,12 +75,12 @@ def searchset(req: FhirRequest, repo: Repository, call: SearchCall) -> FhirRespo
     entries = _entries(req, repo, call.request, page)
 
     def link(rel: str, at: Position | None) -> tuple[str, str]:
-        params = list(call.params)
+        params = list(used)
         if at is not None:
             params.append((PAGE, cursors.encode(at.to_json(), query=query_key, caller=caller)))
         return rel, f"{call.path}?{urlencode(params)}" if params else call.path
 
-    received = [*call.params, *([(PAGE, call.request.reserved[PAGE])] if position else [])]
+    received = [*used, *([(PAGE, call.request.reserved[PAGE])] if position else [])]
     links = [("self", f"{call.path}?{urlencode(received)}" if received else call.path)]
     links.append(link("first", None))
     if page.prev is not None:

@@ -156,6 +156,16 @@ def test_lenient_handling_ignores_and_reports(client: httpx.Client) -> None:
     assert all(i["severity"] == "warning" for i in outcome["issue"])
     strict = client.get("/Patient", params=query, headers={"prefer": "handling=strict"})
     assert strict.status_code == 400
+    # The links name the parameters actually used (R4 search: self), and still page.
+    client.post("/Patient", json={"resourceType": "Patient", "gender": "male"})
+    paged = client.get(
+        "/Patient", params={"foo": "bar", "gender": "male", "_count": "1"}, headers=lenient
+    ).json()
+    links = {lk["relation"]: lk["url"] for lk in paged["link"]}
+    assert "foo" not in links["self"] and "gender=male" in links["self"]
+    following = client.get(links["next"])  # strict by default: nothing left to ignore
+    assert following.status_code == 200, following.text
+    assert [e["search"]["mode"] for e in following.json()["entry"]] == ["match"]
 
 
 def test_paging_cursor_is_signed_and_bound_to_the_query(client: httpx.Client) -> None:
