@@ -71,12 +71,20 @@ def validate(req: FhirRequest, repo: Repository) -> FhirResponse:
                 "GW-1205",
             )
         )
+    structural: list[Issue] = []
     try:
         validate_structure(resource)
     except GatewayError as exc:
-        return _answer([*issues, *exc.issues])
+        structural = list(exc.issues)
+    issues += structural
     if validator is not None:
-        issues += validator.validate(resource, [profile] if profile else ())
+        # The profile validator takes any JSON, so it reports its findings too; where the
+        # structural check already named an element, its issue stands for both.
+        named = {i.expression for i in structural if i.expression}
+        found = validator.validate(resource, [profile] if profile else ())
+        issues += [i for i in found if not i.expression or i.expression not in named]
+    if structural:
+        return _answer(issues)
     if mode == "update" and rid is not None:
         with repo.reading() as reader:
             current = reader.read(rtype, rid)

@@ -43,6 +43,13 @@ def test_validate_with_a_profile_and_parameters(client: httpx.Client) -> None:
 def test_validate_structure_and_modes(client: httpx.Client) -> None:
     r = client.post("/Patient/$validate", json={"resourceType": "Patient", "foo": 1})
     assert ("error", "structure", ["Patient.foo"]) in _codes(r.json())
+    # Every issue at once: a structural error does not hide the profile ones.
+    both = client.post(
+        "/Patient/$validate", json={"resourceType": "Patient", "foo": 1, "gender": "x"}
+    )
+    expressions = [c[2] for c in _codes(both.json())]
+    assert ["Patient.foo"] in expressions and ["Patient.gender"] in expressions
+    assert expressions.count(["Patient.foo"]) == 1  # named once, not by both validators
     created = client.post("/Patient", json={"resourceType": "Patient"}).json()
     delete = client.post(f"/Patient/{created['id']}/$validate", params={"mode": "delete"})
     assert _codes(delete.json()) == [("information", "informational", [])]
