@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import Connection, Row
 
 from gateway.config import Settings
@@ -232,10 +232,12 @@ class Keyring:
         current = self.wrapper.current()
         after = ""
         done = 0
-        stmt = update(_K).where(
-            _K.c.key_id == bindparam("b_id"),
-            _K.c.kek_id == bindparam("b_old"),
-            _K.c.shredded.is_(None),
+        # To the driver as tuples in one executemany: SQLAlchemy's per-row parameter
+        # processing was half the time of a rotation (1,000,000 keys: the target).
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (  # the table name comes from the schema module, never from input
+            f"UPDATE {_K.name} SET kek_id = {mark}, wrapped = {mark} "  # noqa: S608
+            f"WHERE key_id = {mark} AND kek_id = {mark} AND shredded IS NULL"
         )
         while True:
             with engine.connect().execution_options(**WRITE) as conn, conn.begin():
@@ -252,10 +254,8 @@ class Keyring:
                     ctx = _context(kid, scope, owner)
                     dek = self.wrapper.unwrap(kek_id, bytes(wrapped), ctx)
                     new_kek, new_wrapped = self.wrapper.wrap(dek, ctx)
-                    params.append(
-                        {"b_id": kid, "b_old": kek_id, "kek_id": new_kek, "wrapped": new_wrapped}
-                    )
-                conn.execute(stmt, params)
+                    params.append((new_kek, new_wrapped, kid, kek_id))
+                conn.exec_driver_sql(sql, params)
             done += len(rows)
             after = rows[-1][0]
             yield done
