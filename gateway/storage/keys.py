@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, literal_column, select, update
 from sqlalchemy.engine import Connection, Row
 
 from gateway.config import Settings
@@ -230,10 +230,15 @@ class Keyring:
         a key changed meanwhile (shredded, re-wrapped elsewhere) is skipped."""
         self.wrapper.refresh()
         current = self.wrapper.current()
-        after = ""
         done = 0
+        # SQLite walks the table in storage (rowid) order, so a batch dirties neighbouring
+        # pages: in key id order (random) each commit checkpointed pages from all over the
+        # file and dominated a rotation. PostgreSQL writes new row versions anyway.
+        sqlite = engine.dialect.name == "sqlite"
+        pos: Any = literal_column("rowid") if sqlite else _K.c.key_id
+        after: Any = 0 if sqlite else ""
         # To the driver as tuples in one executemany: SQLAlchemy's per-row parameter
-        # processing was half the time of a rotation (1,000,000 keys: the issue's target).
+        # processing was a third of the time of a rotation.
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         sql = (  # the table name comes from the schema module, never from input
             f"UPDATE {_K.name} SET kek_id = {mark}, wrapped = {mark} "  # noqa: S608
@@ -242,15 +247,15 @@ class Keyring:
         while True:
             with engine.connect().execution_options(**WRITE) as conn, conn.begin():
                 rows = conn.execute(
-                    select(_K.c.key_id, _K.c.scope, _K.c.owner, _K.c.kek_id, _K.c.wrapped)
-                    .where(_K.c.key_id > after, _K.c.kek_id != current, _K.c.shredded.is_(None))
-                    .order_by(_K.c.key_id)
+                    select(pos, _K.c.key_id, _K.c.scope, _K.c.owner, _K.c.kek_id, _K.c.wrapped)
+                    .where(pos > after, _K.c.kek_id != current, _K.c.shredded.is_(None))
+                    .order_by(pos)
                     .limit(batch)
                 ).all()
                 if not rows:
                     return
                 params = []
-                for kid, scope, owner, kek_id, wrapped in rows:
+                for _, kid, scope, owner, kek_id, wrapped in rows:
                     ctx = _context(kid, scope, owner)
                     dek = self.wrapper.unwrap(kek_id, bytes(wrapped), ctx)
                     new_kek, new_wrapped = self.wrapper.wrap(dek, ctx)
