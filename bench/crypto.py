@@ -8,6 +8,10 @@ patients with encryption on and off and prints throughput (resources/s), then R 
 by id and their p50/p95 latency, and the overhead. Then K data keys are created and
 re-wrapped under a new KEK (``Keyring.rewrap``, the work of ``keys rotate``), and the
 re-wrap rate is printed with its extrapolation to 1,000,000 keys. A benchmark, not a test.
+
+``--backend postgresql`` needs ``BENCH_PG_URL``: a database of its own, which it migrates
+and fills (e.g. ``createdb dmpgw_bench_crypto``, then
+``BENCH_PG_URL=postgresql://postgres@127.0.0.1:5432/dmpgw_bench_crypto``).
 """
 
 from __future__ import annotations
