@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.search import BlindIndex, IndexRows, SearchRegistry, extract, patient_of
+from gateway.search.blind import PRIVATE_TAG_SYSTEMS
 
 SERVED_FROM_COLUMNS = frozenset({"_id", "_lastUpdated"})
 # In the Patient compartment through a list of members, but owned by nobody: a Group is
@@ -67,6 +68,10 @@ class SearchIndexer:
         rows = extract(resource, self.registry, tz=self._tz)
         if any(t.param in SERVED_FROM_COLUMNS for t in rows.tokens):
             rows.tokens = [t for t in rows.tokens if t.param not in SERVED_FROM_COLUMNS]
+        if any(t.param == "_tag" and t.system in PRIVATE_TAG_SYSTEMS for t in rows.tokens):
+            rows.tokens = [
+                t for t in rows.tokens if t.param != "_tag" or t.system not in PRIVATE_TAG_SYSTEMS
+            ]
         if any(d.param in SERVED_FROM_COLUMNS for d in rows.dates):
             rows.dates = [d for d in rows.dates if d.param not in SERVED_FROM_COLUMNS]
         if any(r.url is not None and r.target_id is not None for r in rows.references):

@@ -57,6 +57,12 @@ _OF_TYPE = ":of-type"
 _IDENTIFIER = ":identifier"
 
 
+SUBSCRIPTION_OWNER_TAG = "https://dmp-gateway.fr/fhir/CodeSystem/subscription-owner"
+PRIVATE_TAG_SYSTEMS = frozenset({SUBSCRIPTION_OWNER_TAG})
+"""``meta.tag`` systems the gateway sets for itself and never searches: the subscription
+owner's token facts (which may name a patient's INS). They are kept out of the index."""
+
+
 class BlindIndex:
     """Per resource type, which parameters are hashed; the digests themselves.
 

@@ -17,6 +17,7 @@ import orjson
 from gateway.access.context import AccessContext
 from gateway.errors import BadRequest, Forbidden
 from gateway.fhir.cursor import digest
+from gateway.search.blind import SUBSCRIPTION_OWNER_TAG
 
 FACTS = (
     "kind",
@@ -31,7 +32,7 @@ FACTS = (
     "software",
 )
 OWNER_KINDS = frozenset({"professional", "patient", "system", "auditor", "admin", "dev"})
-OWNER_TAG = "https://dmp-gateway.fr/fhir/CodeSystem/subscription-owner"
+OWNER_TAG = SUBSCRIPTION_OWNER_TAG  # kept out of the search index (gateway/search/blind.py)
 
 SYNC_WORKER = AccessContext(kind="system", client_id="dmp-gateway/sync", subject="dmp-gateway/sync")
 """The worker's own context: it only ever manages Subscription status. Recognised by
