@@ -8,11 +8,12 @@ it commits or rolls back as a whole.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, exists, func, insert, select, text, update
+from sqlalchemy import Engine, Select, and_, bindparam, exists, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
@@ -124,6 +125,18 @@ def _authorship(op: WriteOp) -> dict[str, Any]:
     return {"author": op.author, "author_structure": op.author_structure, "created": op.created}
 
 
+@functools.lru_cache(maxsize=64)
+def _generation_statement(resource_types: tuple[str, ...]) -> Select[Any]:
+    """Built once per set of types (it is asked on every read of patient facts; building
+    the union cost more than running it)."""
+    h = s.history
+    parts = [
+        select(func.max(h.c.seq).label("m")).where(h.c.resource_type == t) for t in resource_types
+    ]
+    union = parts[0].union_all(*parts[1:]).subquery()
+    return select(func.max(union.c.m))
+
+
 class StoreTx:
     """One open database transaction."""
 
@@ -165,13 +178,7 @@ class StoreTx:
     def generation(self, resource_types: Sequence[str]) -> int:
         """The newest history sequence among ``resource_types`` (0 when none): a cheap,
         exact version stamp of everything derived from those types."""
-        h = s.history
-        parts = [
-            select(func.max(h.c.seq).label("m")).where(h.c.resource_type == t)
-            for t in resource_types
-        ]
-        union = parts[0].union_all(*parts[1:]).subquery()
-        value = self.conn.execute(select(func.max(union.c.m))).scalar()
+        value = self.conn.execute(_generation_statement(tuple(resource_types))).scalar()
         return int(value or 0)
 
     def referring(self, resource_type: str, param: str, target: tuple[str, str]) -> list[str]:
