@@ -7,6 +7,7 @@ What is sealed, under which data key, bound to which associated data:
   and patient;
 - ``intake_quarantine.payload``/``details``/``issues``: the patient's key, else the
   entry's own; bound to the entry id and the column;
+- ``intake_message.response``: the ledger's one key; bound to the message key;
 - ``audit_entry.content``: the audit log's one key (never a patient's, so the log stays
   readable and verifiable after a shred); bound to the sequence number.
 
@@ -44,8 +45,9 @@ def seal(conn: Connection, scope: str, owner: str, plaintext: bytes, aad: bytes)
     return envelope.seal(key.aead, key.key_id, plaintext, aad)
 
 
-def open_(conn: Connection, blob: bytes, aad: bytes) -> bytes:
+def open_(conn: Connection, stored: bytes, aad: bytes) -> bytes:
     """The plaintext of a stored value (sealed or legacy)."""
+    blob = bytes(stored)  # PostgreSQL gives bytea as a memoryview
     if blob[:3] != envelope.MAGIC:
         return blob
     ring = keyring_of(conn)
@@ -79,10 +81,7 @@ def open_resource(
 ) -> bytes | None:
     if content is None:
         return None
-    blob = bytes(content)
-    if blob[:3] != envelope.MAGIC:
-        return blob
-    return open_(conn, blob, resource_aad(resource_type, rid, version, patient_id))
+    return open_(conn, content, resource_aad(resource_type, rid, version, patient_id))
 
 
 def open_resource_or_none(
@@ -106,10 +105,7 @@ def seal_audit(conn: Connection, seq: int, content: bytes) -> bytes:
 
 
 def open_audit(conn: Connection, seq: int, content: bytes) -> bytes:
-    blob = bytes(content)
-    if blob[:3] != envelope.MAGIC:
-        return blob
-    return open_(conn, blob, envelope.aad("audit", seq))
+    return open_(conn, content, envelope.aad("audit", seq))
 
 
 def quarantine_owner(entry_id: str, patient_id: str | None) -> tuple[str, str]:
@@ -130,24 +126,18 @@ def open_quarantine(
 ) -> bytes | None:
     if value is None:
         return None
-    blob = bytes(value)
-    if blob[:3] != envelope.MAGIC:
-        return blob
-    return open_(conn, blob, envelope.aad("quarantine", entry_id, column))
+    return open_(conn, value, envelope.aad("quarantine", entry_id, column))
 
 
 # -- the intake ledger's stored first answers (an ACK's ERR segments or an
 # OperationOutcome's diagnostics may quote message content) --------------------------------
 
-LEDGER_OWNER = ("intake", "ledger")
+LEDGER_SCOPE, LEDGER_OWNER = "intake", "ledger"
 
 
 def seal_ledger(conn: Connection, key: str, response: bytes) -> bytes:
-    return seal(conn, *LEDGER_OWNER, response, envelope.aad("intake_message", key))
+    return seal(conn, LEDGER_SCOPE, LEDGER_OWNER, response, envelope.aad("intake_message", key))
 
 
 def open_ledger(conn: Connection, key: str, response: bytes) -> bytes:
-    blob = bytes(response)
-    if blob[:3] != envelope.MAGIC:
-        return blob  # written before encryption, or with it off
-    return open_(conn, blob, envelope.aad("intake_message", key))
+    return open_(conn, response, envelope.aad("intake_message", key))
