@@ -25,7 +25,7 @@ from gateway.intake.outcome import FileOutcome, RowOutcome, Status
 from gateway.intake.provenance import ProvenanceFacts
 from gateway.intake.records import entry, provenance, sha256
 from gateway.intake.sender import Sender
-from gateway.intake.unit import write_unit
+from gateway.intake.unit import WriteUnit, write_unit
 from gateway.record.services import RecordServices
 from gateway.rest.request import FhirRequest
 from gateway.rest.router import dispatch
@@ -69,7 +69,6 @@ class BundleIntake:
         except GatewayError as exc:
             return self._quarantine(payload, sender, key, received, issues_of(exc), name, replay)
         kind = f"fhir:{bundle.get('type', 'unknown')}"
-        issues: tuple[IngestIssue, ...] = ()
         try:
             with write_unit(self.services) as unit:
                 ledger.lock(unit.tx, [key])
@@ -124,19 +123,8 @@ class BundleIntake:
                 )
                 status_: Status = "accepted" if not failed else "quarantined"
                 if failed:
-                    issues = tuple(failed)
-                    stored = entry(
-                        sender,
-                        fmt="fhir",
-                        kind=kind,
-                        received=received,
-                        payload=payload,
-                        issues=issues,
-                        key=key,
-                        message_id=name,
-                    )
-                    q.add(unit.conn, [stored])
-                    row = RowOutcome(1, status_, issues, stored.id)
+                    failures = tuple(failed)
+                    row = _quarantined(unit, sender, kind, received, payload, failures, key, name)
                 else:
                     row = RowOutcome(1, status_)
                 record = ledger.LedgerRecord(
@@ -208,18 +196,7 @@ class BundleIntake:
                         ),
                     ),
                 )
-            stored = entry(
-                sender,
-                fmt="fhir",
-                kind=kind,
-                received=received,
-                payload=payload,
-                issues=issues,
-                key=key,
-                message_id=name,
-            )
-            q.add(unit.conn, [stored])
-            row = RowOutcome(1, "quarantined", issues, stored.id)
+            row = _quarantined(unit, sender, kind, received, payload, issues, key, name)
             ledger.add(
                 unit.conn,
                 [
@@ -234,8 +211,33 @@ class BundleIntake:
                         received=received,
                         status="quarantined",
                         response=orjson.dumps(row.to_json()),
-                        quarantine_id=stored.id,
+                        quarantine_id=row.quarantine_id,
                     )
                 ],
             )
             return FileOutcome(kind, (row,))
+
+
+def _quarantined(
+    unit: WriteUnit,
+    sender: Sender,
+    kind: str,
+    received: int,
+    payload: bytes,
+    issues: tuple[IngestIssue, ...],
+    key: str,
+    name: str | None,
+) -> RowOutcome:
+    """Keep the Bundle in quarantine with its issues, in ``unit``'s transaction."""
+    stored = entry(
+        sender,
+        fmt="fhir",
+        kind=kind,
+        received=received,
+        payload=payload,
+        issues=issues,
+        key=key,
+        message_id=name,
+    )
+    q.add(unit.conn, [stored])
+    return RowOutcome(1, "quarantined", issues, stored.id)
