@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from bench.server import free_port
+from bench.server import free_port, wait_ready
 
 Fetch = Callable[[str, str], bytes]
 
@@ -30,17 +29,7 @@ def serving(env: dict[str, str], *, workers: int = 1) -> Iterator[Fetch]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"gateway did not start: {err[-2000:]}")
-            time.sleep(0.2)
+        wait_ready(url, proc, seconds=120)
         with httpx.Client(base_url=url + "/fhir", timeout=60) as client:
 
             def fetch(path: str, query: str = "") -> bytes:

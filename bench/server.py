@@ -23,6 +23,27 @@ def free_port() -> int:
         return port
 
 
+def wait_ready(
+    url: str, proc: subprocess.Popen[bytes], *, seconds: float, log: Path | None = None
+) -> None:
+    """Until ``url``/readyz answers 200; RuntimeError with the server's stderr (its pipe,
+    or the ``log`` file it writes to) if it dies or ``seconds`` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            if log is not None:
+                err = log.read_text()
+            else:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"gateway did not start: {err[-2000:]}")
+        time.sleep(0.2)
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of a process and its children (uvicorn workers), in MiB."""
     total = 0
@@ -88,17 +109,7 @@ def gateway_server(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    raise RuntimeError(f"gateway did not start: {err[-2000:]}")
-                time.sleep(0.2)
+            wait_ready(url, proc, seconds=60)
             yield url, proc.pid
         finally:
             proc.terminate()

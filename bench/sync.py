@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import orjson
 
-from bench.server import free_port, fresh_postgres
+from bench.server import free_port, fresh_postgres, wait_ready
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379/0"
@@ -152,16 +152,7 @@ def server(env: dict[str, str]) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gateway did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+        wait_ready(url, proc, seconds=90, log=log)
         yield url
     finally:
         proc.terminate()
