@@ -57,7 +57,8 @@ class AccessRules:
         if facts.consent is not None and patient_facts is not None:
             # The actors a Consent names by literal reference, resolved like the patient's.
             facts = self._facts(version, body, dict(patient_facts.actor_references))
-        return self.policy.evaluate(unit.ctx, action, facts, patient_facts, now=unit.now())
+        memo = unit.decision_memo(self.policy)
+        return memo.evaluate(action, facts, patient_facts, now=unit.now())
 
     def may_search_type(self, unit: AccessUnit, resource_type: str) -> bool:
         """Whether the caller may read resources of this type at all (type level).

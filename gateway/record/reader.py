@@ -9,7 +9,8 @@ from datetime import datetime
 from gateway.access.context import AccessContext
 from gateway.errors import Forbidden, Gone, NotFound
 from gateway.fhir.instant import from_micros
-from gateway.policy import Action, PatientFacts
+from gateway.policy import Action, PatientFacts, Policy
+from gateway.policy.memo import DecisionMemo
 from gateway.record.facts_cache import FACT_TYPES
 from gateway.record.patient_facts import load_patient_facts
 from gateway.record.search import match
@@ -36,6 +37,7 @@ class RecordReader:
         self._facts: dict[str, PatientFacts] = {}
         self._generation: int | None = None
         self.disclosed: list[StoredVersion] = []  # what the caller was shown (for the audit)
+        self._memo: DecisionMemo | None = None
 
     shares_cache = True  # a writer's uncommitted state must never enter the shared cache
 
@@ -48,6 +50,11 @@ class RecordReader:
 
     def current(self, resource_type: str, rid: str) -> StoredVersion | None:
         return self.tx.current(resource_type, rid)
+
+    def decision_memo(self, policy: Policy) -> DecisionMemo:
+        if self._memo is None:
+            self._memo = DecisionMemo(policy, self._ctx)
+        return self._memo
 
     def patient_facts(self, patient_id: str) -> PatientFacts:
         """The patient's access facts: once per unit of work, and from the shared cache

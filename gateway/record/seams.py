@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from gateway.access.context import AccessContext
 from gateway.errors import Issue
-from gateway.policy import Action, Decision, PatientFacts
+from gateway.policy import Action, Decision, PatientFacts, Policy
+from gateway.policy.memo import DecisionMemo
 from gateway.search import SearchLimits, SearchRegistry, SearchRequest
 from gateway.search.query import Include
 from gateway.search.rows import IndexRows
@@ -51,6 +52,10 @@ class AccessUnit(Protocol):
 
     def current(self, resource_type: str, rid: str) -> StoredVersion | None:
         """The current row of a resource, unfiltered (for the rules' own lookups)."""
+        ...
+
+    def decision_memo(self, policy: Policy) -> DecisionMemo:
+        """The unit's memo of read decisions (:mod:`gateway.policy.memo`)."""
         ...
 
 
