@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -96,7 +97,7 @@ def resources(draw: st.DrawFn) -> ResourceFacts:
 
 
 # Every value each field is drawn from, for the one-field-at-a-time variations below.
-VARIATIONS: dict[str, list[object]] = {
+VARIATIONS: dict[str, list[Any]] = {
     "id": list(IDS),
     "patient": [P, "Patient/p2", None],
     "author": list(AUTHORS),
