@@ -1,13 +1,9 @@
-"""The FHIR R4 (4.0.1) resource types, and which of them the R4B models cannot check.
+"""The FHIR R4 (4.0.1) resource types.
 
 ``RESOURCE_TYPES`` lists every concrete resource type of R4 4.0.1
 (https://hl7.org/fhir/R4/resourcelist.html), taken from the core package's
-StructureDefinitions. Every one of them can be stored.
-
-``fhir.resources`` ships R4B (4.3.0) models, the closest to R4. R4B removed or reshaped
-a few types; for those, the R4B model would refuse valid R4 content, so structural
-validation uses the R4 StructureDefinition instead (see :mod:`gateway.fhir.structure`).
-A unit test recomputes ``R4_ONLY_TYPES`` from the installed models.
+StructureDefinitions. Every one of them can be stored, and each is checked against its
+own R4 definition (:mod:`gateway.validation`).
 """
 
 from __future__ import annotations
@@ -160,32 +156,5 @@ RESOURCE_TYPES: frozenset[str] = frozenset(
         "ValueSet",
         "VerificationResult",
         "VisionPrescription",
-    )
-)
-
-# Types absent from the R4B models, or whose R4B shape differs from R4 4.0.1 at the top
-# level (Evidence and EvidenceVariable were redesigned in R4B).
-R4_ONLY_TYPES: frozenset[str] = frozenset(
-    (
-        "EffectEvidenceSynthesis",
-        "MedicinalProduct",
-        "MedicinalProductAuthorization",
-        "MedicinalProductContraindication",
-        "MedicinalProductIndication",
-        "MedicinalProductIngredient",
-        "MedicinalProductInteraction",
-        "MedicinalProductManufactured",
-        "MedicinalProductPackaged",
-        "MedicinalProductPharmaceutical",
-        "MedicinalProductUndesirableEffect",
-        "RiskEvidenceSynthesis",
-        "SubstanceNucleicAcid",
-        "SubstancePolymer",
-        "SubstanceProtein",
-        "SubstanceReferenceInformation",
-        "SubstanceSourceMaterial",
-        "SubstanceSpecification",
-        "Evidence",
-        "EvidenceVariable",
     )
 )

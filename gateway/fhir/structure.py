@@ -1,37 +1,28 @@
-"""Structural validation of FHIR R4 resources (shape, not profiles).
+"""The JSON form of a FHIR R4 resource (https://hl7.org/fhir/R4/json.html), checked first.
 
-A resource is structurally valid when it parses into the ``fhir.resources`` R4B model of
-its type (unknown elements, wrong types, bad primitive formats and malformed ids are
-refused), and when it follows the JSON rules of https://hl7.org/fhir/R4/json.html:
-no ``null``, no empty string, object or array, ids of at most 64 characters.
+Before anything reads a body as a resource: it is a JSON object with a known
+``resourceType``, has no ``null`` and no empty string, object or array, and its id is
+1-64 characters of ``A-Z a-z 0-9 - .``. This is cheap and needs no definitions.
 
-The few R4 types whose R4B model would refuse valid R4 content
-(:data:`gateway.fhir.resource_types.R4_ONLY_TYPES`) are checked against their R4
-StructureDefinition by the profile validator; here they get the JSON rules only.
-Profile rules (bindings, slices, invariants) are the job of :mod:`gateway.validation`.
+Element-level structure (unknown elements, types, primitive forms, base cardinalities)
+is checked by the walk of the compiled R4 StructureDefinitions
+(:meth:`gateway.validation.Validator.check`, used on writes by
+:class:`gateway.record.validation.WriteValidation`), in the same walk as the profiles.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any
 
 from gateway.errors import InvalidResource, Issue
-from gateway.fhir.resource_types import R4_ONLY_TYPES, RESOURCE_TYPES
+from gateway.fhir.resource_types import RESOURCE_TYPES
 
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
 def is_valid_id(value: object) -> bool:
     return isinstance(value, str) and ID_RE.match(value) is not None
-
-
-@cache
-def _model(resource_type: str) -> Any:
-    from fhir.resources.R4B import get_fhir_model_class
-
-    return get_fhir_model_class(resource_type)
 
 
 def resource_type_of(resource: object, *, expression: str = "") -> str:
@@ -47,8 +38,8 @@ def resource_type_of(resource: object, *, expression: str = "") -> str:
     return rtype
 
 
-def validate_structure(resource: dict[str, Any], *, expression: str | None = None) -> str:
-    """Check ``resource`` against the R4 structure; return its type or raise a 400.
+def validate_json_form(resource: dict[str, Any], *, expression: str | None = None) -> str:
+    """Check the JSON form of ``resource`` (see above); return its type or raise a 400.
 
     ``expression`` prefixes the FHIRPath of reported issues (e.g. ``Bundle.entry[3].resource``).
     """
@@ -67,8 +58,6 @@ def validate_structure(resource: dict[str, Any], *, expression: str | None = Non
                 "GW-1201",
             )
         )
-    if not issues and rtype not in R4_ONLY_TYPES:
-        issues.extend(_model_issues(rtype, resource, base))
     if issues:
         raise InvalidResource(
             f"{rtype} is not a valid FHIR R4 resource ({len(issues)} issue"
@@ -77,50 +66,6 @@ def validate_structure(resource: dict[str, Any], *, expression: str | None = Non
             expression=base,
         )
     return rtype
-
-
-def _model_issues(rtype: str, resource: dict[str, Any], base: str) -> list[Issue]:
-    try:
-        _model(rtype).model_validate(resource)
-    except Exception as exc:  # pydantic ValidationError, or KeyError on a bad contained type
-        errors = getattr(exc, "errors", None)
-        if not callable(errors):
-            return [
-                Issue("error", "structure", "The resource could not be parsed", (base,), "GW-1202")
-            ]
-        return [_issue_from_pydantic(err, base) for err in errors()]
-    return []
-
-
-def _issue_from_pydantic(err: Any, base: str) -> Issue:
-    loc = err.get("loc", ())
-    kind = err.get("type", "")
-    message = str(err.get("msg", "invalid value")).split("\n")[0]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    if kind == "extra_forbidden":
-        message = "Unknown element"
-        code = "structure"
-    elif kind == "missing":
-        message = "Required element is missing"
-        code = "required"
-    else:
-        code = "value" if loc else "structure"
-    return Issue("error", code, message, (fhirpath_of(base, loc),), "GW-1203")
-
-
-def fhirpath_of(base: str, loc: tuple[Any, ...] | list[Any]) -> str:
-    """FHIRPath of a pydantic location: ``('name', 0, 'given')`` → ``Patient.name[0].given``."""
-    path = base
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part == "resource_type":
-            path += ".resourceType"
-        else:
-            name = str(part)
-            path += "." + (name[1:] if name.startswith("_") else name)
-    return path
 
 
 def _json_rule_issues(value: Any, base: str) -> list[Issue]:

@@ -24,12 +24,19 @@ from gateway.search.summary import SummaryElements
 from gateway.storage.records import StoredVersion
 from gateway.storage.search import Candidate, Position
 from gateway.storage.store import StoreTx
+from gateway.validation import Findings
 
 
 class ProfileValidator(Protocol):
-    """Validates a structurally valid resource against its profiles; never raises."""
+    """Validation on writes (see :mod:`gateway.record.validation`)."""
 
-    def validate(self, resource: dict[str, Any]) -> list[Issue]: ...
+    def check(self, resource: dict[str, Any]) -> Findings:
+        """One walk of the definitions; raises a 400 on a structural error."""
+        ...
+
+    def validate(self, resource: dict[str, Any], findings: Findings | None = None) -> list[Issue]:
+        """The profile issues of ``resource`` (from ``findings`` when given); never raises."""
+        ...
 
 
 class Indexer(Protocol):

@@ -1,9 +1,14 @@
-"""Profile validation on writes (the :class:`ProfileValidator` seam).
+"""Validation on writes (the :class:`ProfileValidator` seam): one walk, two verdicts.
 
-``strict``: profile errors refuse the write (422). ``warn``: they come back as warnings.
-``off`` (dev only): profiles are not checked. In every mode, the few R4 types the R4B
-models cannot check (:data:`gateway.fhir.resource_types.R4_ONLY_TYPES`) are checked
-against their R4 StructureDefinition here, and a failure there is structural (400).
+Every resource written is walked once by the compiled R4 StructureDefinitions
+(:mod:`gateway.validation`). What the walk against the type's base definition reports
+about the JSON shape, primitive forms and base cardinalities is *structural*: the body is
+not well-formed FHIR R4 and the write is refused with 400, in every mode. The rest
+(profiles, bindings, invariants) depends on the mode:
+
+- ``strict``: errors refuse the write (422, raised by the writer);
+- ``warn``: they come back as warnings;
+- ``off`` (dev only): profiles are not walked at all; the structure still is.
 """
 
 from __future__ import annotations
@@ -12,8 +17,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from gateway.errors import InvalidResource, Issue
-from gateway.fhir.resource_types import R4_ONLY_TYPES
-from gateway.validation import Validator
+from gateway.validation import Findings, Validator
 
 Mode = Literal["strict", "warn", "off"]
 
@@ -23,22 +27,27 @@ class WriteValidation:
         self.validator = validator
         self.mode = mode
 
-    def validate(self, resource: dict[str, Any]) -> list[Issue]:
-        rtype = resource.get("resourceType")
-        if rtype in R4_ONLY_TYPES:
-            issues = self.validator.validate(resource)
-            errors = [i for i in issues if i.is_error]
-            if errors:
-                raise InvalidResource(
-                    f"{rtype} is not a valid FHIR R4 resource ({len(errors)} issue"
-                    f"{'s' if len(errors) > 1 else ''})",
-                    issues=errors,
-                    expression=str(rtype),
-                )
-            return issues if self.mode != "off" else []
+    def check(self, resource: dict[str, Any]) -> Findings:
+        """Walk ``resource`` once; raise a 400 on a structural error, else keep the
+        findings for :meth:`validate` (after the access rules have had their say)."""
+        findings = self.validator.check(resource, base_only=self.mode == "off")
+        if findings.structural:
+            rtype = resource.get("resourceType")
+            count = len(findings.structural)
+            raise InvalidResource(
+                f"{rtype} is not a valid FHIR R4 resource ({count} issue"
+                f"{'s' if count > 1 else ''})",
+                issues=findings.structural,
+                expression=str(rtype),
+            )
+        return findings
+
+    def validate(self, resource: dict[str, Any], findings: Findings | None = None) -> list[Issue]:
+        """The profile issues of ``resource`` (``findings`` of :meth:`check` on this very
+        resource when the caller has them; walked again otherwise)."""
         if self.mode == "off":
             return []
-        issues = self.validator.validate(resource)
+        issues = (findings or self.validator.check(resource)).issues
         if self.mode == "warn":
             return [replace(i, severity="warning") if i.is_error else i for i in issues]
         return issues

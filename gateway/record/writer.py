@@ -1,7 +1,9 @@
 """Writes through the caller-bound repository: validate, check, stamp, index, store.
 
 Every write goes through the same steps, in this order:
-1. structural validation (:func:`gateway.fhir.structure.validate_structure`) → 400;
+1. structural validation → 400: the JSON form
+   (:func:`gateway.fhir.structure.validate_json_form`), then one walk of the compiled
+   StructureDefinitions (:meth:`ProfileValidator.check`), whose findings step 3 reuses;
 2. the access policy (:class:`gateway.record.seams.AccessPolicy`) → 403;
 3. profile validation → 422 on errors, warnings returned with the result;
 4. ``meta.versionId`` / ``meta.lastUpdated`` stamped, index rows extracted;
@@ -24,7 +26,7 @@ from gateway.errors import (
 )
 from gateway.fhir.json import dumps, loads
 from gateway.fhir.meta import stamp, without_server_meta
-from gateway.fhir.structure import is_valid_id, validate_structure
+from gateway.fhir.structure import is_valid_id, validate_json_form
 from gateway.policy import Action
 from gateway.policy.labels import coding_for
 from gateway.record.reader import RecordReader
@@ -32,6 +34,7 @@ from gateway.record.results import WriteResult
 from gateway.record.seams import WriteGrant
 from gateway.storage.records import StoredVersion, WriteOp
 from gateway.storage.store import StoreTx
+from gateway.validation import Findings
 
 
 def new_id() -> str:
@@ -86,10 +89,12 @@ class RecordWriter(RecordReader):
 
         Any ``id`` in the body is ignored, as https://hl7.org/fhir/R4/http.html#create allows.
         """
-        rtype = validate_structure(resource)
-        resource = self._prepared(rtype, resource, None)
-        grant = self.services.policy.check_write(self, Action.CREATE, resource, None)
-        issues = self._profile_issues(resource)
+        rtype = validate_json_form(resource)
+        findings = self.services.validator.check(resource)
+        prepared = self._prepared(rtype, resource, None)
+        grant = self.services.policy.check_write(self, Action.CREATE, prepared, None)
+        issues = self._profile_issues(prepared, findings if prepared is resource else None)
+        resource = prepared
         rid = rid or new_id()
         self._checked(rtype, rid, resource, None)
         return self._queue(rtype, rid, resource, None, "POST", issues, "created", grant)
@@ -105,7 +110,8 @@ class RecordWriter(RecordReader):
     ) -> WriteResult:
         """Update (or create with a client-chosen id when update-as-create is on)."""
         _check_body_identity(resource, resource_type, rid)
-        validate_structure(resource)
+        validate_json_form(resource)
+        findings = self.services.validator.check(resource)
         current = self._tx_current(resource_type, rid)
         if current is not None and not self.visible(current, Action.READ):
             # Hidden from this caller: as absent as it is to a read, and not theirs to take.
@@ -118,13 +124,14 @@ class RecordWriter(RecordReader):
                 "update-as-create",
                 code="GW-3007",
             )
-        resource = self._prepared(resource_type, resource, current if exists else None)
+        prepared = self._prepared(resource_type, resource, current if exists else None)
         if exists:
-            grant = self.services.policy.check_write(self, Action.UPDATE, resource, current)
-            resource = _with_kept_labels(resource, grant.kept_labels)
+            grant = self.services.policy.check_write(self, Action.UPDATE, prepared, current)
+            prepared = _with_kept_labels(prepared, grant.kept_labels)
         else:
-            grant = self.services.policy.check_write(self, Action.CREATE, resource, None)
-        issues = self._profile_issues(resource)
+            grant = self.services.policy.check_write(self, Action.CREATE, prepared, None)
+        issues = self._profile_issues(prepared, findings if prepared is resource else None)
+        resource = prepared
         if exists and current is not None and _same_content(resource, current):
             return WriteResult("unchanged", current, tuple(issues))
         self._checked(resource_type, rid, resource, current if exists else None)
@@ -178,8 +185,10 @@ class RecordWriter(RecordReader):
             if check.resource_type == rtype:
                 check.check(self.tx, rid, resource, current)
 
-    def _profile_issues(self, resource: dict[str, Any]) -> list[Issue]:
-        issues = self.services.validator.validate(resource)
+    def _profile_issues(
+        self, resource: dict[str, Any], findings: Findings | None = None
+    ) -> list[Issue]:
+        issues = self.services.validator.validate(resource, findings)
         errors = [i for i in issues if i.is_error]
         if errors:
             raise Unprocessable(

@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.errors import BadRequest, GatewayError, Issue, operation_outcome
 from gateway.fhir.json import dumps
-from gateway.fhir.structure import validate_structure
+from gateway.fhir.structure import validate_json_form
 from gateway.policy import Action
 from gateway.record.repository import Repository
 from gateway.rest.operations import Operation, register
@@ -73,7 +73,7 @@ def validate(req: FhirRequest, repo: Repository) -> FhirResponse:
         )
     structural: list[Issue] = []
     try:
-        validate_structure(resource)
+        validate_json_form(resource)
     except GatewayError as exc:
         structural = list(exc.issues)
     issues += structural

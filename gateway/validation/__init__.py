@@ -14,6 +14,6 @@ from __future__ import annotations
 
 from gateway.validation.references import BundleContext
 from gateway.validation.registry import ProfileRegistry
-from gateway.validation.validator import Validator
+from gateway.validation.validator import Findings, Validator
 
-__all__ = ["BundleContext", "ProfileRegistry", "Validator"]
+__all__ = ["BundleContext", "Findings", "ProfileRegistry", "Validator"]

@@ -187,6 +187,8 @@ def _rule(
         content_ref=content_ref if isinstance(content_ref, str) else None,
         max_length=max_length if isinstance(max_length, int) else None,
         is_modifier=element.get("isModifier") is True,
+        base_min=int(base.get("min", element.get("min", 0)) or 0),
+        base_max=_max(base.get("max", element.get("max", "*"))),
     )
 
 

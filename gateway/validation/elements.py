@@ -135,6 +135,10 @@ class ElementRule:
     shapes: dict[int, Shape] = field(default_factory=dict)
     #: any value check beyond the type (fixed, pattern, binding, length, invariants)
     checks: bool = True
+    #: the cardinality of the base definition (ElementDefinition.base), which a profile
+    #: may narrow: a count outside it is malformed R4, not only a profile failure
+    base_min: int = 0
+    base_max: int | None = None
 
     @property
     def choice(self) -> bool:

@@ -51,8 +51,24 @@ class ProfileRegistry:
         self._lock = threading.RLock()
         #: canonical URL → why it could not be compiled
         self.problems: dict[str, str] = {}
+        self._base_types: dict[str, frozenset[str] | None] = {}
 
     # -- definitions ---------------------------------------------------------------------
+    def base_allows_type(self, path: str, suffix: str) -> bool:
+        """Whether the core definition of the choice element ``path`` (``Observation.
+        value[x]``) allows the type a JSON member names by ``suffix`` (``Quantity``,
+        ``DateTime``). True when the element is not found: only the profile can tell."""
+        if path not in self._base_types:
+            found: frozenset[str] | None = None
+            for element in self.snapshot(type_url(path.split(".", 1)[0])) or ():
+                if element.get("path") == path:
+                    codes = (t.get("code") for t in element.get("type") or ())
+                    found = frozenset(c[:1].upper() + c[1:] for c in codes if isinstance(c, str))
+                    break
+            self._base_types[path] = found
+        allowed = self._base_types[path]
+        return allowed is None or suffix in allowed
+
     def snapshot(self, url: str) -> list[dict[str, Any]] | None:
         """The snapshot elements of ``url``: published, or generated from base + differential."""
         url = canonical_url(url)

@@ -43,26 +43,67 @@ GATEWAY_CODES: Final = (
 )
 
 
-class Report:
-    """Collects issues in order, dropping exact duplicates (several profiles, one fault)."""
+#: Errors that break the FHIR R4 structure itself when the base definition of a type
+#: reports them (not a profile): unknown elements, JSON shapes, primitive forms, the
+#: base cardinalities. A write with one of these is malformed (400), in every mode.
+STRUCTURAL_CODES: Final = frozenset({STRUCTURE, CARDINALITY, VALUE})
 
-    __slots__ = ("_seen", "issues")
+
+class Report:
+    """Collects issues in order, dropping exact duplicates (several profiles, one fault).
+
+    Errors are also noted as structural (:meth:`structural`) when the caller says so, or
+    else when ``in_base`` is set (the walk against a type's base definition, and anything
+    outside a walk) and their code is one of :data:`STRUCTURAL_CODES`. A walk against a
+    profile says so itself: the chooser drops a base definition that a profile derives
+    from, so its walk must tell the base's faults (shape, primitive forms, base
+    cardinalities) from the profile's.
+    """
+
+    __slots__ = ("_seen", "_structural", "in_base", "issues")
 
     def __init__(self) -> None:
         self.issues: list[Issue] = []
-        self._seen: set[tuple[str, str, str, str]] = set()
+        self._seen: dict[tuple[str, str, str, str], int] = {}  # key -> index in issues
+        self._structural: set[int] = set()
+        self.in_base = True
 
     def add(
-        self, severity: Severity, code: str, gateway_code: str, message: str, path: str
+        self,
+        severity: Severity,
+        code: str,
+        gateway_code: str,
+        message: str,
+        path: str,
+        structural: bool | None = None,
     ) -> None:
+        """``structural``: whether the fault makes the input malformed R4 whatever the
+        profile (None: decided by ``in_base`` and the gateway code)."""
         key = (severity, code, message, path)
-        if key in self._seen:
-            return
-        self._seen.add(key)
-        self.issues.append(Issue(severity, code, message, (path,) if path else (), gateway_code))
+        index = self._seen.get(key)
+        if index is None:
+            index = self._seen[key] = len(self.issues)
+            self.issues.append(
+                Issue(severity, code, message, (path,) if path else (), gateway_code)
+            )
+        if structural is None:
+            structural = self.in_base and gateway_code in STRUCTURAL_CODES
+        if structural and severity == "error":
+            self._structural.add(index)
 
-    def error(self, code: str, gateway_code: str, message: str, path: str) -> None:
-        self.add("error", code, gateway_code, message, path)
+    def structural(self) -> list[Issue]:
+        """The issues that make the resource malformed FHIR R4, in report order."""
+        return [self.issues[i] for i in sorted(self._structural)]
+
+    def error(
+        self,
+        code: str,
+        gateway_code: str,
+        message: str,
+        path: str,
+        structural: bool | None = None,
+    ) -> None:
+        self.add("error", code, gateway_code, message, path, structural)
 
     def warning(self, code: str, gateway_code: str, message: str, path: str) -> None:
         self.add("warning", code, gateway_code, message, path)

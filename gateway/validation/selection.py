@@ -45,7 +45,7 @@ class ProfileChooser:
         rtype = resource.get("resourceType")
         if not isinstance(rtype, str) or rtype not in self.registry.resource_types:
             what = f"unknown resourceType {rtype!r}" if rtype is not None else "no resourceType"
-            out.error("structure", rc.STRUCTURE, f"Not a FHIR R4 resource: {what}", path)
+            out.error("structure", rc.STRUCTURE, f"Not a FHIR R4 resource: {what}", path, True)
             return []
         base = self.registry.profile(type_url(rtype))
         if base is None:

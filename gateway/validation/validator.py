@@ -21,17 +21,28 @@ https://hl7.org/fhir/R4/resource-operation-validate.html.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gateway.errors import Issue, Severity
 from gateway.validation import report as rc
-from gateway.validation.package import ConformanceIndex, canonical_url
+from gateway.validation.package import ConformanceIndex, canonical_url, type_url
 from gateway.validation.references import BundleContext
 from gateway.validation.registry import ProfileRegistry
 from gateway.validation.report import Report
 from gateway.validation.selection import ProfileChooser
 from gateway.validation.walker import Walker
+
+
+@dataclass(frozen=True, slots=True)
+class Findings:
+    """One validation's issues, and among them the ``structural`` errors: those the base
+    definition of a type reports about the JSON shape, primitive forms and cardinalities
+    (the resource is not well-formed FHIR R4, whatever profiles apply)."""
+
+    issues: list[Issue]
+    structural: list[Issue]
 
 
 class Validator:
@@ -100,17 +111,32 @@ class Validator:
         bundle: BundleContext | None = None,
     ) -> list[Issue]:
         """Every issue found in ``resource``; an empty list means valid. Never raises."""
+        return self.check(resource, profiles, bundle=bundle).issues
+
+    def check(
+        self,
+        resource: dict[str, Any],
+        profiles: Sequence[str] = (),
+        *,
+        bundle: BundleContext | None = None,
+        base_only: bool = False,
+    ) -> Findings:
+        """Like :meth:`validate`, with the issues that make the input malformed FHIR R4
+        told apart (:attr:`Findings.structural`). ``base_only`` walks the resource
+        against its type's base definition only (no profile asked, claimed or
+        configured), for a structural check. Never raises."""
         report = Report()
         try:
-            self._validate(resource, profiles, bundle, report)
+            self._validate(resource, profiles, bundle, report, base_only)
         except Exception as exc:  # the contract is to return issues, whatever the input
+            report.in_base = True  # unreadable input is malformed until shown otherwise
             report.error(
                 "exception",
                 rc.STRUCTURE,
                 f"The validator could not process this input ({type(exc).__name__}: {exc})",
                 "",
             )
-        return report.issues
+        return Findings(report.issues, report.structural())
 
     def _validate(
         self,
@@ -118,6 +144,7 @@ class Validator:
         profiles: Sequence[str],
         bundle: BundleContext | None,
         report: Report,
+        base_only: bool = False,
     ) -> None:
         if not isinstance(resource, dict):
             report.error("structure", rc.STRUCTURE, "A resource must be a JSON object", "")
@@ -126,7 +153,11 @@ class Validator:
         path = rtype if isinstance(rtype, str) and rtype in self.registry.resource_types else ""
         if isinstance(profiles, str):
             profiles = (profiles,)
-        chosen = self._chooser.choose(resource, profiles, path, report, with_defaults=True)
+        base = self.registry.profile(type_url(path)) if path and base_only else None
+        if base is not None:
+            chosen = [base]
+        else:
+            chosen = self._chooser.choose(resource, profiles, path, report, with_defaults=True)
         if not chosen:
             return
         if rtype == "Bundle" and bundle is None:

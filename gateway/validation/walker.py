@@ -36,6 +36,7 @@ from gateway.validation.extensions import in_context, instance_path
 from gateway.validation.fhirpath import Env
 from gateway.validation.fixed import describe, matches_fixed, matches_pattern
 from gateway.validation.invariants import Invariant, evaluate
+from gateway.validation.package import type_url
 from gateway.validation.primitives import json_kind
 from gateway.validation.references import BundleContext, check_reference
 from gateway.validation.registry import ProfileRegistry
@@ -90,8 +91,9 @@ class Walker:
     def resource(
         self, resource: dict[str, Any], profiles: list[CompiledProfile], path: str, root: bool
     ) -> None:
-        env = self.env
+        env, report = self.env, self.report
         saved = (env.resource, env.root_resource, self.contained, self.resource_path)
+        in_base = report.in_base
         env.resource = resource
         self.resource_path = path
         if root:
@@ -99,9 +101,12 @@ class Walker:
             self.contained = _contained_types(resource)
         try:
             for profile in profiles:
+                # The chooser drops the base definition when a profile derives from it.
+                report.in_base = profile.url == type_url(profile.type)
                 self.object(self.registry.root_shape(profile), resource, path, True)
         finally:
             env.resource, env.root_resource, self.contained, self.resource_path = saved
+            report.in_base = in_base
 
     def nested(self, value: dict[str, Any], path: str, contained: bool) -> None:
         profiles = self.chooser.choose(value, (), path, self.report)
@@ -174,10 +179,11 @@ class Walker:
             )
         else:
             message = f"{rule.name} must be a JSON array"
-        self.report.error("structure", rc.STRUCTURE, message, here)
+        self.report.error("structure", rc.STRUCTURE, message, here, True)
 
     def invalid(self, tref: TypeRef, problem: tuple[str, str], here: str) -> None:
-        self.report.error(problem[0], rc.VALUE, f"Invalid {tref.code}: {problem[1]}", here)
+        message = f"Invalid {tref.code}: {problem[1]}"
+        self.report.error(problem[0], rc.VALUE, message, here, True)
 
     def finish(
         self,
@@ -211,6 +217,7 @@ class Walker:
                     rc.STRUCTURE,
                     f"only one {rule.name}[x] value is allowed, found {', '.join(present)}",
                     f"{path}.{rule.name}",
+                    True,
                 )
         if groups is not None:
             for rule, tref, items, here in groups:
@@ -222,12 +229,14 @@ class Walker:
             self.invariants(invariants, obj, path, None)
 
     def cardinality(self, rule: ElementRule, found: int, path: str) -> None:
+        malformed = found < rule.base_min or (rule.base_max is not None and found > rule.base_max)
         if found < rule.min:
             self.report.error(
                 "required",
                 rc.CARDINALITY,
                 f"{rule.path}: minimum required = {rule.min}, but only found {found}",
                 f"{path}.{rule.name}",
+                malformed,
             )
         else:
             self.report.error(
@@ -235,6 +244,7 @@ class Walker:
                 rc.CARDINALITY,
                 f"{rule.path}: maximum allowed = {rule.max}, but found {found}",
                 f"{path}.{rule.name}",
+                malformed,
             )
 
     def element_only(
@@ -250,7 +260,8 @@ class Walker:
         with_value = key[1:] in obj
         if rule.array:
             if value.__class__ is not list:
-                self.report.error("structure", rc.STRUCTURE, f"{key} must be a JSON array", here)
+                message = f"{key} must be a JSON array"
+                self.report.error("structure", rc.STRUCTURE, message, here, True)
                 return
             for i, part in enumerate(value):
                 if part is not None or not with_value:
@@ -260,9 +271,8 @@ class Walker:
 
     def extension_part(self, rule: ElementRule, tref: TypeRef, part: Any, here: str) -> None:
         if part.__class__ is not dict or not part:
-            self.report.error(
-                "structure", rc.STRUCTURE, "a primitive's extension part must be an object", here
-            )
+            message = "a primitive's extension part must be an object"
+            self.report.error("structure", rc.STRUCTURE, message, here, True)
         else:
             self.object(self.registry.shape(rule, tref), part, here, False)
 
@@ -270,16 +280,22 @@ class Walker:
         for base, rule in shape.choices.items():
             if key.startswith(base) and key[len(base) : len(base) + 1].isupper():
                 allowed = ", ".join(t.code for t in rule.types)
+                suffix = key[len(base) :]
                 self.report.error(
                     "structure",
                     rc.VALUE,
-                    f"{key}: type {key[len(base) :]} is not allowed for {rule.path} "
-                    f"(allowed: {allowed})",
+                    f"{key}: type {suffix} is not allowed for {rule.path} (allowed: {allowed})",
                     f"{path}.{base}",
+                    # Malformed R4 when the base definition refuses the type as well.
+                    not self.registry.base_allows_type(rule.path, suffix),
                 )
                 return
         self.report.error(
-            "structure", rc.STRUCTURE, f"Unknown element {key!r}", f"{path}.{key.lstrip('_')}"
+            "structure",
+            rc.STRUCTURE,
+            f"Unknown element {key!r}",
+            f"{path}.{key.lstrip('_')}",
+            True,
         )
 
     # -- values --------------------------------------------------------------------------
@@ -298,7 +314,7 @@ class Walker:
         if kind == PRIMITIVE:
             if value is None:
                 if not _has_extension_part(owner, key, index):
-                    self.report.error("structure", rc.STRUCTURE, "null is not a value", here)
+                    self.report.error("structure", rc.STRUCTURE, "null is not a value", here, True)
                 return
             checker = tref.checker or self.checkers.get(tref.code)
             problem = checker(value) if checker is not None else None
@@ -313,12 +329,12 @@ class Walker:
                 rc.STRUCTURE,
                 f"must be a JSON object ({tref.code}), not {json_kind(value)}",
                 here,
+                True,
             )
             return
         if not value:
-            self.report.error(
-                "structure", rc.STRUCTURE, "an element must have a value or children", here
-            )
+            message = "an element must have a value or children"
+            self.report.error("structure", rc.STRUCTURE, message, here, True)
             return
         code = tref.code
         if code in self.resource_codes:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from gateway.fhir.resource_types import RESOURCE_TYPES
-from gateway.fhir.structure import validate_structure
+from gateway.fhir.structure import validate_json_form
 from gateway.rest.router import ROUTES
+from gateway.validation import Validator
+
+PROFILES = Path(__file__).resolve().parents[2] / "profiles"
+
+
+def _validator() -> Validator:
+    return Validator.load(PROFILES)
 
 
 def test_capability_statement(client: httpx.Client) -> None:
     cs = client.get("/metadata").json()
-    assert validate_structure(cs) == "CapabilityStatement"
+    assert validate_json_form(cs) == "CapabilityStatement"
+    assert _validator().check(cs, base_only=True).structural == []
     assert cs["fhirVersion"] == "4.0.1"
     assert cs["format"] == ["json"]
     rest = cs["rest"][0]

@@ -17,7 +17,12 @@ from gateway.validation.report import GATEWAY_CODES
 
 
 def test_exported_members() -> None:
-    assert gateway.validation.__all__ == ["BundleContext", "ProfileRegistry", "Validator"]
+    assert gateway.validation.__all__ == [
+        "BundleContext",
+        "Findings",
+        "ProfileRegistry",
+        "Validator",
+    ]
 
 
 def test_load_and_validate(profiles_dir: Path) -> None:
