@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,22 +22,16 @@ from tests.support import (
     fresh_sqlite,
     migrated_sqlite_template,
     settings_for,
+    worker_name,
 )
 
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def _worker() -> str:
-    """A database name part unique to this checkout and test worker, so that test runs
-    of different checkouts on one PostgreSQL server never drop each other's databases."""
-    checkout = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:8]
-    return f"{checkout}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A migrated PostgreSQL database for this test worker."""
-    name = f"dmpgw_test_{_worker()}"
+    name = f"dmpgw_test_{worker_name()}"
     url = create_pg_database(name)
     settings = settings_for("postgresql", Path("/nonexistent"), url)
     services = build_services(settings, audit=False)

@@ -8,6 +8,7 @@ a migrated template.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import threading
@@ -35,6 +36,13 @@ SECRET = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 def _psycopg(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def worker_name() -> str:
+    """A database name part unique to this checkout and test worker, so that test runs
+    of different checkouts on one PostgreSQL server never drop each other's databases."""
+    checkout = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:8]
+    return f"{checkout}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 def create_pg_database(name: str) -> str:

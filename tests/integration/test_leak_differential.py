@@ -70,6 +70,7 @@ from gateway.fhir.identifiers import IDNAT_PS, INS_NIR
 from gateway.record.repository import Repository
 from gateway.rest.request import FhirRequest
 from gateway.rest.router import dispatch
+from gateway.storage import migrate
 from tests.integration.leak_world import (
     CLINICAL_TYPES,
     GROUPS,
@@ -80,7 +81,14 @@ from tests.integration.leak_world import (
     Stored,
     World,
 )
-from tests.support import LiveServer, fresh_sqlite, settings_for
+from tests.support import (
+    LiveServer,
+    create_pg_database,
+    drop_pg_database,
+    fresh_sqlite,
+    settings_for,
+    worker_name,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = {
@@ -185,12 +193,32 @@ def _start(settings: Settings, world: World) -> Iterator[Gateway]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Gateway]:
-    data_dir = tmp_path_factory.mktemp("leak-sqlite")
-    fresh_sqlite(sqlite_template, data_dir)
-    settings = settings_for("sqlite", data_dir, None, env="dev", auth="enabled")
-    yield from _start(settings, WORLD)
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def gw(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+) -> Iterator[Gateway]:
+    """The world on each back-end (PostgreSQL reads the patients' facts afresh in every
+    unit of work, where SQLite shares them through a cache: both paths are checked)."""
+    backend: str = request.param
+    data_dir = tmp_path_factory.mktemp(f"leak-{backend}")
+    if backend == "sqlite":
+        fresh_sqlite(sqlite_template, data_dir)
+        yield from _start(settings_for("sqlite", data_dir, None, env="dev", auth="enabled"), WORLD)
+        return
+    name = f"dmpgw_leak_{worker_name()}"
+    url = create_pg_database(name)
+    settings = settings_for("postgresql", data_dir, url, env="dev", auth="enabled")
+    services = build_services(settings, audit=False)
+    migrate.upgrade(services.store.engine)
+    services.store.engine.dispose()
+    try:
+        yield from _start(settings, WORLD)
+    finally:
+        drop_pg_database(name)
 
 
 # -- checking responses --------------------------------------------------------------------
