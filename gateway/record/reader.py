@@ -39,7 +39,7 @@ class RecordReader:
         self.disclosed: list[StoredVersion] = []  # what the caller was shown (for the audit)
         self._memo: DecisionMemo | None = None
 
-    shares_cache = True  # a writer's uncommitted state must never enter the shared cache
+    shares_cache = True  # False: only while the transaction wrote no fact-bearing type
 
     @property
     def ctx(self) -> AccessContext:
@@ -58,13 +58,17 @@ class RecordReader:
 
     def patient_facts(self, patient_id: str) -> PatientFacts:
         """The patient's access facts: once per unit of work, and from the shared cache
-        when the stamp of the fact-bearing types is unchanged (read-only units only)."""
+        when the stamp of the fact-bearing types is unchanged. A writer uses the cache
+        only while its transaction has written none of those types: it then sees exactly
+        the committed state the stamp names (SQLite serialises writers)."""
         facts = self._facts.get(patient_id)
         if facts is not None:
             return facts
         cache = self.services.facts_cache
-        if not self.shares_cache or self._tx.dialect != "sqlite":
+        if self._tx.dialect != "sqlite":
             cache = None  # see gateway.record.facts_cache: the stamp is exact on SQLite only
+        elif not self.shares_cache and not self.tx.written.isdisjoint(FACT_TYPES):
+            cache = None  # this unit's own, uncommitted facts never enter the shared cache
         if cache is not None:
             if self._generation is None:
                 self._generation = self.tx.generation(FACT_TYPES)
