@@ -7,12 +7,14 @@ commit. What the group shares is the cost of the transaction itself (the writer 
 message.
 
 Callers block in :meth:`GroupCommit.ingest` from their own threads (the MLLP listener's
-workers, HTTP requests). The first caller to find no group being written becomes the
-*leader*: it takes the messages queued so far (up to ``max_group``) and writes them in
-one :func:`~gateway.intake.unit.write_unit`, each message inside its own savepoint
-(:meth:`~gateway.intake.unit.WriteUnit.savepoint`). The others wait; a group is formed
-from whatever arrives while the previous one is written, so a lone sender never waits
-for company.
+workers, HTTP requests). A caller that finds fewer than ``concurrency`` groups being
+written becomes a *leader*: it takes the messages queued so far (up to ``max_group``)
+and writes them in one :func:`~gateway.intake.unit.write_unit`, each message inside its
+own savepoint (:meth:`~gateway.intake.unit.WriteUnit.savepoint`). The others wait; a
+group is formed from whatever arrives while the previous ones are written, so a lone
+sender never waits for company. SQLite admits one writer at a time, so one group is
+written at a time there; PostgreSQL writers run in parallel (their round trips
+overlap), so up to :data:`PARALLEL_GROUPS` groups are written at once.
 
 A message whose processing raises anything (a refusal of the rules or profiles, a
 409, a bug) is rolled back to its savepoint and, after the group has committed, stored
@@ -34,6 +36,7 @@ from gateway.intake.sender import Sender
 from gateway.intake.unit import write_unit
 
 MAX_GROUP = 32
+PARALLEL_GROUPS = 4  # PostgreSQL
 log = logging.getLogger("gateway.intake")
 
 
@@ -50,12 +53,22 @@ class _Job:
 
 
 class GroupCommit:
-    def __init__(self, messages: MessageIntake, *, max_group: int = MAX_GROUP) -> None:
+    def __init__(
+        self,
+        messages: MessageIntake,
+        *,
+        max_group: int = MAX_GROUP,
+        concurrency: int | None = None,
+    ) -> None:
         self.messages = messages
         self.max_group = max(1, max_group)
+        if concurrency is None:
+            sqlite = messages.services.store.dialect == "sqlite"
+            concurrency = 1 if sqlite else PARALLEL_GROUPS
+        self.concurrency = max(1, concurrency)
         self._cond = threading.Condition()
         self._queue: list[_Job] = []
-        self._writing = False
+        self._leaders = 0
         self.groups = 0  # groups written with more than one message (for tests, metrics)
 
     def ingest(self, payload: bytes, sender: Sender) -> MessageOutcome:
@@ -63,11 +76,11 @@ class GroupCommit:
         job = _Job(self.messages.parse(payload, sender))
         with self._cond:
             self._queue.append(job)
-            while self._writing and not job.done:
+            while self._leaders >= self.concurrency and not job.done:
                 self._cond.wait()
             leader = not job.done
             if leader:
-                self._writing = True  # until its own message is done
+                self._leaders += 1  # until its own message is done
         if leader:
             self._lead(job)
         return self._result(job)
@@ -78,10 +91,15 @@ class GroupCommit:
                 with self._cond:
                     group = self._queue[: self.max_group]
                     del self._queue[: self.max_group]
-                self._write(group)
+                if group:
+                    self._write(group)
+                else:  # another leader took it: wait for that group
+                    with self._cond:
+                        while not job.done:
+                            self._cond.wait()
         finally:
             with self._cond:
-                self._writing = False
+                self._leaders -= 1
                 self._cond.notify_all()
 
     def ingest_group(self, messages: Sequence[tuple[bytes, Sender]]) -> list[MessageOutcome]:
