@@ -44,6 +44,13 @@ def wait_ready(
         time.sleep(0.2)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far: unlike wall-clock figures,
+    it barely moves when other jobs share the cores."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of a process and its children (uvicorn workers), in MiB."""
     total = 0

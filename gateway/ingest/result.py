@@ -225,16 +225,25 @@ def transaction(entries: Iterable[Entry]) -> dict[str, Any]:
 
 
 def _rewrite(node: Any, mapping: Mapping[str, str]) -> Any:
+    """``node`` with its references remapped; parts with nothing to remap are shared,
+    not copied (entries are never mutated in place)."""
     if isinstance(node, dict):
-        out = {}
+        out: dict[str, Any] | None = None
         for key, value in node.items():
             if key == "reference" and isinstance(value, str) and value in mapping:
-                out[key] = mapping[value]
+                new = mapping[value]
+            elif isinstance(value, dict | list):
+                new = _rewrite(value, mapping)
             else:
-                out[key] = _rewrite(value, mapping)
-        return out
+                continue
+            if new is not value:
+                if out is None:
+                    out = dict(node)
+                out[key] = new
+        return node if out is None else out
     if isinstance(node, list):
-        return [_rewrite(v, mapping) for v in node]
+        items = [_rewrite(v, mapping) if isinstance(v, dict | list) else v for v in node]
+        return node if all(a is b for a, b in zip(items, node, strict=True)) else items
     return node
 
 

@@ -182,8 +182,7 @@ class FileIntake:
         ledger.lock(unit.tx, keys)
         hits = ledger.find(unit.conn, keys) if f.replay is None else {}
         out = {r.line: duplicate(r, hits[r.key]) for r in rows if r.key in hits}
-        fresh = [r for r in rows if r.key not in hits]
-        results = {i: cast(ParseResult, r.result) for i, r in enumerate(rows) if r in fresh}
+        results = {i: cast(ParseResult, r.result) for i, r in enumerate(rows) if r.key not in hits}
         index = TxPatientIndex(unit.tx, self.services)
         planned = plan(results, f.sender.ctx, index, group_loader(unit.tx))
         for i, refusal in planned.refused.items():

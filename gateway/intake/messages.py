@@ -19,6 +19,7 @@ retried. The ACK is built from the parser's header; MSA-2 echoes MSH-10.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import cast
 
 from gateway.errors import Conflict, GatewayError, ServiceUnavailable
@@ -50,6 +51,17 @@ from gateway.record.services import RecordServices
 RETRIES = 3
 
 
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A parsed message, ready to be stored."""
+
+    payload: bytes
+    sender: Sender
+    result: ParseResult
+    key: str
+    received: int
+
+
 class MessageIntake:
     """The HL7 v2 flow; :mod:`gateway.intake.refusals` answers what never gets this far."""
 
@@ -70,10 +82,17 @@ class MessageIntake:
     ) -> MessageOutcome:
         """Ingest one message (MLLP framing removed). ``replay``: retry that quarantine
         entry (the ledger's first outcome is then superseded if it is stored now)."""
+        return self.store(self.parse(payload, sender), replay=replay)
+
+    def parse(self, payload: bytes, sender: Sender) -> Parsed:
+        """The pure half of :meth:`ingest` (no database): parse, key, time of receipt."""
         received = self.services.clock()
         result = parse_hl7v2(payload, sender.source, self.terminology)
-        digest = sha256(payload)
-        key = self.key(sender, result, digest)
+        return Parsed(payload, sender, result, self.key(sender, result, sha256(payload)), received)
+
+    def store(self, m: Parsed, *, replay: q.QuarantineEntry | None = None) -> MessageOutcome:
+        """The database half of :meth:`ingest`: its own transaction(s), retried on 409."""
+        payload, sender, result, key, received = m.payload, m.sender, m.result, m.key, m.received
         failure: GatewayError | None = None
         for _ in range(RETRIES):
             try:
@@ -125,6 +144,11 @@ class MessageIntake:
             first_status=hit.status,
             charset=charset,
         )
+
+    def in_unit(self, unit: WriteUnit, m: Parsed) -> MessageOutcome:
+        """Process ``m`` inside ``unit`` (a group commit); any exception means the caller
+        must roll this message back and :meth:`store` it alone."""
+        return self._once(unit, m.payload, m.sender, m.result, m.key, m.received, None)
 
     def _once(
         self,

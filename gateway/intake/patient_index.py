@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 
 from gateway.errors import BadRequest
 from gateway.fhir.instant import parse_range
@@ -28,6 +28,25 @@ from gateway.storage.records import StoredVersion
 from gateway.storage.store import CURRENT_COLUMNS, StoreTx, bulk_version
 
 MAX_CANDIDATES = 50
+
+_r, _t = s.resource, s.idx_token
+# Built once (every message looks its patient up; building the statement cost more
+# than running it).
+_BY_TOKEN = (
+    select(*CURRENT_COLUMNS)
+    .join(_t, _t.c.resource_pk == _r.c.pk)
+    .where(
+        and_(
+            _t.c.resource_type == "Patient",
+            _t.c.param == "identifier",
+            _t.c.code == bindparam("code"),
+            _t.c.system == bindparam("system"),
+            _r.c.deleted.is_(False),
+        )
+    )
+    .distinct()
+    .limit(MAX_CANDIDATES)
+)
 
 
 def _patient(version: StoredVersion) -> StoredPatient | None:
@@ -55,23 +74,8 @@ class TxPatientIndex:
         rows an ``identifier`` search reads, found through the (type, param, code,
         system) index whatever the search engine plans. The value is hashed the way the
         index stores it (:class:`gateway.search.BlindIndex`)."""
-        r, t = s.resource, s.idx_token
-        stmt = (
-            select(*CURRENT_COLUMNS)
-            .join(t, t.c.resource_pk == r.c.pk)
-            .where(
-                and_(
-                    t.c.resource_type == "Patient",
-                    t.c.param == "identifier",
-                    t.c.code == self._stored(value),
-                    t.c.system == system,
-                    r.c.deleted.is_(False),
-                )
-            )
-            .distinct()
-            .limit(MAX_CANDIDATES)
-        )
-        rows = self.tx.conn.execute(stmt).all()
+        params = {"code": self._stored(value), "system": system}
+        rows = self.tx.conn.execute(_BY_TOKEN, params).all()
         return [p for row in rows if (p := _patient(bulk_version(row, self.tx.conn))) is not None]
 
     def forget(self) -> None:

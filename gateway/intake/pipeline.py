@@ -8,7 +8,9 @@ with the :class:`~gateway.intake.sender.Sender` it comes from::
     table = intake.csv(payload, "vitals", sender)  # FileOutcome: per-record outcomes
     result = intake.fhir(payload, sender)          # FileOutcome of one Bundle
 
-It is thread-safe: each call runs in its own database transaction(s).
+It is thread-safe. HL7 v2 messages that arrive at the same time from several threads
+(MLLP connections, HTTP requests) share a transaction (:mod:`.group_commit`); each
+returns once its message is committed. CSV chunks and Bundles run in their own.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 from gateway.ingest import CsvMapping, Terminology, load_mappings
 from gateway.intake.bundles import BundleIntake
 from gateway.intake.files import FileIntake
+from gateway.intake.group_commit import GroupCommit
 from gateway.intake.messages import MessageIntake
 from gateway.intake.outcome import FileOutcome, MessageOutcome
 from gateway.intake.sender import Sender
@@ -36,6 +39,7 @@ class Intake:
         self.services = services
         self.mappings = mappings
         self.messages = MessageIntake(services, terminology)
+        self.message_groups = GroupCommit(self.messages)
         self.files = FileIntake(services, terminology, mappings, chunk_rows=chunk_rows)
         self.bundles = BundleIntake(services)
 
@@ -53,7 +57,7 @@ class Intake:
         return settings.env == "dev" and settings.auth == "disabled"
 
     def hl7v2(self, payload: bytes, sender: Sender) -> MessageOutcome:
-        return self.messages.ingest(payload, sender)
+        return self.message_groups.ingest(payload, sender)
 
     def csv(
         self, payload: bytes, kind: str, sender: Sender, *, name: str | None = None

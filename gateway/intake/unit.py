@@ -118,6 +118,28 @@ class WriteUnit:
     def committed(self) -> list[StoredVersion]:
         return [v for w in self._writers for v in w.committed]
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of the unit that can fail alone (one message of a group commit).
+
+        On an exception the database rolls back to the savepoint, and the writers and
+        audit records that part added are dropped with it (whoever retries the part
+        records its own); the exception propagates. The queues of the writers opened
+        before are flushed first, so their work is kept; a part opens writers of its own.
+        """
+        self.flush()
+        writers, audit = len(self._writers), len(self.audit)
+        savepoint = self.tx.conn.begin_nested()
+        try:
+            yield
+            self.flush()
+        except BaseException:
+            savepoint.rollback()
+            del self._writers[writers:]
+            del self.audit[audit:]
+            raise
+        savepoint.commit()
+
 
 _SQLITE_WRITERS: dict[int, threading.Lock] = {}
 _GUARD = threading.Lock()

@@ -45,6 +45,8 @@ def fold_unit(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+_MAX_ANSWERS = 10_000
+
 #: How each ConceptMap folds its source codes; labels by default.
 _FOLDS: dict[str, Callable[[str], str]] = {UNITS: fold_unit}
 
@@ -124,6 +126,9 @@ class Terminology:
 
     def __init__(self, maps: Mapping[str, ConceptMapIndex]) -> None:
         self._maps = dict(maps)
+        # Answers by (map, code, source): an export repeats a few codes and units
+        # thousands of times. Bounded, since codes come from senders.
+        self._answers: dict[tuple[str, str, str | None], Coding | None] = {}
 
     @classmethod
     def load(cls, directory: Path | None = None) -> Terminology:
@@ -150,7 +155,13 @@ class Terminology:
 
     def translate(self, name: str, code: str, source: str | None = None) -> Coding | None:
         """Translate ``code`` through the ConceptMap ``name``; ``None`` when unmapped."""
+        key = (name, code, source)
+        if key in self._answers:
+            return self._answers[key]
         index = self._maps.get(name)
         if index is None or not code:
             return None
-        return index.translate(code, source)
+        answer = index.translate(code, source)
+        if len(self._answers) < _MAX_ANSWERS:
+            self._answers[key] = answer
+        return answer

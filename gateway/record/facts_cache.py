@@ -5,7 +5,9 @@ and Organization resources. Each cached entry is keyed by the patient and the ne
 history sequence of those types, read in the same transaction as the request
 (:meth:`StoreTx.generation`): any committed change to any of them, by any worker, changes
 the key, so a stale entry is never used (0 s invalidation, no Redis needed, never a
-guess). Only read-only units fill the cache: a writer's uncommitted state never enters it.
+guess). Read-only units, and write units that have written none of those types yet,
+fill and use it (they see the committed state the stamp names); a unit that has written
+one of them reads its own facts, and its uncommitted state never enters the cache.
 
 The stamp is exact only where writers are serialised (SQLite). On PostgreSQL transactions
 commit out of sequence order, so a change committed late with a lower sequence would

@@ -39,8 +39,6 @@ class RecordReader:
         self.disclosed: list[StoredVersion] = []  # what the caller was shown (for the audit)
         self._memo: DecisionMemo | None = None
 
-    shares_cache = True  # a writer's uncommitted state must never enter the shared cache
-
     @property
     def ctx(self) -> AccessContext:
         return self._ctx
@@ -58,23 +56,33 @@ class RecordReader:
 
     def patient_facts(self, patient_id: str) -> PatientFacts:
         """The patient's access facts: once per unit of work, and from the shared cache
-        when the stamp of the fact-bearing types is unchanged (read-only units only)."""
+        when the stamp of the fact-bearing types is unchanged. A unit that has written
+        none of those types sees exactly the committed state the stamp names (SQLite
+        serialises writers), so it reads the facts without flushing its queue (nothing
+        queued bears on them) and shares them; a unit that has written some reads its
+        own, and they never enter the cache."""
         facts = self._facts.get(patient_id)
         if facts is not None:
             return facts
-        cache = self.services.facts_cache
-        if not self.shares_cache or self._tx.dialect != "sqlite":
+        clean = self._facts_unwritten()
+        tx = self._tx if clean else self.tx
+        cache = self.services.facts_cache if clean else None
+        if tx.dialect != "sqlite":
             cache = None  # see gateway.record.facts_cache: the stamp is exact on SQLite only
         if cache is not None:
             if self._generation is None:
-                self._generation = self.tx.generation(FACT_TYPES)
+                self._generation = tx.generation(FACT_TYPES)
             facts = cache.get(patient_id, self._generation)
         if facts is None:
-            facts = load_patient_facts(self.tx, patient_id, now=self.now())
+            facts = load_patient_facts(tx, patient_id, now=self.now())
             if cache is not None and self._generation is not None:
                 cache.put(patient_id, self._generation, facts)
         self._facts[patient_id] = facts
         return facts
+
+    def _facts_unwritten(self) -> bool:
+        """Whether this unit has written no fact-bearing type (a reader never has)."""
+        return self._tx.written.isdisjoint(FACT_TYPES)
 
     @property
     def tx(self) -> StoreTx:

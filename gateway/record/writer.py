@@ -29,6 +29,7 @@ from gateway.fhir.meta import stamp, without_server_meta
 from gateway.fhir.structure import is_valid_id, validate_json_form
 from gateway.policy import Action
 from gateway.policy.labels import coding_for
+from gateway.record.facts_cache import FACT_TYPES
 from gateway.record.reader import RecordReader
 from gateway.record.results import WriteResult
 from gateway.record.seams import WriteGrant
@@ -44,8 +45,6 @@ def new_id() -> str:
 class RecordWriter(RecordReader):
     """Reads and writes inside one open write transaction (a unit of work)."""
 
-    shares_cache = False
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending: list[WriteOp] = []
@@ -56,6 +55,11 @@ class RecordWriter(RecordReader):
     def tx(self) -> StoreTx:
         self.flush()
         return self._tx
+
+    def _facts_unwritten(self) -> bool:
+        if any(op.resource_type in FACT_TYPES for op in self._pending):
+            return False
+        return super()._facts_unwritten()
 
     def flush(self) -> None:
         """Write the queued versions now (in bulk), so that reads see them."""

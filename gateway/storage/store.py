@@ -143,6 +143,7 @@ class StoreTx:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
+        self.written: set[str] = set()  # resource types this transaction wrote (or tried to)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -287,6 +288,7 @@ class StoreTx:
         """
         if not ops:
             return []
+        self.written.update(op.resource_type for op in ops)
         try:
             return self._write(ops)
         except IntegrityError:

@@ -127,3 +127,34 @@ def test_discard_erases_the_payload_and_keeps_the_count(
     assert entry["status"] == "discarded" and "payload" not in entry
     assert count(feeding, s.intake_quarantine) == 1
     assert by_id(feeding, "Group/ehpad-residents")["resourceType"] == "Group"
+
+
+def test_a_refused_row_in_the_middle_of_a_chunk_is_quarantined_and_the_rest_stored(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    # Line 5 names Alice by her INS: she has a record but is no resident, so the rules
+    # refuse the write inside the chunk's transaction; the chunk is written without it.
+    sender = ehpad_sender()
+    intake.csv((CSV / "residents.csv").read_bytes(), "residents", sender)
+    observations = len(stored(feeding, "Observation"))
+    lines = ["N° résident;INS;Date;Heure;Paramètre;Valeur;Unité"]
+    lines += [f"R0042;;16/01/2024;08:0{n};Pouls;7{n};bpm" for n in range(3)]
+    lines += [f"X9999;{demo.PATIENT_INS[0]};16/01/2024;08:05;Pouls;90;bpm"]
+    lines += [f"R0043;;16/01/2024;08:0{n};Pouls;8{n};bpm" for n in range(3)]
+    table = intake.csv(("\r\n".join(lines) + "\r\n").encode(), "vitals", sender)
+    assert [(r.line, r.status) for r in table.rows] == [
+        (2, "accepted"),
+        (3, "accepted"),
+        (4, "accepted"),
+        (5, "quarantined"),
+        (6, "accepted"),
+        (7, "accepted"),
+        (8, "accepted"),
+    ]
+    assert len(stored(feeding, "Observation")) == observations + 6
+    refused = table.rows[3]
+    assert any("not-in-group" in i.diagnostics for i in refused.issues), refused.issues
+    entry = QuarantineDesk(intake).show(EHPAD_CTX, refused.quarantine_id or "")
+    assert entry["line"] == 5
+    assert entry["payload"] == f"{lines[0]}\r\n{lines[4]}\r\n", "the header, then the row"
+    assert table.counts == {"accepted": 6, "duplicate": 0, "quarantined": 1}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 import gateway.ingest as ingest
 from gateway.ingest import rebind, transaction
 from gateway.ingest.hl7v2 import parse_hl7v2
@@ -63,6 +65,24 @@ def test_rebind_points_to_the_matched_patient(terminology: Terminology) -> None:
     assert bound.patient.reference == "Patient/123"
     assert not bound.patient.in_bundle
     assert len(bound.entries) == len(result.entries) - 1
+
+
+def test_rebind_leaves_the_result_as_it_was_and_shares_what_it_does_not_change(
+    terminology: Terminology,
+) -> None:
+    result = parse_hl7v2(hl7_bytes("fr-rds-o13-dispensation-cip13.hl7"), PHARMACY, terminology)
+    assert result.patient is not None
+    before = [orjson.dumps(e.resource) for e in result.entries]
+    bound = rebind(result, {result.patient.reference: "Patient/123"})
+    assert [orjson.dumps(e.resource) for e in result.entries] == before, "input untouched"
+    kept = {e.full_url: e.resource for e in result.entries}
+    for entry in bound.entries:
+        original = kept[entry.full_url]
+        if result.patient.reference in orjson.dumps(original).decode():
+            assert entry.resource is not original, "a changed resource is a new object"
+            assert result.patient.reference not in orjson.dumps(entry.resource).decode()
+        else:
+            assert entry.resource is original, "nothing to change: shared, not copied"
 
 
 def test_transaction_merges_shared_objects(terminology: Terminology) -> None:
