@@ -80,6 +80,10 @@ class RecordReader:
         self._facts[patient_id] = facts
         return facts
 
+    def _forget_facts(self) -> None:
+        self._facts.clear()
+        self._generation = None
+
     def _facts_unwritten(self) -> bool:
         """Whether this unit has written no fact-bearing type (a reader never has)."""
         return self._tx.written.isdisjoint(FACT_TYPES)

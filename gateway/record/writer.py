@@ -166,7 +166,7 @@ class RecordWriter(RecordReader):
             author_structure=current.author_structure,
             created=current.created,
         )
-        self._pending.append(op)
+        self._enqueue(op)
         return WriteResult("deleted", _as_version(op))
 
     # -- steps -------------------------------------------------------------------------
@@ -239,8 +239,14 @@ class RecordWriter(RecordReader):
             author_structure=grant.author_structure,
             created=current.created if current is not None and current.created else now,
         )
-        self._pending.append(op)
+        self._enqueue(op)
         return WriteResult(status, _as_version(op), tuple(issues))  # type: ignore[arg-type]
+
+    def _enqueue(self, op: WriteOp) -> None:
+        self._pending.append(op)
+        if op.resource_type in FACT_TYPES:
+            # The patients' facts this unit loaded may no longer hold: read them again.
+            self._forget_facts()
 
 
 def _with_kept_labels(resource: dict[str, Any], kept: frozenset[str]) -> dict[str, Any]:

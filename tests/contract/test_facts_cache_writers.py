@@ -57,3 +57,19 @@ def test_writers_share_clean_facts_and_keep_their_own(services: RecordServices) 
         group = writer.create(_group(p1)).version
     with Repository(AccessContext.dev_open(), services).reading() as reader:
         assert reader.patient_facts(p1).groups == frozenset({group.id}), "committed: seen"
+
+
+def test_a_unit_reads_facts_again_after_writing_a_fact_bearing_type(
+    services: RecordServices,
+) -> None:
+    """Facts loaded early in a unit (a transaction's first entries) must not outlive a
+    Group, CareTeam or Consent the same unit writes later."""
+    repo = Repository(AccessContext.dev_open(), services)
+    with repo.writing() as writer:
+        p1 = writer.create({"resourceType": "Patient", "active": True}).version.id
+        before = writer.patient_facts(p1)
+        assert before.groups == frozenset()
+        group = writer.create(_group(p1)).version
+        assert writer.patient_facts(p1).groups == frozenset({group.id})
+        writer.delete("Group", group.id)
+        assert writer.patient_facts(p1).groups == frozenset()
