@@ -51,7 +51,11 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit returns once the WAL is on disk, so what a client was told is
+        # stored (201, an HL7 ACK AA) survives a power cut, not only a process crash
+        # (NORMAL would lose the last commits). About 0.25 ms per commit on the
+        # development VM; reads commit nothing and pay nothing.
+        cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA temp_store=MEMORY")
