@@ -160,15 +160,16 @@ async def inclusion(request: Request) -> Response:
 
     def work() -> dict[str, Any]:
         index, size = _int(request, "index"), _int(request, "size")
-        with access.log.engine.connect() as conn:
-            committed = read_head(conn, lock=False).size
+        log = access.log
+        with log.engine.connect() as conn:
+            committed = log.committed_size(conn, at_least=size)
             if not index < size <= committed:
                 raise BadRequest(
                     f"An inclusion proof needs index < size <= {committed} (the log size)",
                     expression="size" if size > committed else "index",
                     code="GW-1303",
                 )
-            leaf, proof = audit_nodes.leaf_and_inclusion(conn, index, size)
+            leaf, proof = audit_nodes.leaf_and_inclusion(conn, index, size, log.nodes)
         return {
             "index": index,
             "size": size,
@@ -186,15 +187,16 @@ async def consistency(request: Request) -> Response:
 
     def work() -> dict[str, Any]:
         first, second = _int(request, "first"), _int(request, "second")
-        with access.log.engine.connect() as conn:
-            committed = read_head(conn, lock=False).size
+        log = access.log
+        with log.engine.connect() as conn:
+            committed = log.committed_size(conn, at_least=second)
             if not 0 < first <= second <= committed:
                 raise BadRequest(
                     f"A consistency proof needs 0 < first <= second <= {committed} (the log size)",
                     expression="second" if second > committed else "first",
                     code="GW-1303",
                 )
-            proof = audit_nodes.consistency(conn, first, second)
+            proof = audit_nodes.consistency(conn, first, second, log.nodes)
         return {"first": first, "second": second, "proof": [_b64(h) for h in proof]}
 
     return JSONResponse(await _serve(access, work))
@@ -265,7 +267,9 @@ def _access_log(log: AuditLog, patient: str, *, count: int, before: int | None) 
     entries: list[dict[str, Any]] = []
     if rows and cp is not None:
         with log.engine.connect() as conn:
-            proofs = audit_nodes.inclusion_proofs(conn, [seq for seq, _ in rows], cp.size)
+            proofs = audit_nodes.inclusion_proofs(
+                conn, [seq for seq, _ in rows], cp.size, log.nodes
+            )
         for (seq, content), proof in zip(rows, proofs, strict=True):
             view = access_view(seq, content)
             view["entry"] = _b64(content)

@@ -13,7 +13,9 @@ The lead's contract (issue 7): *no response without an audit record*.
   :class:`~gateway.storage.audit_errors.AuditUnavailable` (503) and the read must
   return no data. On SQLite it commits with ``synchronous=FULL`` (the WAL is synced
   before the commit returns); PostgreSQL commits are durable by default. Concurrent
-  standalone appends of one process share a transaction (group commit).
+  standalone appends of one process share a transaction (group commit). On
+  PostgreSQL, when the head is still the one this process committed last, that
+  transaction is one statement (:mod:`gateway.storage.audit_append_pg`).
 
 Each append stores the entry bytes and their search columns (``audit_entry``,
 ``audit_patient``), the new complete subtree hashes (``audit_node``) and the new head.
@@ -32,7 +34,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from gateway.audit.checkpoint import Signer
 from gateway.audit.entries import LogEntry, log_entries
@@ -41,11 +43,13 @@ from gateway.audit.merkle import leaf_hash
 from gateway.audit.tree import Frontier
 from gateway.config import Settings
 from gateway.storage import schema as s
+from gateway.storage.audit_append_pg import append_from
 from gateway.storage.audit_checkpoints import CheckpointSigner, StoredCheckpoint
 from gateway.storage.audit_errors import AuditIntegrityError, AuditUnavailable
 from gateway.storage.audit_group import GroupCommit
 from gateway.storage.audit_head import Head, read_head, write_head
 from gateway.storage.audit_keys import load_signer
+from gateway.storage.audit_nodes import NodeCache
 from gateway.storage.engine import SQLITE_BUSY_TIMEOUT_MS, WRITE
 from gateway.storage.sealing import seal_audit
 
@@ -84,9 +88,9 @@ class AuditLog:
         self.append_timeout = append_timeout
         self.clock = clock
         self.signer = CheckpointSigner(signer, origin, clock)
-        self._group: GroupCommit[LogEntry] = GroupCommit(
-            lambda batch: self._in_own_transaction(lambda conn: self.append(conn, batch))
-        )
+        self.nodes = NodeCache()  # upper subtree hashes for proofs (they never change)
+        self._head: Head | None = None  # the head of this process's last standalone commit
+        self._group: GroupCommit[LogEntry] = GroupCommit(self._commit_batch)
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> AuditLog:
@@ -124,8 +128,10 @@ class AuditLog:
         :class:`~gateway.storage.audit_errors.AuditIntegrityError` when the stored log
         contradicts itself; the caller must then roll back.
         """
-        if not entries:
-            return []
+        return self._append(conn, entries)[0] if entries else []
+
+    def _append(self, conn: Connection, entries: Sequence[LogEntry]) -> tuple[list[int], Head]:
+        """:meth:`append`, also returning the head it wrote (``entries`` not empty)."""
         if conn.dialect.name == "sqlite" and not conn.get_execution_options().get("gateway_write"):
             raise RuntimeError("audit appends on SQLite need a writer connection (WRITE)")
         head = read_head(conn, lock=True)
@@ -158,8 +164,9 @@ class AuditLog:
         cp_time = head.checkpoint_time or self.clock()
         for tree in due:
             cp_time = self.signer.sign(conn, tree).created
-        write_head(conn, Head(frontier, cp_size, cp_time))
-        return list(range(first, frontier.size))
+        new = Head(frontier, cp_size, cp_time)
+        write_head(conn, new)
+        return list(range(first, frontier.size)), new
 
     def append_standalone(self, entries: Sequence[LogEntry]) -> list[int]:
         """Append ``entries`` in their own transaction and commit durably.
@@ -209,6 +216,20 @@ class AuditLog:
         with self.engine.connect() as conn:
             return read_head(conn, lock=False)
 
+    def committed_size(self, conn: Connection, *, at_least: int = 0) -> int:
+        """A committed tree size: the largest one known, unless ``at_least`` is beyond
+        it, in which case the head is read on ``conn``.
+
+        Proofs up to a size this process has seen committed need no head read: the
+        log is append-only, so a committed size stays committed.
+        """
+        known = self.nodes.committed
+        if at_least <= known:
+            return known
+        size = read_head(conn, lock=False).size
+        self.nodes.saw_committed(size)
+        return size
+
     def wal_checkpoint(self) -> None:
         """SQLite: copy the WAL into the database now, off the request path.
 
@@ -227,7 +248,46 @@ class AuditLog:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _in_own_transaction(self, work: Callable[[Connection], T]) -> T:
+    def _commit_batch(self, batch: list[LogEntry]) -> list[int]:
+        """One group-commit round: the one-statement append when the head is the one
+        this process wrote last (PostgreSQL), else the general append."""
+        seqs = self._append_on_known_head(batch)
+        if seqs is None:
+            if not batch:
+                return []
+            seqs, self._head = self._in_own_transaction(lambda conn: self._append(conn, batch))
+        if seqs:  # committed: _in_own_transaction returns after the commit
+            self.nodes.saw_committed(seqs[-1] + 1)
+        return seqs
+
+    def _append_on_known_head(self, batch: list[LogEntry]) -> list[int] | None:
+        head, self._head = self._head, None
+        if head is None or self.engine.dialect.name != "postgresql":
+            return None
+
+        def work(conn: Connection) -> Head:
+            try:
+                new = append_from(
+                    conn, head, batch, checkpoint_every=self.checkpoint_every, now=self.clock()
+                )
+            except DBAPIError:  # e.g. the head is locked (NOWAIT): nothing was written
+                new = None
+            if new is None:
+                raise _HeadMoved  # rolls back; the general append decides
+            return new
+
+        try:
+            # No lock timeout to set: the statement never waits for the lock (NOWAIT).
+            self._head = self._in_own_transaction(work, lock_timeout=False)
+        except _HeadMoved:
+            return None
+        # A failed commit is not retried: it may have committed, and the entries must
+        # not be logged twice; it raises, and append_standalone answers 503.
+        return list(range(head.size, self._head.size))
+
+    def _in_own_transaction(
+        self, work: Callable[[Connection], T], *, lock_timeout: bool = True
+    ) -> T:
         timeout_ms = max(1, int(self.append_timeout * 1000))
         sqlite = self.engine.dialect.name == "sqlite"
         with self.engine.connect().execution_options(**WRITE) as conn:
@@ -238,7 +298,7 @@ class AuditLog:
                 _pragmas(conn, busy_timeout=timeout_ms, synchronous="FULL", autocheckpoint=0)
             try:
                 with conn.begin():
-                    if not sqlite:
+                    if not sqlite and lock_timeout:
                         conn.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout_ms}")
                     return work(conn)
             finally:
@@ -252,6 +312,10 @@ class AuditLog:
                         )
                     except SQLAlchemyError:
                         conn.invalidate()  # never pool a connection in an unknown state
+
+
+class _HeadMoved(Exception):
+    """The stored head is no longer the one this process wrote last."""
 
 
 def _pragmas(conn: Connection, *, busy_timeout: int, synchronous: str, autocheckpoint: int) -> None:
