@@ -83,11 +83,12 @@ def append_from(
     checkpoint_every: int,
     now: int,
 ) -> Head | None:
-    """Append ``entries`` on top of ``head`` in one statement, in ``conn``'s transaction.
+    """Append ``entries`` on top of ``head`` in one statement on ``conn``.
 
-    Returns the new head, or None when nothing was written: the stored head is not
-    ``head`` (or is locked by another appender), or a checkpoint falls due. After None
-    the caller rolls back and takes the general path.
+    On an autocommit connection the statement is a transaction of its own. Returns
+    the new head, or None when nothing was written: the stored head is not ``head``,
+    or a checkpoint falls due; the caller then takes the general path. A head locked
+    by another appender raises (``lock_not_available``), also having written nothing.
     """
     frontier = head.frontier
     if frontier.size + len(entries) - head.checkpoint_size >= checkpoint_every:

@@ -262,32 +262,26 @@ class AuditLog:
 
     def _append_on_known_head(self, batch: list[LogEntry]) -> list[int] | None:
         head, self._head = self._head, None
-        if head is None or self.engine.dialect.name != "postgresql":
+        if head is None or not batch or self.engine.dialect.name != "postgresql":
             return None
-
-        def work(conn: Connection) -> Head:
-            try:
+        try:
+            # One statement in autocommit mode is one transaction, and its result comes
+            # back only once it is committed (synchronous_commit stays on): durable.
+            autocommit = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            with autocommit as conn:
                 new = append_from(
                     conn, head, batch, checkpoint_every=self.checkpoint_every, now=self.clock()
                 )
-            except DBAPIError:  # e.g. the head is locked (NOWAIT): nothing was written
-                new = None
-            if new is None:
-                raise _HeadMoved  # rolls back; the general append decides
-            return new
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) is None:
+                raise  # the connection failed: maybe committed, so never retried (503)
+            return None  # the server refused it (e.g. the head is locked): nothing written
+        if new is None:
+            return None  # the head moved on, or a checkpoint is due: the general append
+        self._head = new
+        return list(range(head.size, new.size))
 
-        try:
-            # No lock timeout to set: the statement never waits for the lock (NOWAIT).
-            self._head = self._in_own_transaction(work, lock_timeout=False)
-        except _HeadMoved:
-            return None
-        # A failed commit is not retried: it may have committed, and the entries must
-        # not be logged twice; it raises, and append_standalone answers 503.
-        return list(range(head.size, self._head.size))
-
-    def _in_own_transaction(
-        self, work: Callable[[Connection], T], *, lock_timeout: bool = True
-    ) -> T:
+    def _in_own_transaction(self, work: Callable[[Connection], T]) -> T:
         timeout_ms = max(1, int(self.append_timeout * 1000))
         sqlite = self.engine.dialect.name == "sqlite"
         with self.engine.connect().execution_options(**WRITE) as conn:
@@ -298,7 +292,7 @@ class AuditLog:
                 _pragmas(conn, busy_timeout=timeout_ms, synchronous="FULL", autocheckpoint=0)
             try:
                 with conn.begin():
-                    if not sqlite and lock_timeout:
+                    if not sqlite:
                         conn.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout_ms}")
                     return work(conn)
             finally:
@@ -312,10 +306,6 @@ class AuditLog:
                         )
                     except SQLAlchemyError:
                         conn.invalidate()  # never pool a connection in an unknown state
-
-
-class _HeadMoved(Exception):
-    """The stored head is no longer the one this process wrote last."""
 
 
 def _pragmas(conn: Connection, *, busy_timeout: int, synchronous: str, autocheckpoint: int) -> None:
