@@ -20,7 +20,6 @@ from gateway.storage.audit_head import read_head
 from gateway.storage.sealing import open_audit
 
 _e = s.audit_entry
-_SQLITE_MMAP_BYTES = 1 << 40  # SQLite caps it at its compile-time maximum
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +79,10 @@ def stored_entries(conn: Connection, *, batch: int = 10_000) -> Iterator[Entry]:
     verifier's speed is this loop's speed.
     """
     dbapi: Any = conn.connection.dbapi_connection
-    sqlite = conn.dialect.name == "sqlite"
-    if not sqlite:
+    if conn.dialect.name == "postgresql":
         cursor = dbapi.cursor(name="audit_entries")  # server-side
         cursor.itersize = batch
     else:
-        # Memory-mapped reads: one read() system call per 4 KiB page was a tenth of
-        # the verifier's time on a million entries.
-        dbapi.execute(f"PRAGMA mmap_size={_SQLITE_MMAP_BYTES:d}")
         cursor = dbapi.cursor()
         cursor.arraysize = batch
     try:
@@ -96,8 +91,6 @@ def stored_entries(conn: Connection, *, batch: int = 10_000) -> Iterator[Entry]:
             yield seq, _opened(conn, seq, content), bytes(leaf)
     finally:
         cursor.close()
-        if sqlite:
-            dbapi.execute("PRAGMA mmap_size=0")  # the engine's default, for the pool
 
 
 def _opened(conn: Connection, seq: int, content: bytes) -> bytes:
