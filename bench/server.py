@@ -108,16 +108,19 @@ def gateway_server(
         if backend == "postgresql":
             env["GATEWAY_DATABASE_URL"] = fresh_postgres(pg_admin, "dmpgw_bench")
         exe = Path(sys.executable).with_name("dmp-gateway")
-        proc = subprocess.Popen(
-            [str(exe), "serve", "--port", str(port), "--workers", str(workers)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url, proc, seconds=60)
-            yield url, proc.pid
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        # A file, not a pipe: nobody reads the pipe while the benchmark runs, and once its
+        # buffer is full of access-log lines the server blocks on its next log write.
+        with tempfile.NamedTemporaryFile(prefix="dmpgw-bench-", suffix=".log") as log:
+            proc = subprocess.Popen(
+                [str(exe), "serve", "--port", str(port), "--workers", str(workers)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+            url = f"http://127.0.0.1:{port}"
+            try:
+                wait_ready(url, proc, seconds=60, log=Path(log.name))
+                yield url, proc.pid
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)

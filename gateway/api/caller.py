@@ -19,14 +19,19 @@ def raw_query(request: Request) -> bytes:
 
 
 async def authenticated(request: Request) -> AccessContext:
+    return await run_in_threadpool(authenticated_here, request)
+
+
+def authenticated_here(request: Request) -> AccessContext:
+    """:func:`authenticated`, in the calling (worker) thread: the token check and the
+    rate limits may wait on the database or Redis. One hop to a worker thread for
+    both, not one each: under load every hop waits for a core."""
     headers = {k.lower(): v for k, v in request.headers.items()}
     request_id = getattr(request.state, "request_id", None)
-    ctx: AccessContext = await run_in_threadpool(
-        request.app.state.authenticate, headers, request_id
-    )
+    ctx: AccessContext = request.app.state.authenticate(headers, request_id)
     request.state.client_id = ctx.client_id  # for the request's log line
     throttle = getattr(request.app.state, "throttle", None)
     if throttle is not None:
         kind = request_class(request.method, request.url.path)
-        await run_in_threadpool(throttle.admit, ctx, kind, raw_query(request))
+        throttle.admit(ctx, kind, raw_query(request))
     return ctx

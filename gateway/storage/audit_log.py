@@ -13,7 +13,9 @@ The lead's contract (issue 7): *no response without an audit record*.
   :class:`~gateway.storage.audit_errors.AuditUnavailable` (503) and the read must
   return no data. On SQLite it commits with ``synchronous=FULL`` (the WAL is synced
   before the commit returns); PostgreSQL commits are durable by default. Concurrent
-  standalone appends of one process share a transaction (group commit).
+  standalone appends of one process share a transaction (group commit). On
+  PostgreSQL, when the head is still the one this process committed last, that
+  transaction is one statement (:mod:`gateway.storage.audit_append_pg`).
 
 Each append stores the entry bytes and their search columns (``audit_entry``,
 ``audit_patient``), the new complete subtree hashes (``audit_node``) and the new head.
@@ -32,7 +34,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from gateway.audit.checkpoint import Signer
 from gateway.audit.entries import LogEntry, log_entries
@@ -41,11 +43,13 @@ from gateway.audit.merkle import leaf_hash
 from gateway.audit.tree import Frontier
 from gateway.config import Settings
 from gateway.storage import schema as s
+from gateway.storage.audit_append_pg import append_from
 from gateway.storage.audit_checkpoints import CheckpointSigner, StoredCheckpoint
 from gateway.storage.audit_errors import AuditIntegrityError, AuditUnavailable
 from gateway.storage.audit_group import GroupCommit
 from gateway.storage.audit_head import Head, read_head, write_head
 from gateway.storage.audit_keys import load_signer
+from gateway.storage.audit_nodes import NodeCache
 from gateway.storage.engine import SQLITE_BUSY_TIMEOUT_MS, WRITE
 from gateway.storage.sealing import seal_audit
 
@@ -84,9 +88,9 @@ class AuditLog:
         self.append_timeout = append_timeout
         self.clock = clock
         self.signer = CheckpointSigner(signer, origin, clock)
-        self._group: GroupCommit[LogEntry] = GroupCommit(
-            lambda batch: self._in_own_transaction(lambda conn: self.append(conn, batch))
-        )
+        self.nodes = NodeCache()  # upper subtree hashes for proofs (they never change)
+        self._head: Head | None = None  # the head of this process's last standalone commit
+        self._group: GroupCommit[LogEntry] = GroupCommit(self._commit_batch)
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> AuditLog:
@@ -124,8 +128,10 @@ class AuditLog:
         :class:`~gateway.storage.audit_errors.AuditIntegrityError` when the stored log
         contradicts itself; the caller must then roll back.
         """
-        if not entries:
-            return []
+        return self._append(conn, entries)[0] if entries else []
+
+    def _append(self, conn: Connection, entries: Sequence[LogEntry]) -> tuple[list[int], Head]:
+        """:meth:`append`, also returning the head it wrote (``entries`` not empty)."""
         if conn.dialect.name == "sqlite" and not conn.get_execution_options().get("gateway_write"):
             raise RuntimeError("audit appends on SQLite need a writer connection (WRITE)")
         head = read_head(conn, lock=True)
@@ -158,8 +164,9 @@ class AuditLog:
         cp_time = head.checkpoint_time or self.clock()
         for tree in due:
             cp_time = self.signer.sign(conn, tree).created
-        write_head(conn, Head(frontier, cp_size, cp_time))
-        return list(range(first, frontier.size))
+        new = Head(frontier, cp_size, cp_time)
+        write_head(conn, new)
+        return list(range(first, frontier.size)), new
 
     def append_standalone(self, entries: Sequence[LogEntry]) -> list[int]:
         """Append ``entries`` in their own transaction and commit durably.
@@ -209,6 +216,20 @@ class AuditLog:
         with self.engine.connect() as conn:
             return read_head(conn, lock=False)
 
+    def committed_size(self, conn: Connection, *, at_least: int = 0) -> int:
+        """A committed tree size: the largest one known, unless ``at_least`` is beyond
+        it, in which case the head is read on ``conn``.
+
+        Proofs up to a size this process has seen committed need no head read: the
+        log is append-only, so a committed size stays committed.
+        """
+        known = self.nodes.committed
+        if at_least <= known:
+            return known
+        size = read_head(conn, lock=False).size
+        self.nodes.saw_committed(size)
+        return size
+
     def wal_checkpoint(self) -> None:
         """SQLite: copy the WAL into the database now, off the request path.
 
@@ -226,6 +247,39 @@ class AuditLog:
                     cursor.close()
 
     # -- plumbing -------------------------------------------------------------------------
+
+    def _commit_batch(self, batch: list[LogEntry]) -> list[int]:
+        """One group-commit round: the one-statement append when the head is the one
+        this process wrote last (PostgreSQL), else the general append."""
+        seqs = self._append_on_known_head(batch)
+        if seqs is None:
+            if not batch:
+                return []
+            seqs, self._head = self._in_own_transaction(lambda conn: self._append(conn, batch))
+        if seqs:  # committed: _in_own_transaction returns after the commit
+            self.nodes.saw_committed(seqs[-1] + 1)
+        return seqs
+
+    def _append_on_known_head(self, batch: list[LogEntry]) -> list[int] | None:
+        head, self._head = self._head, None
+        if head is None or not batch or self.engine.dialect.name != "postgresql":
+            return None
+        try:
+            # One statement in autocommit mode is one transaction, and its result comes
+            # back only once it is committed (synchronous_commit stays on): durable.
+            autocommit = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            with autocommit as conn:
+                new = append_from(
+                    conn, head, batch, checkpoint_every=self.checkpoint_every, now=self.clock()
+                )
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) is None:
+                raise  # the connection failed: maybe committed, so never retried (503)
+            return None  # the server refused it (e.g. the head is locked): nothing written
+        if new is None:
+            return None  # the head moved on, or a checkpoint is due: the general append
+        self._head = new
+        return list(range(head.size, new.size))
 
     def _in_own_transaction(self, work: Callable[[Connection], T]) -> T:
         timeout_ms = max(1, int(self.append_timeout * 1000))

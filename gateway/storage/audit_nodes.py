@@ -29,28 +29,78 @@ _CHUNK = 2000  # (level, idx) pairs per query
 _SELECT = "SELECT level, idx, hash FROM audit_node WHERE "
 
 
+class NodeCache:
+    """Hashes of the upper complete subtrees, kept in process once read from the table.
+
+    A complete subtree's hash never changes once committed (the tree is append-only),
+    so a cached hash never goes stale. Only hashes *read* from ``audit_node`` enter,
+    and only those of subtrees within :attr:`committed`, a tree size known to be
+    committed: a hash read on a connection that has just appended (and may still roll
+    back) is used but not kept. Levels from ``min_level`` up are kept: every proof
+    reads one node per level, and the upper ones are shared by many proofs (a
+    million-leaf tree has about 8,000 nodes from level 8 up). At ``max_entries`` the
+    cache starts over, which bounds its memory whatever the size of the log.
+    """
+
+    def __init__(self, *, min_level: int = 8, max_entries: int = 1 << 16) -> None:
+        self.min_level = min_level
+        self.max_entries = max_entries
+        self.committed = 0
+        """A tree size known to be committed; it only grows (:meth:`saw_committed`)."""
+        self._hashes: dict[NodeId, bytes] = {}
+
+    def saw_committed(self, size: int) -> None:
+        """Record that the first ``size`` leaves are committed."""
+        if size > self.committed:
+            self.committed = size  # a racing smaller write only costs a head read later
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def take(self, ids: Iterable[NodeId], into: dict[NodeId, bytes]) -> list[NodeId]:
+        """Copy the cached hashes among ``ids`` into ``into``; return the others."""
+        hashes, rest = self._hashes, []
+        for node in ids:
+            h = hashes.get(node)
+            if h is None:
+                rest.append(node)
+            else:
+                into[node] = h
+        return rest
+
+    def keep(self, level: int, idx: int, h: bytes) -> None:
+        if level >= self.min_level and (idx + 1) << level <= self.committed:
+            if len(self._hashes) >= self.max_entries:
+                self._hashes = {}  # a rebinding: a concurrent reader keeps the old dict
+            self._hashes[(level, idx)] = h
+
+
 class SqlSubtreeHashes:
     """:class:`gateway.audit.proofs.SubtreeHashes` over ``audit_node``, on an open connection.
 
     Reads only what the connection sees: nodes of uncommitted appends by others are
-    invisible, so a proof never covers entries that might still roll back.
+    invisible, so a proof never covers entries that might still roll back. With a
+    :class:`NodeCache`, the cached upper levels are not read again.
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, cache: NodeCache | None = None) -> None:
         self.conn = conn
+        self.cache = cache
 
     def fetch(self, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
         """The stored hashes among ``ids`` (missing ones are simply absent).
 
-        One query per :data:`_CHUNK` ids, shaped ``(level = l AND idx IN (…)) OR …``
-        so that both back-ends answer it from the primary key (SQLite scans the table
-        for a row-value ``(level, idx) IN (…)``).
+        One query per :data:`_CHUNK` ids not in the cache, shaped
+        ``(level = l AND idx IN (…)) OR …`` so that both back-ends answer it from the
+        primary key (SQLite scans the table for a row-value ``(level, idx) IN (…)``).
         """
+        found: dict[NodeId, bytes] = {}
+        wanted = dict.fromkeys(ids)
+        todo = list(wanted) if self.cache is None else self.cache.take(wanted, found)
         by_level: dict[int, list[int]] = {}
-        for level, idx in dict.fromkeys(ids):
+        for level, idx in todo:
             by_level.setdefault(level, []).append(idx)
         pairs = [(level, idx) for level, idxs in by_level.items() for idx in idxs]
-        found: dict[NodeId, bytes] = {}
         for start in range(0, len(pairs), _CHUNK):
             groups: dict[int, list[int]] = {}
             for level, idx in pairs[start : start + _CHUNK]:
@@ -61,9 +111,10 @@ class SqlSubtreeHashes:
                 f"(level = {int(lv)} AND idx IN ({','.join(str(int(i)) for i in ix)}))"
                 for lv, ix in groups.items()
             )
-            rows = self.conn.exec_driver_sql(_SELECT + where)
-            for level, idx, h in rows:
-                found[(level, idx)] = bytes(h)
+            for level, idx, h in self.conn.exec_driver_sql(_SELECT + where).all():
+                found[(level, idx)] = h = bytes(h)
+                if self.cache is not None:
+                    self.cache.keep(level, idx, h)
         return found
 
     def subtree_hashes(self, ids: Sequence[NodeId]) -> list[bytes]:
@@ -92,29 +143,38 @@ def inclusion_node_ids(index: int, size: int) -> list[NodeId]:
     return [node for a, b in inclusion_ranges(index, size) for node in tiling(a, b)]
 
 
-def inclusion_proofs(conn: Connection, indexes: Sequence[int], size: int) -> list[list[bytes]]:
+def inclusion_proofs(
+    conn: Connection, indexes: Sequence[int], size: int, cache: NodeCache | None = None
+) -> list[list[bytes]]:
     """Inclusion proofs of many leaves in the tree of ``size``, from one batch of queries."""
     ids = [node for i in indexes for node in inclusion_node_ids(i, size)]
-    hashes = PrefetchedHashes(SqlSubtreeHashes(conn).fetch(ids))
+    hashes = PrefetchedHashes(SqlSubtreeHashes(conn, cache).fetch(ids))
     return [inclusion_proof(i, size, hashes) for i in indexes]
 
 
-def leaf_and_inclusion(conn: Connection, index: int, size: int) -> tuple[bytes, list[bytes]]:
-    """The stored leaf hash of entry ``index`` and its inclusion proof (one query)."""
+def leaf_and_inclusion(
+    conn: Connection, index: int, size: int, cache: NodeCache | None = None
+) -> tuple[bytes, list[bytes]]:
+    """The stored leaf hash of entry ``index`` and its inclusion proof (at most one query)."""
     ids = [(0, index), *inclusion_node_ids(index, size)]
-    hashes = PrefetchedHashes(SqlSubtreeHashes(conn).fetch(ids))
+    hashes = PrefetchedHashes(SqlSubtreeHashes(conn, cache).fetch(ids))
     (leaf,) = hashes.subtree_hashes([(0, index)])
     return leaf, inclusion_proof(index, size, hashes)
 
 
-def inclusion(conn: Connection, index: int, size: int) -> list[bytes]:
-    """RFC 9162 ``PATH(index, D[size])`` (one query). Raises ValueError or MissingNode."""
-    return inclusion_proof(index, size, SqlSubtreeHashes(conn))
+def inclusion(
+    conn: Connection, index: int, size: int, cache: NodeCache | None = None
+) -> list[bytes]:
+    """RFC 9162 ``PATH(index, D[size])`` (at most one query). Raises ValueError or MissingNode."""
+    return inclusion_proof(index, size, SqlSubtreeHashes(conn, cache))
 
 
-def consistency(conn: Connection, first: int, second: int) -> list[bytes]:
-    """RFC 9162 ``PROOF(first, D[second])`` (one query). Raises ValueError or MissingNode."""
-    return consistency_proof(first, second, SqlSubtreeHashes(conn))
+def consistency(
+    conn: Connection, first: int, second: int, cache: NodeCache | None = None
+) -> list[bytes]:
+    """RFC 9162 ``PROOF(first, D[second])`` (at most one query). Raises ValueError or
+    MissingNode."""
+    return consistency_proof(first, second, SqlSubtreeHashes(conn, cache))
 
 
 def root_at(conn: Connection, size: int) -> bytes:
