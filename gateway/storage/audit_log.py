@@ -301,7 +301,7 @@ class AuditLog:
                         _pragmas(
                             conn,
                             busy_timeout=SQLITE_BUSY_TIMEOUT_MS,
-                            synchronous="NORMAL",
+                            synchronous="FULL",
                             autocheckpoint=1000,
                         )
                     except SQLAlchemyError:

@@ -93,8 +93,8 @@ def test_standalone_appends_leave_pooled_sqlite_connections_as_they_were(
                 cursor.execute(f"PRAGMA {name}").fetchone()[0]
                 for name in ("synchronous", "busy_timeout", "wal_autocheckpoint")
             ]
-            # NORMAL, the engine's timeout, the default
-            assert values == [1, SQLITE_BUSY_TIMEOUT_MS, 1000]
+            # FULL (the engine's setting), the engine's timeout, the default
+            assert values == [2, SQLITE_BUSY_TIMEOUT_MS, 1000]
     finally:
         for conn in conns:
             conn.close()
