@@ -6,6 +6,7 @@ Nothing happens at import time. The lifespan opens the database, applies migrati
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import logging
@@ -198,10 +199,31 @@ def build_services(settings: Settings, *, audit: bool = True) -> RecordServices:
     )
 
 
-def create_app(settings: Settings, *, authenticate: Authenticate | None = None) -> FastAPI:
+def settle_heap() -> None:
+    """Put what start-up built out of the cyclic garbage collector's reach (``gc.freeze``).
+
+    The compiled profiles, the conformance resources and the search registry are millions
+    of objects that live as long as the process; without this, every full collection walks
+    them again, and a write path allocates enough to trigger many: about 30% of ingest CPU
+    on Synthea bundles (2026-11-23: 1,190-1,300 → 1,600-1,830 resources/s in process).
+    For a process's entry points (serve, worker, mllp, ingest), after their services are
+    built: objects frozen are never collected as cyclic garbage, so not for tests that
+    build many applications.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    authenticate: Authenticate | None = None,
+    settle: bool = False,
+) -> FastAPI:
     """Build the ASGI application. Refuses unsafe configurations before serving anything.
 
     ``authenticate`` replaces token authentication (tests that need callers of every kind).
+    ``settle``: :func:`settle_heap` once started (the served process).
     """
     if settings.auth == "disabled" and settings.env != "dev":
         raise ConfigurationError("GATEWAY_AUTH=disabled needs GATEWAY_ENV=dev")
@@ -238,6 +260,8 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None) 
         app.state.audit = services.audit
         checkpoints = CheckpointTimer(app.state.audit)
         checkpoints.start()
+        if settle:
+            settle_heap()
         try:
             yield
         finally:
@@ -287,4 +311,4 @@ def app_from_env() -> FastAPI:
     process configures its own logging here (nothing is configured at import)."""
     settings = settings_from_environment()
     configure_logging(settings.telemetry)
-    return create_app(settings)
+    return create_app(settings, settle=True)

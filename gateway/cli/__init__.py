@@ -112,7 +112,7 @@ def worker(
     import threading
 
     from gateway.api.logs import configure_logging
-    from gateway.app import build_services
+    from gateway.app import build_services, settle_heap
     from gateway.keyfile import ConfigurationError
     from gateway.sync.runtime import start_sync
     from gateway.sync.worker import Worker
@@ -123,6 +123,7 @@ def worker(
         _migrate(settings)
     services = build_services(settings)
     runtime = start_sync(settings, services)
+    settle_heap()
     try:
         runner = Worker(runtime)
     except ConfigurationError as exc:

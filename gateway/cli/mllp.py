@@ -28,7 +28,7 @@ def mllp(
 ) -> None:
     """Run the MLLP listener (HL7 v2 over TCP), one ACK per message."""
     from gateway.api.logs import configure_logging
-    from gateway.app import build_services
+    from gateway.app import build_services, settle_heap
     from gateway.cli import load_settings
     from gateway.intake import Intake, sender_for
     from gateway.mllp import IntakeHandler, MllpServer
@@ -56,6 +56,7 @@ def mllp(
     if validator is not None:
         validator.warm()
     intake = Intake.load(services)
+    settle_heap()
     server = MllpServer(IntakeHandler(intake, sender), host=host, port=port, workers=workers)
 
     async def run() -> None:
