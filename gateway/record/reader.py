@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -129,14 +129,20 @@ class RecordReader:
         version: StoredVersion,
         action: Action = Action.SEARCH_MATCH,
         seen: dict[tuple[str, str], bool] | None = None,
+        current_numbers: Mapping[tuple[str, str], int] | None = None,
     ) -> bool:
         """May the caller see this (possibly old) version? Only if it may see the resource
         as it is now, too: a document masked or relabelled later must not show through its
-        old versions (vread, history). ``seen`` caches the verdict on current versions."""
+        old versions (vread, history). ``seen`` caches the verdict on current versions;
+        ``current_numbers`` (from :meth:`StoreTx.current_numbers`, in this transaction)
+        spares reading the current row of a version that is the current one."""
         key = (version.resource_type, version.id)
         now_visible = seen.get(key) if seen is not None else None
         if now_visible is None:
-            current = self.tx.current(*key)
+            if current_numbers is not None and current_numbers.get(key) == version.version:
+                current: StoredVersion | None = version
+            else:
+                current = self.tx.current(*key)
             if current is not None and current.version == version.version:
                 current = version  # judged once, below
             now_visible = current is not None and self.visible(current, action)

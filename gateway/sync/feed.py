@@ -47,9 +47,13 @@ def read_feed(
     with repo.reading() as reader:
         while True:
             batch = read_changes(reader.tx, position, types=types, limit=batch_size)
+            # One query for the current version numbers of the page, instead of one
+            # current-row read per change (most changes are the current version).
+            unseen = {(v.resource_type, v.id) for v in batch.versions} - seen.keys()
+            numbers = reader.tx.current_numbers(unseen)
             for version in batch.versions:
                 budget -= 1
-                if reader.visible_version(version, seen=seen):
+                if reader.visible_version(version, seen=seen, current_numbers=numbers):
                     picked.append(version)
                     if len(picked) >= limit:
                         return FeedPage(picked, batch.after(version), False)
