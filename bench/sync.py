@@ -190,6 +190,9 @@ def main() -> None:
             "GATEWAY_SYNC__STREAM_PREFIX": f"dmpgw-bench-{run}",
             "GATEWAY_SYNC__WORKER_IN_SERVER": "off",
             "GATEWAY_SYNC__FEED_LINGER_MS": str(args.linger_ms),
+            # The ten consumers share the development caller: its rate limit would time
+            # 429 answers (and their retries) as lag.
+            "GATEWAY_RATE_LIMITS__ENABLED": "false",
         }
         if args.backend == "postgresql":
             env["GATEWAY_DATABASE_URL"] = fresh_postgres(PG_ADMIN, f"dmpgw_bench_sync_{run}")
