@@ -1,7 +1,7 @@
 """CSV ingestion benchmark: rows/second through the whole intake pipeline, validation on.
 
     .venv/bin/python -m bench.ingest_csv [--backend sqlite|postgresql] [--rows 10000]
-                                         [--residents 200] [--chunk 200]
+                                         [--residents 200] [--chunk 200] [--no-freeze]
 
 Generates an EHPAD export pair in the style of ``fixtures/csv``: a roster of
 ``--residents`` residents (valid INS-NIR keys, local ids) and a vitals export of
@@ -32,7 +32,7 @@ from typing import Any
 
 from bench.server import fresh_postgres
 from gateway.access.context import AccessContext
-from gateway.app import access_rules, build_services
+from gateway.app import access_rules, build_services, settle_heap
 from gateway.auth import demo
 from gateway.auth.demo_bundle import demo_transaction
 from gateway.config import Settings
@@ -89,6 +89,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--residents", type=int, default=200)
     parser.add_argument("--chunk", type=int, default=200)
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="keep the start-up heap in the collector's reach"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dmpgw-csv-") as data_dir:
         values: dict[str, Any] = {"env": "dev", "data_dir": Path(data_dir)}
@@ -106,6 +109,8 @@ def main() -> None:
             Repository(AccessContext.dev_open(), loader),
         )
         intake = Intake.load(services, chunk_rows=args.chunk)
+        if not args.no_freeze:
+            settle_heap()  # as the served process (POST /ingest/csv) and the listener do
         sender = sender_for(demo.EHPAD_SYSTEM.context(client_id="demo-ehpad"))
         results = []
         for kind, payload, count in (
