@@ -81,8 +81,9 @@ def validate(req: FhirRequest, repo: Repository) -> FhirResponse:
         # The profile validator takes any JSON, so it reports its findings too; where the
         # structural check already named an element, its issue stands for both.
         named = {i.expression for i in structural if i.expression}
-        found = validator.validate(resource, [profile] if profile else ())
-        issues += [i for i in found if not i.expression or i.expression not in named]
+        found = validator.check(resource, [profile] if profile else ())
+        issues += [i for i in found.issues if not i.expression or i.expression not in named]
+        structural += found.structural  # malformed R4, as a write would refuse it (400)
     if structural:
         return _answer(issues)
     if mode == "update" and rid is not None:
