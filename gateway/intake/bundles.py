@@ -4,9 +4,12 @@ A file holds a transaction or batch Bundle (a tdDUI resident file is a create-on
 transaction: all or nothing) or a single resource, sent as a one-entry transaction.
 It runs through the same route table as ``POST /fhir`` with the repository bound to
 the sender; a transaction gets a Provenance like a message (the file's SHA-256, the
-sender, the resources it wrote). A refused transaction, an unreadable file or a batch
-with failed entries is quarantined (a batch's successful entries stay stored: that is
-what a batch means; the quarantine entry lists the failed ones).
+sender, the resources it wrote). A refused transaction or an unreadable file is
+quarantined whole. A batch's successful entries stay stored (that is what a batch
+means), and only its failed entries are quarantined, as a batch Bundle of their own
+with their places in the file (``details.fileEntries``): replaying it sends them alone,
+never the entries already stored a second time. A replay that still fails updates that
+quarantine entry (what still fails, and its issues) instead of adding another.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ class BundleIntake:
         received = self.services.clock()
         digest = sha256(payload)
         key = ledger.ledger_key(sender.client_id, sender.structure, "fhir", ("sha256", digest))
+        if replay is not None and replay.idempotency_key:
+            key = replay.idempotency_key  # the file's record, whatever part of it is replayed
         limits = self.services.settings.limits
         try:
             bundle = _as_bundle(
@@ -87,20 +92,23 @@ class BundleIntake:
                 repo = unit.repository(sender.ctx)
                 response = dispatch(FhirRequest("POST", [], resource=bundle, base=""), repo)
                 body: Any = orjson.loads(response.body or b"{}")
-                refs, failed = [], []
+                refs, failed, failed_at = [], [], list[int]()
                 for index, item in enumerate(body.get("entry") or []):
                     status = str((item.get("response") or {}).get("status", ""))
                     resource = item.get("resource") or {}
                     if status[:1] == "2" and resource.get("id"):
                         refs.append(f"{resource['resourceType']}/{resource['id']}")
                     elif status[:1] != "2":
+                        # Numbered as in the quarantined Bundle, which holds only these.
+                        at = len(failed_at)
+                        failed_at.append(index)
                         outcome = (item.get("response") or {}).get("outcome") or {}
                         for issue in outcome.get("issue") or []:
                             failed.append(
                                 error(
-                                    f"Bundle.entry[{index}]: {issue.get('diagnostics', status)}",
+                                    f"Bundle.entry[{at}]: {issue.get('diagnostics', status)}",
                                     code=str(issue.get("code", "processing")),
-                                    expression=f"Bundle.entry[{index}]",
+                                    expression=f"Bundle.entry[{at}]",
                                 )
                             )
                 prov = (
@@ -123,8 +131,10 @@ class BundleIntake:
                 )
                 status_: Status = "accepted" if not failed else "quarantined"
                 if failed:
-                    failures = tuple(failed)
-                    row = _quarantined(unit, sender, kind, received, payload, failures, key, name)
+                    rest = _failed_part(bundle, failed_at, replay, digest)
+                    row = _quarantine_rest(
+                        unit, sender, kind, received, rest, tuple(failed), key, name, replay
+                    )
                 else:
                     row = RowOutcome(1, status_)
                 record = ledger.LedgerRecord(
@@ -143,13 +153,8 @@ class BundleIntake:
                 )
                 if replay is not None:
                     ledger.supersede(unit.conn, record)
-                    q.set_status(
-                        unit.conn,
-                        replay.id,
-                        "replayed" if not failed else "open",
-                        received,
-                        attempted=True,
-                    )
+                    if not failed:  # else _quarantine_rest updated the entry
+                        q.set_status(unit.conn, replay.id, "replayed", received, attempted=True)
                 else:
                     ledger.add(unit.conn, [record])
                 return FileOutcome(kind, (row,), provenance=(prov,) if prov else ())
@@ -241,3 +246,68 @@ def _quarantined(
     )
     q.add(unit.conn, [stored])
     return RowOutcome(1, "quarantined", issues, stored.id)
+
+
+class _FailedPart:
+    """The failed entries of a batch, as the Bundle to keep, and where they were in the
+    file first sent (indexes into its ``entry``)."""
+
+    def __init__(self, payload: bytes, file_entries: list[int], file_sha256: str) -> None:
+        self.payload = payload
+        self.details: dict[str, Any] = {"fileEntries": file_entries, "fileSha256": file_sha256}
+
+
+def _failed_part(
+    bundle: dict[str, Any], failed_at: list[int], replay: q.QuarantineEntry | None, digest: str
+) -> _FailedPart:
+    entries = bundle.get("entry") or []
+    payload = orjson.dumps(
+        {"resourceType": "Bundle", "type": "batch", "entry": [entries[i] for i in failed_at]}
+    )
+    before = (replay.details or {}) if replay is not None else {}
+    places = before.get("fileEntries")
+    if isinstance(places, list) and len(places) == len(entries):
+        return _FailedPart(
+            payload, [places[i] for i in failed_at], before.get("fileSha256", digest)
+        )
+    return _FailedPart(payload, failed_at, digest)
+
+
+def _quarantine_rest(
+    unit: WriteUnit,
+    sender: Sender,
+    kind: str,
+    received: int,
+    rest: _FailedPart,
+    issues: tuple[IngestIssue, ...],
+    key: str,
+    name: str | None,
+    replay: q.QuarantineEntry | None,
+) -> RowOutcome:
+    """Keep a batch's failed entries: a new quarantine entry, or on a replay the same
+    one, now holding only what still fails."""
+    if replay is None:
+        stored = entry(
+            sender,
+            fmt="fhir",
+            kind=kind,
+            received=received,
+            payload=rest.payload,
+            issues=issues,
+            key=key,
+            message_id=name,
+            details=rest.details,
+        )
+        q.add(unit.conn, [stored])
+        return RowOutcome(1, "quarantined", issues, stored.id)
+    q.set_status(
+        unit.conn,
+        replay.id,
+        "open",
+        received,
+        issues=[i.to_fhir() for i in issues],
+        attempted=True,
+        payload=rest.payload,
+        details=rest.details,
+    )
+    return RowOutcome(1, "quarantined", issues, replay.id)

@@ -19,6 +19,7 @@ shrinks).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -184,14 +185,28 @@ def set_status(
     erase_payload: bool = False,
     issues: list[dict[str, Any]] | None = None,
     attempted: bool = False,
+    payload: bytes | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
+    """Set an entry's status; with ``issues``, ``payload`` or ``details``, also what a
+    new attempt found (a replayed batch keeps only what still fails)."""
     values: dict[str, Any] = {"status": status, "updated": now}
     if erase_payload:
         values["payload"] = None
         values["details"] = None
-    if issues is not None:
+    if issues is not None or payload is not None or details is not None:
         patient = conn.execute(select(_T.c.patient_id).where(_T.c.id == entry_id)).scalar()
-        values["issues"] = seal_quarantine(conn, entry_id, patient, "issues", orjson.dumps(issues))
+
+        def sealed(column: str, value: bytes) -> bytes | None:
+            return seal_quarantine(conn, entry_id, patient, column, value)
+
+        if issues is not None:
+            values["issues"] = sealed("issues", orjson.dumps(issues))
+        if payload is not None and not erase_payload:
+            values["payload"] = sealed("payload", payload)
+            values["payload_sha256"] = hashlib.sha256(payload).hexdigest()
+        if details is not None and not erase_payload:
+            values["details"] = sealed("details", orjson.dumps(details))
     if attempted:
         values["attempts"] = _T.c.attempts + 1
     conn.execute(update(_T).where(_T.c.id == entry_id).values(**values))

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+
+import orjson
 from sqlalchemy import select
 
+from gateway.access.context import AccessContext
 from gateway.auth import demo
 from gateway.intake import Intake, QuarantineDesk, QuarantineQuery
 from gateway.intake.outcome import FileOutcome
+from gateway.record.repository import Repository
 from gateway.record.services import RecordServices
+from gateway.rest.request import FhirRequest
+from gateway.rest.router import dispatch
 from gateway.storage import schema as s
 
-from .support import CSV, by_id, count, ehpad_sender, hl7, stored
+from .support import CSV, by_id, count, dev_sender, ehpad_sender, hl7, stored
 
 EHPAD_CTX = demo.EHPAD_SYSTEM.context(client_id="demo-ehpad")
 
@@ -158,3 +165,95 @@ def test_a_refused_row_in_the_middle_of_a_chunk_is_quarantined_and_the_rest_stor
     assert entry["line"] == 5
     assert entry["payload"] == f"{lines[0]}\r\n{lines[4]}\r\n", "the header, then the row"
     assert table.counts == {"accepted": 6, "duplicate": 0, "quarantined": 1}
+
+
+def _pulse(value: int, *, update_of_v1: str | None = None) -> dict[str, object]:
+    resource: dict[str, object] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "vital-signs",
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": "Patient/gaston"},
+        "effectiveDateTime": "2026-03-01T08:00:00+01:00",
+        "valueQuantity": {
+            "value": value,
+            "unit": "/min",
+            "system": "http://unitsofmeasure.org",
+            "code": "/min",
+        },
+    }
+    if update_of_v1 is None:
+        return {"request": {"method": "POST", "url": "Observation"}, "resource": resource}
+    # An update of version 1, which fails until that version exists.
+    return {
+        "request": {"method": "PUT", "url": f"Observation/{update_of_v1}", "ifMatch": 'W/"1"'},
+        "resource": {**resource, "id": update_of_v1},
+    }
+
+
+def _pulses(services: RecordServices) -> list[int]:
+    return sorted(
+        o["valueQuantity"]["value"]
+        for o in stored(services, "Observation")
+        if o["code"]["coding"][0]["code"] == "8867-4" and "valueQuantity" in o
+    )
+
+
+def test_a_batch_keeps_only_its_failed_entries_and_a_replay_never_stores_twice(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    sender = dev_sender()
+    desk_ctx = AccessContext.dev_open()
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [_pulse(71), _pulse(72, update_of_v1="pulse-72"), _pulse(73)],
+    }
+    payload = orjson.dumps(batch)
+    before = _pulses(feeding)
+    first = intake.fhir(payload, sender, name="pulses.json")
+    (row,) = first.rows
+    assert row.status == "quarantined"
+    assert _pulses(feeding) == sorted([*before, 71, 73]), "the good entries are stored"
+    desk = QuarantineDesk(intake)
+    entry = desk.show(desk_ctx, row.quarantine_id or "")
+    kept = orjson.loads(entry["payload"])
+    assert [e["resource"]["valueQuantity"]["value"] for e in kept["entry"]] == [72]
+    assert kept["type"] == "batch"
+    assert entry["details"]["fileEntries"] == [1]
+    assert entry["details"]["fileSha256"] == hashlib.sha256(payload).hexdigest()
+    assert {i["expression"][0] for i in entry["issues"]} == {"Bundle.entry[0]"}
+
+    # Still failing: the same entry is updated; nothing stored twice, no new entry.
+    again = desk.replay(desk_ctx, entry["id"])
+    assert isinstance(again, FileOutcome)
+    assert again.rows[0].status == "quarantined"
+    assert again.rows[0].quarantine_id == entry["id"]
+    assert count(feeding, s.intake_quarantine) == 1
+    assert _pulses(feeding) == sorted([*before, 71, 73])
+    assert desk.show(desk_ctx, entry["id"])["attempts"] == 2
+
+    # Once version 1 exists, the replay stores the one missing entry, and only it.
+    repo = Repository(AccessContext.dev_open(), feeding)
+    v1 = _pulse(70, update_of_v1="pulse-72")["resource"]
+    dispatch(FhirRequest("PUT", ["Observation", "pulse-72"], resource=v1, base=""), repo)
+    done = desk.replay(desk_ctx, entry["id"])
+    assert isinstance(done, FileOutcome)
+    assert done.rows[0].status == "accepted"
+    assert _pulses(feeding) == sorted([*before, 71, 72, 73])
+    assert desk.show(desk_ctx, entry["id"])["status"] == "replayed"
+    assert count(feeding, s.intake_quarantine) == 1
+    # The file, sent again, is a duplicate whose outcome is now the replay's.
+    resent = intake.fhir(payload, sender, name="pulses.json")
+    assert resent.rows[0].status == "duplicate"
+    assert resent.rows[0].first_status == "accepted"
+    assert _pulses(feeding) == sorted([*before, 71, 72, 73])
