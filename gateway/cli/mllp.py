@@ -5,6 +5,10 @@ MLLP carries no token: the listener writes as one registered client
 its residents' Group), a vendor client as the professional given by
 ``--professional``/``--profession``. An unknown or unusable client refuses to start
 (exit 2) before the port is opened.
+
+Since whoever reaches the port writes as that client, only peers whose address is in
+``--allow`` (networks, repeatable; loopback by default) are served, and at most
+``--max-connections`` at once.
 """
 
 from __future__ import annotations
@@ -25,15 +29,29 @@ def mllp(
     professional: str | None = typer.Option(None, help="idNat_PS (vendor clients)."),
     profession: str | None = typer.Option(None, help="TRE_G15 code of --professional."),
     workers: int = typer.Option(8, min=1, help="Messages processed in parallel."),
+    allow: list[str] = typer.Option(
+        [],
+        "--allow",
+        help="A network whose peers may send, e.g. 10.1.2.0/24 (repeatable; default loopback).",
+    ),
+    max_connections: int = typer.Option(64, min=1, help="Connections served at once."),
 ) -> None:
     """Run the MLLP listener (HL7 v2 over TCP), one ACK per message."""
+    import ipaddress
+
     from gateway.api.logs import configure_logging
     from gateway.app import build_services, settle_heap
     from gateway.cli import load_settings
     from gateway.intake import Intake, sender_for
     from gateway.mllp import IntakeHandler, MllpServer
+    from gateway.mllp.server import LOOPBACK
     from gateway.storage import migrate
 
+    try:
+        networks = tuple(ipaddress.ip_network(a, strict=False) for a in allow) or LOOPBACK
+    except ValueError as exc:
+        typer.echo(f"refusing to start: --allow: {exc}", err=True)
+        raise typer.Exit(2) from None
     settings = load_settings()
     ctx = caller_context(
         settings.env,
@@ -57,13 +75,20 @@ def mllp(
         validator.warm()
     intake = Intake.load(services)
     settle_heap()
-    server = MllpServer(IntakeHandler(intake, sender), host=host, port=port, workers=workers)
+    server = MllpServer(
+        IntakeHandler(intake, sender),
+        host=host,
+        port=port,
+        workers=workers,
+        allow=networks,
+        max_connections=max_connections,
+    )
 
     async def run() -> None:
         await server.start()
         typer.echo(
             f"dmp-gateway mllp: {host}:{server.bound_port} as {client} ({ctx.kind}, "
-            f"{sender.structure})",
+            f"{sender.structure}); peers from {', '.join(str(n) for n in networks)}",
             err=True,
         )
         try:

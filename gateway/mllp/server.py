@@ -9,13 +9,20 @@ so several senders are served at once, up to ``workers`` messages in parallel.
 A connection that closes mid-frame loses that partial frame only (logged); a connection
 idle for ``idle_timeout`` seconds is closed. The listener stops cleanly on
 :meth:`MllpServer.close` (pending messages finish; nothing half-written).
+
+MLLP carries no credentials, and whoever reaches the port writes as the listener's
+client: a peer is served only if its address is in ``allow`` (loopback only unless
+configured), and at most ``max_connections`` at once. Anyone else is closed at once,
+before a byte is read, and logged with their address (never with what they sent).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -23,6 +30,23 @@ from gateway.mllp.framing import FrameDecoder, frame
 
 log = logging.getLogger("gateway.mllp")
 READ_SIZE = 64 * 1024
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK: tuple[Network, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+)
+
+
+def peer_allowed(address: str, allow: Sequence[Network]) -> bool:
+    """Whether a peer's IP address is in one of the ``allow`` networks (an IPv4 address
+    mapped into IPv6, ``::ffff:a.b.c.d``, is judged as the IPv4 one)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in allow)
 
 
 class Handler(Protocol):
@@ -41,8 +65,13 @@ class MllpServer:
         workers: int = 8,
         max_frame_bytes: int = 10 * 1024 * 1024,
         idle_timeout: float | None = 600.0,
+        allow: Sequence[Network] = LOOPBACK,
+        max_connections: int = 64,
     ) -> None:
         self.handler = handler
+        self.allow = tuple(allow)
+        self.max_connections = max_connections
+        self.refused = 0
         self.host = host
         self.port = port
         self.max_frame_bytes = max_frame_bytes
@@ -95,7 +124,25 @@ class MllpServer:
             return await reader.read(READ_SIZE)
         return await asyncio.wait_for(reader.read(READ_SIZE), self.idle_timeout)
 
+    def _admit(self, writer: asyncio.StreamWriter) -> bool:
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if not peer_allowed(address, self.allow):
+            reason = "address not allowed"
+        elif len(self._tasks) >= self.max_connections:
+            reason = f"{self.max_connections} connections already open"
+        else:
+            return True
+        self.refused += 1
+        log.warning("mllp connection refused", extra={"peer": address, "reason": reason})
+        return False
+
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._admit(writer):
+            writer.close()
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                await writer.wait_closed()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._tasks[task] = False

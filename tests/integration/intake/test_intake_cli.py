@@ -104,3 +104,12 @@ def test_the_format_can_be_forced(env: Settings, tmp_path: Path) -> None:
         app, ["ingest", str(export), "--format", "csv:residents", "--finess", "750712184"]
     )
     assert forced.exit_code == 0, forced.output
+
+
+def test_the_listener_refuses_to_start_on_a_network_it_cannot_read(env: Settings) -> None:
+    ensure_demo_clients(env)
+    result = runner.invoke(
+        app, ["mllp", "--port", "0", "--client", "demo-ehpad", "--allow", "10.0.0.0/33"]
+    )
+    assert result.exit_code == 2
+    assert "--allow" in result.output and "10.0.0.0/33" in result.output

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.intake import Intake
 from gateway.mllp import IntakeHandler, MllpClient
 from gateway.mllp.framing import frame
+from gateway.mllp.server import LOOPBACK, peer_allowed
 from gateway.record.services import RecordServices
 from gateway.storage import schema as s
 
@@ -126,3 +129,67 @@ def test_random_bytes_never_take_the_listener_down(
         with MllpClient("127.0.0.1", live.port, timeout=30) as client:
             ack = client.exchange(hl7("fr-adt-a08-latin1-lf.hl7"))
     assert _msa(ack)[1] == "AA"
+
+
+def _closed_without_answer(port: int) -> bool:
+    """Connect, send a message, and see the listener close without an ACK."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(frame(hl7("fr-adt-a01-admission-ins.hl7")))
+            return sock.recv(65536) == b""
+        except ConnectionError:
+            return True
+
+
+def test_a_peer_outside_the_allowed_networks_is_closed_and_nothing_is_stored(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    before = count(feeding)
+    quarantined = count(feeding, s.intake_quarantine)
+    only_elsewhere = [ipaddress.ip_network("10.20.0.0/16")]
+    with RunningListener(IntakeHandler(intake, ehpad_sender()), allow=only_elsewhere) as live:
+        assert _closed_without_answer(live.port)
+        assert live.server.refused == 1
+    assert count(feeding) == before
+    assert count(feeding, s.intake_quarantine) == quarantined
+
+
+def test_connections_beyond_the_limit_are_closed_and_the_open_one_still_served(
+    intake: Intake,
+) -> None:
+    with (
+        RunningListener(IntakeHandler(intake, ehpad_sender()), max_connections=1) as live,
+        MllpClient("127.0.0.1", live.port) as first,
+    ):
+        ack = first.exchange(hl7("fr-adt-a01-admission-ins.hl7"))  # the first is admitted
+        assert _closed_without_answer(live.port)
+        assert live.server.refused == 1
+        assert _msa(first.exchange(hl7("fr-oru-r01-constantes-ehpad.hl7")))[1] == "AA"
+    assert _msa(ack)[1] == "AA"
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("10.0.0.1", False),
+        ("::ffff:10.0.0.1", False),
+        ("fe80::1%eth0", False),
+        ("", False),
+        ("not an address", False),
+    ],
+)
+def test_only_loopback_peers_are_allowed_by_default(address: str, allowed: bool) -> None:
+    assert peer_allowed(address, LOOPBACK) is allowed
+
+
+def test_allowed_networks_admit_their_members_only() -> None:
+    allow = [ipaddress.ip_network("10.20.0.0/16"), ipaddress.ip_network("2001:db8::/32")]
+    assert peer_allowed("10.20.255.1", allow)
+    assert peer_allowed("::ffff:10.20.0.9", allow)
+    assert peer_allowed("2001:db8::7", allow)
+    assert not peer_allowed("10.21.0.1", allow)
+    assert not peer_allowed("127.0.0.1", allow)
