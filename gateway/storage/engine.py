@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_PAGE_SIZE = 8192  # bytes, for new databases
 """How long a SQLite statement waits for a lock before the request fails with 503."""
 
 WRITE = {"gateway_write": True}
@@ -50,6 +51,11 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         # Let SQLAlchemy, not the driver, issue BEGIN (pysqlite's implicit BEGIN is DEFERRED).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
+        # Before WAL: it only takes effect on a database not yet written, and WAL fixes
+        # it for good; older databases keep theirs. Stored JSON (resource versions, audit
+        # entries of 2-3 KB) fits one row per 4 KiB page, wasting a third of the file;
+        # 8 KiB pages hold three (a million-entry audit log: 4.2 GiB -> 2.9 GiB).
+        cur.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cur.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit returns once the WAL is on disk, so what a client was told is
         # stored (201, an HL7 ACK AA) survives a power cut, not only a process crash
