@@ -139,7 +139,9 @@ def ingest(
     finess: str | None = typer.Option(None, help="FINESS of the dev caller (dev, no --source)."),
 ) -> None:
     """Ingest HL7 v2, CSV and FHIR files through the intake pipeline."""
-    from gateway.app import access_rules, build_services
+    import gc
+
+    from gateway.app import access_rules, build_services, settle_heap
     from gateway.cli import load_settings
     from gateway.storage import migrate
 
@@ -164,6 +166,9 @@ def ingest(
         if settings.migrate_on_start:
             migrate.upgrade(services.store.engine)
         intake = Intake.load(services)
+        # As the server does, for the length of the run only (the command also runs
+        # inside other processes: tests, scripts; they get their collector back).
+        settle_heap()
         files = list(_files(paths))
         tally = Tally()
         quarantined = 0
@@ -183,6 +188,7 @@ def ingest(
                 progress.advance(task)
         Console().print(_summary(tally))
     finally:
+        gc.unfreeze()
         services.store.engine.dispose()
     if quarantined:
         raise typer.Exit(1)

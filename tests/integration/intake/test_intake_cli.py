@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from pathlib import Path
 
@@ -63,6 +64,9 @@ def test_a_clean_run_exits_0_and_a_rerun_counts_duplicates(env: Settings) -> Non
     again = runner.invoke(app, args)
     assert (first.exit_code, again.exit_code) == (0, 0), first.output + again.output
     assert _row(again.output, "csv:residents") == [0, 6, 0]
+    # The run freezes the heap as the server does, and gives it back when it ends
+    # (the command may run inside a longer-lived process, such as this one).
+    assert gc.get_freeze_count() == 0
 
 
 def test_a_registered_ehpad_client_sends_as_its_system(env: Settings, tmp_path: Path) -> None:
