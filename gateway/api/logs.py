@@ -30,10 +30,11 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("gateway_request_id", default=No
 
 REDACTED = "[redacted]"
 _PATTERNS = (
-    re.compile(r"(?i)\bbearer\s+\S+"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
-    re.compile(r"(?<![0-9])[0-9]{13,15}(?![0-9])"),
+    r"(?i:\bbearer\s+\S+)",
+    r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*",
+    r"(?<![0-9])[0-9]{13,15}(?![0-9])",
 )
+_MASK = re.compile("|".join(_PATTERNS))  # one pass over each string, not one per pattern
 SENSITIVE_FIELDS = frozenset(
     {
         "authorization",
@@ -57,14 +58,14 @@ SENSITIVE_FIELDS = frozenset(
 )
 # Loggers that print SQL parameters or request URLs (with identifiers in query strings).
 QUIET = ("sqlalchemy", "httpx", "httpcore", "uvicorn.access", "hpack", "multipart")
+# Set on a record once :class:`Redaction` has masked it, so the formatter does not again.
+_MASKED = "_gateway_masked"
 # Attributes every LogRecord has; anything else came in through ``extra=``.
-_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", _MASKED}
 
 
 def redact(text: str) -> str:
-    for pattern in _PATTERNS:
-        text = pattern.sub(REDACTED, text)
-    return text
+    return _MASK.sub(REDACTED, text)
 
 
 def _clean(key: str, value: Any) -> Any:
@@ -89,6 +90,7 @@ class Redaction(logging.Filter):
         for key in list(vars(record)):
             if key not in _STANDARD:
                 setattr(record, key, _clean(key, getattr(record, key)))
+        setattr(record, _MASKED, True)
         return True
 
 
@@ -97,18 +99,20 @@ class JsonFormatter(logging.Formatter):
     "stack"}`` on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
+        masked = getattr(record, _MASKED, False)  # by the handler's Redaction filter
+        message = record.getMessage()
         out: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": message if masked else redact(message),
         }
         request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
         if request_id:
             out["request_id"] = request_id
         for key, value in vars(record).items():
             if key not in _STANDARD and key != "request_id":
-                out[key] = _clean(key, value)
+                out[key] = value if masked else _clean(key, value)
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             out["error_type"] = type(exc).__name__
