@@ -45,6 +45,8 @@ class LedgerRecord:
     ack_code: str | None = None
     quarantine_id: str | None = None
     provenance_id: str | None = None
+    content_sha256: str | None = None
+    """HL7: :func:`gateway.ingest.hl7v2.er7.content_digest` of the message."""
 
 
 _T = s.intake_message
@@ -65,6 +67,7 @@ def _row(conn: Connection, record: LedgerRecord) -> dict[str, object]:
         "response": seal_ledger(conn, record.key, record.response),
         "quarantine_id": record.quarantine_id,
         "provenance_id": record.provenance_id,
+        "content_sha256": record.content_sha256,
     }
 
 
@@ -96,6 +99,7 @@ def find(conn: Connection, keys: Sequence[str]) -> dict[str, LedgerRecord]:
                 ack_code=row.ack_code,
                 quarantine_id=row.quarantine_id,
                 provenance_id=row.provenance_id,
+                content_sha256=row.content_sha256,
             )
     return out
 

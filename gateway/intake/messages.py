@@ -4,7 +4,11 @@
 ``dmp-gateway ingest`` call. In one database transaction, under a lock on the
 message's idempotency key:
 
-1. a key already in the ledger: nothing is written; the first ACK is returned;
+1. a key already in the ledger: nothing is written; the first ACK is returned. The key
+   is the sender's control id (MSH-10); if that id was used before by a *different*
+   message (another content, MSH-7 aside), this one is not a resend: it is refused (AR,
+   ERR-3 205) and quarantined under a key of its own content, so nothing is dropped
+   behind a positive ACK and the operator can replay it;
 2. a message the parser refused (AE/AR): quarantined, its ACK recorded;
 3. identity (:mod:`gateway.intake.plan`): a conflict or an unknown patient is
    quarantined (AE, ERR-3 205 or 204);
@@ -19,12 +23,13 @@ retried. The ACK is built from the parser's header; MSA-2 echoes MSH-10.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 from gateway.errors import Conflict, GatewayError, ServiceUnavailable
 from gateway.ingest.hl7v2 import parse_hl7v2
-from gateway.ingest.issues import IngestIssue, error, warning
+from gateway.ingest.hl7v2.er7 import content_digest
+from gateway.ingest.issues import Hl7Location, IngestIssue, error, warning
 from gateway.ingest.result import AckCode, ParseResult
 from gateway.intake import ledger
 from gateway.intake import quarantine as q
@@ -49,6 +54,8 @@ from gateway.normalise import Terminology
 from gateway.record.services import RecordServices
 
 RETRIES = 3
+GW_REUSED_ID = "GW-4114"
+HL7_DUPLICATE_KEY = "205"  # HL7 table 0357: duplicate key identifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,8 @@ class Parsed:
     result: ParseResult
     key: str
     received: int
+    content: str
+    """:func:`gateway.ingest.hl7v2.er7.content_digest` of the payload."""
 
 
 class MessageIntake:
@@ -82,13 +91,18 @@ class MessageIntake:
     ) -> MessageOutcome:
         """Ingest one message (MLLP framing removed). ``replay``: retry that quarantine
         entry (the ledger's first outcome is then superseded if it is stored now)."""
-        return self.store(self.parse(payload, sender), replay=replay)
+        parsed = self.parse(payload, sender)
+        if replay is not None and replay.idempotency_key:
+            # The key it was kept under: a message that reused a control id has its own.
+            parsed = replace(parsed, key=replay.idempotency_key)
+        return self.store(parsed, replay=replay)
 
     def parse(self, payload: bytes, sender: Sender) -> Parsed:
         """The pure half of :meth:`ingest` (no database): parse, key, time of receipt."""
         received = self.services.clock()
         result = parse_hl7v2(payload, sender.source, self.terminology)
-        return Parsed(payload, sender, result, self.key(sender, result, sha256(payload)), received)
+        key = self.key(sender, result, sha256(payload))
+        return Parsed(payload, sender, result, key, received, content_digest(payload))
 
     def store(self, m: Parsed, *, replay: q.QuarantineEntry | None = None) -> MessageOutcome:
         """The database half of :meth:`ingest`: its own transaction(s), retried on 409."""
@@ -97,7 +111,7 @@ class MessageIntake:
         for _ in range(RETRIES):
             try:
                 with write_unit(self.services) as unit:
-                    return self._once(unit, payload, sender, result, key, received, replay)
+                    return self._once(unit, m, replay)
             except StageFailure as exc:
                 if isinstance(exc.error, Conflict):
                     continue
@@ -112,26 +126,46 @@ class MessageIntake:
             )
         issues = issues_of(failure)
         with write_unit(self.services) as unit:
-            first = self._first(unit, key, replay, _charset(result))
+            key, first, _reused = self._claim(unit, m, replay)
             if first is not None:
                 return first
             return self._quarantine(
-                unit, payload, sender, result, key, received, ack_code_of(failure), issues, replay
+                unit,
+                payload,
+                sender,
+                result,
+                key,
+                received,
+                ack_code_of(failure),
+                issues,
+                replay,
+                content=m.content,
             )
 
-    def _first(
-        self,
-        unit: WriteUnit,
-        key: str,
-        replay: q.QuarantineEntry | None,
-        charset: str = "utf-8",
-    ) -> MessageOutcome | None:
+    def _claim(
+        self, unit: WriteUnit, m: Parsed, replay: q.QuarantineEntry | None
+    ) -> tuple[str, MessageOutcome | None, bool]:
+        """Lock the message's key; return the key to record it under, its first outcome
+        if it was ingested already, and whether its control id names another message."""
+        key, charset = m.key, _charset(m.result)
         ledger.lock(unit.tx, [key])
         if replay is not None:
-            return None
+            return key, None, False
         hit = ledger.find(unit.conn, [key]).get(key)
         if hit is None:
-            return None
+            return key, None, False
+        if hit.content_sha256 is None or hit.content_sha256 == m.content:
+            return key, self._first(hit, charset), False  # a resend (or a row before 0008)
+        own = ledger.ledger_key(
+            m.sender.client_id, m.sender.structure, "hl7v2", ("content", m.content)
+        )
+        ledger.lock(unit.tx, [own])
+        again = ledger.find(unit.conn, [own]).get(own)
+        return own, self._first(again, charset) if again is not None else None, True
+
+    @staticmethod
+    def _first(hit: ledger.LedgerRecord, charset: str) -> MessageOutcome:
+        key = hit.key
         return MessageOutcome(
             status="duplicate",
             kind=hit.kind,
@@ -148,24 +182,56 @@ class MessageIntake:
     def in_unit(self, unit: WriteUnit, m: Parsed) -> MessageOutcome:
         """Process ``m`` inside ``unit`` (a group commit); any exception means the caller
         must roll this message back and :meth:`store` it alone."""
-        return self._once(unit, m.payload, m.sender, m.result, m.key, m.received, None)
+        return self._once(unit, m, None)
 
-    def _once(
-        self,
-        unit: WriteUnit,
-        payload: bytes,
-        sender: Sender,
-        result: ParseResult,
-        key: str,
-        received: int,
-        replay: q.QuarantineEntry | None,
-    ) -> MessageOutcome:
-        first = self._first(unit, key, replay, _charset(result))
+    def _once(self, unit: WriteUnit, m: Parsed, replay: q.QuarantineEntry | None) -> MessageOutcome:
+        payload, sender, result, received, content = (
+            m.payload,
+            m.sender,
+            m.result,
+            m.received,
+            m.content,
+        )
+        key, first, reused = self._claim(unit, m, replay)
         if first is not None:
             return first
+        if reused:
+            header = result.header
+            control_id = header.message_control_id if header is not None else ""
+            issue = error(
+                f"the control id {control_id!r} (MSH-10) was used by another message from "
+                "this sender: a resend must repeat its message unchanged, and a new message "
+                "needs a new control id; this one is kept in quarantine, unprocessed",
+                Hl7Location("MSH", 1, 10),
+                code="duplicate",
+                expression="MSH-10",
+                gateway_code=GW_REUSED_ID,
+                hl7_error=HL7_DUPLICATE_KEY,
+            )
+            return self._quarantine(
+                unit,
+                payload,
+                sender,
+                result,
+                key,
+                received,
+                "AR",
+                (issue,),
+                replay,
+                content=content,
+            )
         if not result.ok:
             return self._quarantine(
-                unit, payload, sender, result, key, received, result.ack_code, result.issues, replay
+                unit,
+                payload,
+                sender,
+                result,
+                key,
+                received,
+                result.ack_code,
+                result.issues,
+                replay,
+                content=content,
             )
         index = TxPatientIndex(unit.tx, self.services)
         planned = plan({0: result}, sender.ctx, index, group_loader(unit.tx))
@@ -191,6 +257,7 @@ class MessageIntake:
                 reason=refusal.reason,
                 details=refusal.details,
                 patient_id=refusal.patient_id,
+                content=content,
             )
         applied = Committer(unit, sender, planned).run()
         item = planned.items[0]
@@ -250,6 +317,7 @@ class MessageIntake:
             response=ack.encode("utf-8"),
             ack_code="AA",
             provenance_id=prov,
+            content_sha256=content,
         )
         if replay is not None:
             ledger.supersede(unit.conn, record)
@@ -281,6 +349,7 @@ class MessageIntake:
         issues: tuple[IngestIssue, ...],
         replay: q.QuarantineEntry | None,
         *,
+        content: str,
         reason: str = "rejected",
         details: dict[str, object] | None = None,
         patient_id: str | None = None,
@@ -331,6 +400,7 @@ class MessageIntake:
                         response=ack.encode("utf-8"),
                         ack_code=code,
                         quarantine_id=quarantine_id,
+                        content_sha256=content,
                     )
                 ],
             )

@@ -367,6 +367,9 @@ intake_message = Table(
     Column("kind", String(64), nullable=False),
     Column("message_id", String(200), nullable=True),
     Column("payload_sha256", String(64), nullable=False),
+    # HL7: the message as content (MSH-7 aside, gateway.ingest.hl7v2.er7.content_digest),
+    # to tell a resend from another message reusing the control id. NULL before 0008.
+    Column("content_sha256", String(64), nullable=True),
     Column("received", BigInteger, nullable=False),
     Column("status", String(16), nullable=False),  # accepted | duplicate | quarantined
     Column("ack_code", String(2), nullable=True),

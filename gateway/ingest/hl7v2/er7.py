@@ -28,6 +28,7 @@ structure as :func:`hl7.parse` for every sample, and that the ACKs built here pa
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -343,3 +344,23 @@ def read(text: str, charset: str = "utf-8") -> Er7Message:
     if not segments or segments[0].name != "MSH":  # pragma: no cover - _separators checks it
         raise Unreadable("first segment is not MSH")
     return Er7Message(tuple(segments), seps, charset, tuple(notes))
+
+
+def content_digest(payload: bytes | str) -> str:
+    """SHA-256 (hex) of a message as content: its segments, whatever their terminators,
+    with MSH-7 (the time the message was sent) left out, since a sender may stamp a
+    resend anew. Two payloads with one digest say the same thing; used to tell a resend
+    from a different message that reuses a control id (MSH-10). A payload that cannot be
+    read is its raw bytes."""
+    text, _charset, _note = decode(payload)
+    try:
+        seps = _separators(text)
+        lines, _notes = _lines(text, seps)
+    except Unreadable:
+        data = payload.encode("utf-8") if isinstance(payload, str) else payload
+        return hashlib.sha256(data).hexdigest()
+    msh = lines[0].split(seps.field)
+    if len(msh) > 6:
+        msh[6] = ""
+    lines[0] = seps.field.join(msh)
+    return hashlib.sha256("\r".join(lines).encode("utf-8")).hexdigest()

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from gateway.intake import Intake
+from typing import Any
+
+from gateway.auth import demo
+from gateway.intake import Intake, QuarantineDesk
+from gateway.intake.outcome import MessageOutcome
 from gateway.record.services import RecordServices
 from gateway.storage import schema as s
 
 from .support import CSV, count, ehpad_sender, hl7, pharmacist_sender, stored
+
+EHPAD_CTX = demo.EHPAD_SYSTEM.context(client_id="demo-ehpad")
 
 
 def test_same_message_twice_writes_nothing_and_returns_the_first_ack(
@@ -115,3 +121,55 @@ def test_the_same_message_delivered_concurrently_is_stored_once(
     assert sorted(o.status for o in outcomes) == ["accepted", "duplicate", "duplicate", "duplicate"]
     assert len({o.ack for o in outcomes}) == 1
     assert len(stored(feeding, "Observation")) == before + 8
+
+
+def test_a_reused_control_id_is_refused_and_kept_never_acknowledged_as_the_first(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    sender = ehpad_sender()
+    intake.hl7v2(hl7("fr-adt-a01-admission-ins.hl7"), sender)
+    original = hl7("fr-oru-r01-constantes-ehpad.hl7")
+    first = intake.hl7v2(original, sender)
+    assert first.ack_code == "AA"
+    # Another message (the next round of vitals, a pulse of 95 at 10:00) under the same
+    # control id TIL-ORU-001207.
+    other = original.replace(b"|72|bpm|", b"|95|bpm|").replace(b"20240115080000", b"20240115100000")
+    versions = count(feeding)
+    reused = intake.hl7v2(other, sender)
+    assert reused.status == "quarantined" and reused.ack_code == "AR"
+    assert reused.ack != first.ack
+    assert "|205^" in reused.ack and "MSA|AR|TIL-ORU-001207" in reused.ack
+    assert count(feeding) == versions, "nothing of it is applied"
+    desk = QuarantineDesk(intake)
+    kept = desk.show(EHPAD_CTX, reused.quarantine_id or "")
+    assert kept["payload"].encode() == other.decode("utf-8").encode()
+    assert kept["issues"][0]["expression"] == ["MSH-10"]
+
+    # Sent again, it is a duplicate of its own refusal; the original, resent with a new
+    # sending time (MSH-7), is still a duplicate of the original.
+    again = intake.hl7v2(other, sender)
+    assert (again.status, again.ack, again.quarantine_id) == (
+        "duplicate",
+        reused.ack,
+        reused.quarantine_id,
+    )
+    restamped = original.replace(b"|20240115083500|", b"|20240115090000|", 1)
+    resent = intake.hl7v2(restamped, sender)
+    assert (resent.status, resent.ack) == ("duplicate", first.ack)
+    assert count(feeding, s.intake_quarantine) == 1
+
+    # The operator replays it: it is processed under its own key, and the original's
+    # record is untouched.
+    replayed = desk.replay(EHPAD_CTX, reused.quarantine_id or "")
+    assert isinstance(replayed, MessageOutcome) and replayed.ack_code == "AA"
+    assert 95 in [o["valueQuantity"]["value"] for o in _pulses(feeding)]
+    assert intake.hl7v2(original, sender).ack == first.ack
+    assert intake.hl7v2(other, sender).status == "duplicate"
+
+
+def _pulses(services: RecordServices) -> list[dict[str, Any]]:
+    return [
+        o
+        for o in stored(services, "Observation")
+        if any(c.get("code") == "8867-4" for c in o["code"]["coding"]) and "valueQuantity" in o
+    ]
