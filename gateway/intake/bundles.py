@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import GatewayError
+from gateway.errors import ERROR_CODE_SYSTEM, GatewayError
 from gateway.fhir.json import loads
-from gateway.ingest.issues import IngestIssue, error
+from gateway.ingest.issues import GW_VALUE, IngestIssue, error
 from gateway.intake import ledger
 from gateway.intake import quarantine as q
 from gateway.intake.failures import issues_of
@@ -104,13 +104,7 @@ class BundleIntake:
                         failed_at.append(index)
                         outcome = (item.get("response") or {}).get("outcome") or {}
                         for issue in outcome.get("issue") or []:
-                            failed.append(
-                                error(
-                                    f"Bundle.entry[{at}]: {issue.get('diagnostics', status)}",
-                                    code=str(issue.get("code", "processing")),
-                                    expression=f"Bundle.entry[{at}]",
-                                )
-                            )
+                            failed.append(_entry_issue(issue, at, status))
                 prov = (
                     provenance(
                         unit,
@@ -311,3 +305,26 @@ def _quarantine_rest(
         details=rest.details,
     )
     return RowOutcome(1, "quarantined", issues, replay.id)
+
+
+def _entry_issue(issue: dict[str, Any], at: int, status: str) -> IngestIssue:
+    """An issue of a failed batch entry as the REST answer gave it (its diagnostics, its
+    gateway code, its expression in the resource), placed at ``Bundle.entry[at]`` of the
+    quarantined Bundle."""
+    codings = (issue.get("details") or {}).get("coding") or []
+    gateway_code = next(
+        (str(c.get("code")) for c in codings if c.get("system") == ERROR_CODE_SYSTEM), GW_VALUE
+    )
+    # Its place in the file's Bundle is replaced by its place in the one kept; paths in
+    # the resource (``Observation.status``) stay as they are.
+    own = [
+        e
+        for e in issue.get("expression") or []
+        if isinstance(e, str) and not e.startswith("Bundle.")
+    ]
+    return error(
+        str(issue.get("diagnostics") or f"the entry failed with HTTP {status}"),
+        code=str(issue.get("code", "processing")),
+        expression=(f"Bundle.entry[{at}]", *own),
+        gateway_code=gateway_code,
+    )

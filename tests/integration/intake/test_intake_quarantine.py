@@ -231,7 +231,11 @@ def test_a_batch_keeps_only_its_failed_entries_and_a_replay_never_stores_twice(
     assert kept["type"] == "batch"
     assert entry["details"]["fileEntries"] == [1]
     assert entry["details"]["fileSha256"] == hashlib.sha256(payload).hexdigest()
-    assert {i["expression"][0] for i in entry["issues"]} == {"Bundle.entry[0]"}
+    (issue,) = entry["issues"]
+    assert issue["expression"] == ["Bundle.entry[0]"]
+    # As the REST answer said it: its diagnostics and its gateway code (If-Match failed).
+    assert "If-Match" in issue["diagnostics"]
+    assert issue["details"]["coding"][0]["code"] == "GW-3012"
 
     # Still failing: the same entry is updated; nothing stored twice, no new entry.
     again = desk.replay(desk_ctx, entry["id"])
