@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 
 import typer
 
 from gateway.cli.ingest import caller_context
+from gateway.mllp.server import Network
 
 
 def mllp(
@@ -85,12 +87,20 @@ def mllp(
     )
 
     async def run() -> None:
-        await server.start()
+        try:
+            await server.start()
+        except OSError as exc:  # the port is taken, the address is not this host's...
+            typer.echo(f"refusing to start: cannot listen on {host}:{port}: {exc}", err=True)
+            raise typer.Exit(2) from None
         typer.echo(
             f"dmp-gateway mllp: {host}:{server.bound_port} as {client} ({ctx.kind}, "
-            f"{sender.structure}); peers from {', '.join(str(n) for n in networks)}",
+            f"{sender.structure}); peers from {', '.join(str(n) for n in networks)}; "
+            f"at most {max_connections} connections",
             err=True,
         )
+        warning = reach_warning(host, networks)
+        if warning:
+            typer.echo(f"warning: {warning}", err=True)
         try:
             await server.serve_forever()
         finally:
@@ -101,3 +111,16 @@ def mllp(
             asyncio.run(run())
     finally:
         services.store.engine.dispose()
+
+
+def reach_warning(host: str, networks: Sequence[Network]) -> str | None:
+    """What an operator should know when the bind address and ``--allow`` disagree."""
+    from gateway.mllp.server import peer_allowed
+
+    loopback_ok = peer_allowed("127.0.0.1", networks) or peer_allowed("::1", networks)
+    if host in ("localhost", "127.0.0.1", "::1") or host.startswith("127."):
+        if not loopback_ok:
+            return f"listening on {host}, where only local peers connect, but --allow admits none"
+    elif all(net.is_loopback for net in networks):
+        return f"listening on {host} but serving local peers only: add --allow NETWORK"
+    return None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import ipaddress
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,9 @@ from typer.testing import CliRunner
 
 from gateway.cli import app
 from gateway.cli.demo import ensure_demo_clients
+from gateway.cli.mllp import reach_warning
 from gateway.config import Settings
+from gateway.mllp.server import LOOPBACK
 from gateway.record.services import RecordServices
 
 from .support import CSV, HL7, INTAKE
@@ -117,3 +121,34 @@ def test_the_listener_refuses_to_start_on_a_network_it_cannot_read(env: Settings
     )
     assert result.exit_code == 2
     assert "--allow" in result.output and "10.0.0.0/33" in result.output
+
+
+def test_the_listener_says_so_when_its_port_is_taken(env: Settings) -> None:
+    ensure_demo_clients(env)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["mllp", "--port", str(port), "--client", "demo-ehpad"])
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("host", "allow", "warned"),
+    [
+        ("127.0.0.1", [], None),
+        ("127.0.0.1", ["10.1.2.0/24"], "admits none"),
+        ("127.0.0.1", ["10.1.2.0/24", "127.0.0.1/32"], None),
+        ("0.0.0.0", [], "local peers only"),  # noqa: S104 - a bind address, as text
+        ("0.0.0.0", ["10.1.2.0/24"], None),  # noqa: S104
+        ("::", ["::1/128"], "local peers only"),
+    ],
+)
+def test_a_bind_address_and_allowed_networks_that_disagree_are_pointed_out(
+    host: str, allow: list[str], warned: str | None
+) -> None:
+    networks = tuple(ipaddress.ip_network(a) for a in allow) or LOOPBACK
+    warning = reach_warning(host, networks)
+    assert (warning is None) if warned is None else (warning is not None and warned in warning)
