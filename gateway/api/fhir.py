@@ -19,11 +19,11 @@ from gateway.access.context import AccessContext
 from gateway.api.caller import authenticated
 from gateway.api.media import body_kind, check_format, response_type
 from gateway.config import Settings
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, GatewayError
 from gateway.fhir.json import _default, loads
 from gateway.record.repository import Repository
 from gateway.rest.request import FhirRequest, FhirResponse
-from gateway.rest.router import dispatch
+from gateway.rest.router import dispatch, record_refusal
 
 router = APIRouter()
 GENERAL = frozenset({"_format", "_pretty"})
@@ -41,9 +41,6 @@ def fhir_base(request: Request, settings: Settings) -> str:
 async def fhir_endpoint(request: Request, path: str = "") -> Response:
     settings: Settings = request.app.state.settings
     query = parse_qsl(request.url.query, keep_blank_values=True)
-    check_format(next((v for k, v in query if k == "_format"), None))
-    media = response_type(request.headers.get("accept"))
-    pretty = next((v for k, v in query if k == "_pretty"), "false") == "true"
     headers = {k.lower(): v for k, v in request.headers.items()}
     # Who is calling comes first: nobody gets a body parsed before they are authenticated.
     # The CapabilityStatement alone is public (discovery; it holds no data).
@@ -52,6 +49,41 @@ async def fhir_endpoint(request: Request, path: str = "") -> Response:
         ctx = AccessContext(kind="anonymous", request_id=request_id)
     else:
         ctx = await authenticated(request)
+    repo = Repository(ctx, request.app.state.services)
+    try:
+        media, pretty, resource, query = await _read_request(request, path, query, settings)
+    except GatewayError as exc:
+        # Refused before dispatch, and recorded all the same (an authenticated caller).
+        if ctx.kind != "anonymous":
+            refused = FhirRequest(
+                method=request.method,
+                segments=[unquote(s) for s in path.split("/") if s],
+                query=[(k, v) for k, v in query if k not in GENERAL],
+                base=fhir_base(request, settings),
+            )
+            await run_in_threadpool(record_refusal, refused, repo, exc)
+        raise
+    req = FhirRequest(
+        method=request.method,
+        segments=[unquote(s) for s in path.split("/") if s],
+        query=[(k, v) for k, v in query if k not in GENERAL],
+        headers=headers,
+        resource=resource,
+        base=fhir_base(request, settings),
+        content_type=request.headers.get("content-type"),
+    )
+    result: FhirResponse = await run_in_threadpool(dispatch, req, repo)
+    return _http_response(result, media, pretty, head=request.method == "HEAD")
+
+
+async def _read_request(
+    request: Request, path: str, query: list[tuple[str, str]], settings: Settings
+) -> tuple[str, bool, Any, list[tuple[str, str]]]:
+    """The answer's media type and prettiness, the body's resource, the query with any
+    form fields: each refusal a :class:`~gateway.errors.GatewayError` (400, 406, 415)."""
+    check_format(next((v for k, v in query if k == "_format"), None))
+    media = response_type(request.headers.get("accept"))
+    pretty = next((v for k, v in query if k == "_pretty"), "false") == "true"
     method = request.method
     resource: Any = None
     content_type = request.headers.get("content-type")
@@ -73,18 +105,7 @@ async def fhir_endpoint(request: Request, path: str = "") -> Response:
             ("_search", "$")
         ):
             raise BadRequest(f"{method} needs a body", code="GW-1001")
-    req = FhirRequest(
-        method=method,
-        segments=[unquote(s) for s in path.split("/") if s],
-        query=[(k, v) for k, v in query if k not in GENERAL],
-        headers=headers,
-        resource=resource,
-        base=fhir_base(request, settings),
-        content_type=content_type,
-    )
-    repo = Repository(ctx, request.app.state.services)
-    result: FhirResponse = await run_in_threadpool(dispatch, req, repo)
-    return _http_response(result, media, pretty, head=method == "HEAD")
+    return media, pretty, resource, query
 
 
 def _http_response(result: FhirResponse, media: str, pretty: bool, *, head: bool) -> Response:

@@ -148,9 +148,29 @@ def dispatch(req: FhirRequest, repo: Repository) -> FhirResponse:
 UNRECORDABLE = frozenset({"GW-5004", "GW-5005"})  # the audit log is unavailable or corrupt
 
 
+def record_refusal(req: FhirRequest, repo: Repository, exc: GatewayError) -> None:
+    """Record an interaction refused before it could be dispatched (its body unreadable,
+    a format it cannot have), as :func:`dispatch` records one refused later: named for
+    the interaction its method and path make (an operation when they make none)."""
+    if exc.code in UNRECORDABLE:
+        return
+    try:
+        code = resolve(req).interaction
+    except GatewayError:
+        code = "operation"
+    if code == "capabilities":
+        return
+    operation = req.segments[-1] if code == "operation" and req.segments else None
+    repo.interaction = Interaction(code, _raw_query(req), operation)  # type: ignore[arg-type]
+    try:
+        repo.record_failure(exc.status, exc.code)
+    finally:
+        repo.interaction = None
+
+
 def _raw_query(req: FhirRequest) -> bytes:
     path = "/".join(req.segments)
     return (f"{path}?{urlencode(req.query)}" if req.query else path).encode("utf-8")
 
 
-__all__ = ["OPERATIONS", "ROUTES", "Route", "dispatch", "resolve"]
+__all__ = ["OPERATIONS", "ROUTES", "Route", "dispatch", "record_refusal", "resolve"]

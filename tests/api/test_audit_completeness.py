@@ -148,6 +148,46 @@ def test_a_failed_write_records_its_refusal_and_nothing_else(gw: DemoGateway) ->
     assert _entries(gw, start) == [("rest", "create", 4, "normal", [])]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body", "status", "interaction"),
+    [
+        (
+            "POST",
+            "/Observation",
+            {"content-type": "application/fhir+json"},
+            b"{not json",
+            400,
+            "create",
+        ),
+        (
+            "PUT",
+            "/Patient/alice",
+            {"content-type": "application/fhir+xml"},
+            b"<Patient/>",
+            415,
+            "update",
+        ),
+        ("GET", "/Patient/alice", {"accept": "application/fhir+xml"}, None, 415, "read"),
+        ("GET", "/Patient?_format=xml", {}, None, 415, "search-type"),
+        ("POST", "/Observation", {"content-type": "application/fhir+json"}, b"", 400, "create"),
+    ],
+)
+def test_a_request_refused_before_dispatch_is_recorded_too(
+    gw: DemoGateway,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    status: int,
+    interaction: str,
+) -> None:
+    start = _size(gw)
+    with gw.client("physician", patient=ALICE) as physician:
+        r = physician.request(method, path, headers=headers, content=body)
+    assert r.status_code == status, r.text
+    assert _entries(gw, start) == [("rest", interaction, 4, "normal", [])]
+
+
 def test_auditors_search_the_log_through_fhir_and_others_cannot(gw: DemoGateway) -> None:
     with gw.client("physician", patient=ALICE) as physician:
         assert physician.get("/Patient/alice").status_code == 200
