@@ -71,6 +71,21 @@ def _from_database(data_dir: Path | None, keys: list[Any]) -> tuple[Any, list[in
     return verdict, [_note_size(n) for n in notes], head_size
 
 
+def _first_column_mismatch(data_dir: Path | None) -> tuple[int, str] | None:
+    from gateway.storage.audit_columns import mismatches
+    from gateway.storage.engine import make_engine
+    from gateway.storage.keys import open_keys
+
+    settings = _settings(data_dir)
+    engine = make_engine(settings.sqlalchemy_url)
+    open_keys(engine, settings)
+    try:
+        with engine.connect() as conn, conn.begin():  # one snapshot (PostgreSQL cursors)
+            return next(mismatches(conn), None)
+    finally:
+        engine.dispose()
+
+
 def _note_size(note: str) -> int:
     lines = note.split("\n")
     return int(lines[1]) if len(lines) > 1 and lines[1].isdigit() else -1
@@ -90,8 +105,15 @@ def verify_command(
     checkpoint: Path | None = typer.Option(
         None, "--checkpoint", exists=True, dir_okay=False, help="The checkpoints of --export."
     ),
+    skip_columns: bool = typer.Option(
+        False,
+        "--skip-columns",
+        help="With --data-dir: do not check the search columns against the entries.",
+    ),
 ) -> None:
-    """Recompute the log's root from every entry and check every signed checkpoint."""
+    """Recompute the log's root from every entry and check every signed checkpoint;
+    with --data-dir, also that the columns auditors and patients search by are those
+    the entries' bytes stand for (an edited column would hide an entry)."""
     from gateway.audit.verifier import verify_export
 
     keys = _keys(public_key)
@@ -109,6 +131,13 @@ def verify_command(
     if head_size is not None and ok and head_size > verdict.entries_checked:
         ok, first_bad = False, verdict.entries_checked
         message = f"the head counts {head_size} entries, the table holds {first_bad}"
+    if ok and export is None and not skip_columns:
+        wrong = _first_column_mismatch(data_dir)
+        if wrong is not None:
+            ok, first_bad = False, wrong[0]
+            message = f"entry {wrong[0]}: {wrong[1]} (the tree verifies; its search columns do not)"
+        else:
+            message += "; their search columns match"
     typer.echo(("OK: " if ok else "FAILED: ") + message)
     if first_bad is not None:
         typer.echo(f"first bad seq: {first_bad}")

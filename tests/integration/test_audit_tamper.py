@@ -68,6 +68,7 @@ def test_an_intact_log_verifies(
     code, out = verify_cli(settings, signer, tmp_path)
     assert code == 0, out
     assert out.startswith("OK: 300 entries match 6 checkpoints")  # 50, 100, …, 300
+    assert "their search columns match" in out
 
 
 def flip_one_byte(engine: Engine) -> None:
@@ -107,9 +108,35 @@ def replace_a_checkpoint(engine: Engine) -> None:
         )
 
 
+def hide_from_an_agent_search(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(_e).where(_e.c.seq == 77).values(agent="000000000000"))
+
+
+def change_an_outcome(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(_e).where(_e.c.seq == 79).values(outcome=8))
+
+
+def hide_from_a_patients_access_log(engine: Engine) -> None:
+    p = s.audit_patient
+    with engine.begin() as conn:
+        conn.execute(delete(p).where(p.c.seq == 90))
+
+
+def name_another_patient(engine: Engine) -> None:
+    p = s.audit_patient
+    with engine.begin() as conn:
+        conn.execute(update(p).where(p.c.seq == 91).values(patient_id="p-other"))
+
+
 @pytest.mark.parametrize(
     ("tamper", "expected"),
     [
+        (hide_from_an_agent_search, "first bad seq: 77"),
+        (change_an_outcome, "first bad seq: 79"),
+        (hide_from_a_patients_access_log, "first bad seq: 90"),
+        (name_another_patient, "first bad seq: 91"),
         (flip_one_byte, "first bad seq: 123"),
         (flip_one_byte_and_its_leaf, "first bad seq: 100"),  # between checkpoints 100 and 150
         (delete_one_in_the_middle, "first bad seq: 150"),
