@@ -146,8 +146,16 @@ def time_verify(data_dir: Path) -> None:
     ):
         started = time.perf_counter()
         result = subprocess.run(
-            [*pin, exe, "audit", "verify", "--data-dir", str(data_dir), "--public-key", str(keys)]
-            + extra,
+            [
+                *pin,
+                exe,
+                "audit",
+                "verify",
+                "--data-dir",
+                str(data_dir),
+                "--public-key",
+                *[str(keys), *extra],
+            ],
             env=env,
             capture_output=True,
             text=True,
