@@ -171,7 +171,15 @@ _register_groups()
 
 
 def main() -> None:
-    app(prog_name="dmp-gateway")
+    """The ``dmp-gateway`` entry point: a configuration error is one line and exit 2,
+    whichever command meets it, never a traceback."""
+    from gateway.keyfile import ConfigurationError
+
+    try:
+        app(prog_name="dmp-gateway")
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,7 +3,10 @@ checkpoint commands, and the shutdown checkpoint of a live server."""
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -103,6 +106,32 @@ def test_verify_usage_errors_exit_2(settings: Settings, tmp_path: Path) -> None:
         settings, "audit", "verify", "--public-key", str(keys), "--export", str(export)
     )
     assert result.returncode == 2
+
+
+def test_a_configuration_error_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """Verifying a production database without its key-encryption key: exit 2, why."""
+    from gateway.storage import migrate
+    from gateway.storage.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite3'}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    keys = tmp_path / "keys.txt"
+    keys.write_text(Signer.generate("x.example/log").verifier_key.to_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env |= {"GATEWAY_ENV": "prod", "GATEWAY_DATA_DIR": str(tmp_path)}
+    args = ["audit", "verify", "--data-dir", str(tmp_path), "--public-key", str(keys)]
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("configuration error: "), result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
 
 
 def test_a_server_signs_what_is_pending_when_it_stops(
