@@ -100,7 +100,9 @@ class FileIntake:
             rows.append(row(accepted.line, accepted.raw, result=accepted.result))
         rows.sort(key=lambda r: r.line)
         file_errors = tuple(i for i in parsed.issues if i.is_error)
-        if not rows and file_errors:
+        if file_errors:
+            # A header that lacks what the kind needs (a file sent as the wrong kind):
+            # no record can be mapped, so the file is kept once, not once per record.
             outcome = whole_file(self.services, payload, facts, file_errors)
             return FileOutcome(
                 kind=f"csv:{kind}",

@@ -261,3 +261,22 @@ def test_a_batch_keeps_only_its_failed_entries_and_a_replay_never_stores_twice(
     assert resent.rows[0].status == "duplicate"
     assert resent.rows[0].first_status == "accepted"
     assert _pulses(feeding) == sorted([*before, 71, 72, 73])
+
+
+def test_a_file_sent_as_the_wrong_kind_is_kept_once_not_once_per_record(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    sender = ehpad_sender()
+    intake.csv((CSV / "residents.csv").read_bytes(), "residents", sender)
+    versions = count(feeding)
+    payload = (CSV / "vitals-long.csv").read_bytes()
+    outcome = intake.csv(payload, "administrations", sender, name="vitals.csv")
+    assert outcome.unreadable and outcome.rows == ()
+    assert any("column" in i.diagnostics for i in outcome.issues if i.is_error)
+    assert count(feeding) == versions, "nothing stored"
+    assert count(feeding, s.intake_quarantine) == 1, "one entry: the file"
+    kept = QuarantineDesk(intake).show(EHPAD_CTX, outcome.file_quarantine or "")
+    assert kept["payload"].encode("utf-8") == payload
+    again = intake.csv(payload, "administrations", sender, name="vitals.csv")
+    assert again.file_quarantine == outcome.file_quarantine
+    assert count(feeding, s.intake_quarantine) == 1
