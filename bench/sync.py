@@ -179,6 +179,11 @@ def main() -> None:
     parser.add_argument("--validation", choices=["strict", "off"], default="strict")
     parser.add_argument("--warmup", type=int, default=5000, help="rows written before measuring")
     parser.add_argument(
+        "--no-share",
+        action="store_true",
+        help="GATEWAY_SYNC__FEED_SHARE_READS=false: each feed caller reads alone",
+    )
+    parser.add_argument(
         "--profile",
         metavar="PATH",
         help="sample the server with py-spy (if installed) while it serves the feed;"

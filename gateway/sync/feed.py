@@ -20,11 +20,13 @@ what is published after it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from gateway.errors import BadRequest
 from gateway.fhir.cursor import digest
+from gateway.policy import PatientFacts
 from gateway.record.repository import Repository
 from gateway.rest.paging import caller_digest
 from gateway.storage.changes import (
@@ -40,6 +42,7 @@ from gateway.storage.store import StoreTx
 from gateway.sync.feed_share import SharedReads
 
 Mark = Callable[[], "str | None"]
+T = TypeVar("T")
 
 
 def _no_mark() -> str | None:
@@ -65,16 +68,19 @@ def read_feed(
     fresh_after: float = 0.0,
     mark: Mark = _no_mark,
 ) -> FeedPage:
-    """The next page for the repository's caller. ``mark`` reads the bus's latest id (called
-    before each read that may end the page); ``share`` and ``fresh_after``: see
+    """The next page for the repository's caller. ``mark`` reads the bus's latest id (once,
+    before the read transaction begins); ``share`` and ``fresh_after``: see
     :mod:`gateway.sync.feed_share` (without them every read is the caller's own)."""
     budget = scan_limit if scan_limit is not None else max(limit * 20, 2000)
     batch_size = min(max(limit * 2, 100), budget)
     picked: list[StoredVersion] = []
     seen: dict[tuple[str, str], bool] = {}
     key_types = tuple(sorted(types)) if types else None
-    reads = _Reads(share, fresh_after, mark if share is not None else _once(mark))
+    began = share.now() if share is not None else 0.0
+    reads = _Reads(share, fresh_after, began, mark())
     with repo.reading() as reader:
+        if share is not None:
+            reader.share_facts(reads.patient_facts)
         while True:
             batch, batch_mark = reads.batch(reader.tx, position, key_types, batch_size)
             for version in batch.versions:
@@ -90,40 +96,39 @@ def read_feed(
                 return FeedPage(picked, position, True, batch_mark)
 
 
-def _once(mark: Mark) -> Mark:
-    """``mark`` read once, before the first read (unshared reads share the caller's mark)."""
-    taken: list[str | None] = []
-
-    def first() -> str | None:
-        if not taken:
-            taken.append(mark())
-        return taken[0]
-
-    return first
-
-
 class _Reads:
-    """The unfiltered reads of one page, shared or not."""
+    """The unfiltered reads of one page: shared (see :mod:`gateway.sync.feed_share`), or
+    the caller's own. ``began``: when the caller's transaction began; ``mark``: the bus
+    mark taken after that and before the transaction."""
 
-    def __init__(self, share: SharedReads | None, fresh_after: float, mark: Mark) -> None:
+    def __init__(
+        self, share: SharedReads | None, fresh_after: float, began: float, mark: str | None
+    ) -> None:
         self._share = share
         self._fresh_after = fresh_after
+        self._began = began
         self._mark = mark
+
+    def _read(self, key: Hashable, compute: Callable[[], T]) -> tuple[T, str | None]:
+        if self._share is None:
+            return compute(), self._mark
+        got = self._share.read(
+            key,
+            fresh_after=self._fresh_after,
+            began=self._began,
+            mark=self._mark,
+            compute=compute,
+        )
+        return got.value, got.mark
 
     def horizon(self, tx: StoreTx) -> tuple[str | None, str | None]:
         """A snapshot to close a new window with (PostgreSQL), and the mark before it."""
         if tx.dialect != "postgresql":
             return None, None
-        if self._share is None:
-            mark = self._mark()
-            return take_snapshot(tx), mark
-        got = self._share.read(
-            ("horizon",),
-            fresh_after=self._fresh_after,
-            mark=self._mark,
-            compute=lambda: take_snapshot(tx),
-        )
-        return got.value, got.mark
+        return self._read(("horizon",), lambda: take_snapshot(tx))
+
+    def patient_facts(self, patient_id: str, load: Callable[[], PatientFacts]) -> PatientFacts:
+        return self._read(("patient-facts", patient_id), load)[0]
 
     def batch(
         self, tx: StoreTx, position: FeedPosition, types: tuple[str, ...] | None, size: int
@@ -134,21 +139,10 @@ class _Reads:
             hi, mark = self.horizon(tx)
             if hi is not None and position.lo is not None and not snapshot_covers(hi, position.lo):
                 hi = mark = None  # read_changes takes a snapshot of its own
-
-        def compute() -> ChangeBatch:
-            return read_changes(tx, position, types=types, limit=size, hi=hi)
-
-        if self._share is None:
-            batch_mark = self._mark()
-            batch = compute()
-        else:
-            got = self._share.read(
-                ("changes", position, types, size, hi),
-                fresh_after=self._fresh_after,
-                mark=self._mark,
-                compute=compute,
-            )
-            batch, batch_mark = got.value, got.mark
+        batch, batch_mark = self._read(
+            ("changes", position, types, size, hi),
+            lambda: read_changes(tx, position, types=types, limit=size, hi=hi),
+        )
         if hi is not None and batch.hi == hi:
             return batch, mark  # the window ends at the shared snapshot: its mark
         return batch, batch_mark
@@ -159,8 +153,9 @@ def start_now(
 ) -> FeedPosition:
     """A position after everything committed so far (with ``share``: at the snapshot that
     closes the windows of callers reading now, so they all read on together)."""
+    began = share.now() if share is not None else 0.0
     with repo.reading() as reader:
-        hi, _ = _Reads(share, fresh_after, _no_mark).horizon(reader.tx)
+        hi, _ = _Reads(share, fresh_after, began, None).horizon(reader.tx)
         return current_position(reader.tx, hi=hi)
 
 

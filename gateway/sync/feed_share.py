@@ -5,16 +5,17 @@ over the same rows, open (decrypt) the same content and read the same current ve
 numbers. :class:`SharedReads` lets the first caller do that read and the others reuse it.
 Only what is the same for every caller is shared: the *unfiltered* rows of
 :func:`gateway.storage.changes.read_changes` for one (position, ``_type`` filter, batch
-size), and the snapshot that closes a new window. The access decision, and everything
-else in the answer, stays with each caller's own repository.
+size), the snapshot that closes a new window, and a patient's access facts (what the
+rules need to know about the patient, the same whoever asks). The access decision, and
+everything else in the answer, stays with each caller's own repository.
 
 **Freshness.** A caller gives the moment its need began (``fresh_after``: when its request
-arrived, or when its long-poll woke). It is given only a read that *started* at or after
-that moment, and the bus mark taken just before that read began: so what it receives is
-exactly what it could have read itself at some instant of its own request, and a commit
-the read missed was published after that mark and wakes the caller's next wait. Never a
-read from before the caller's need, so never stale data, and an erasure or a masking is
-seen by the next need that follows it.
+arrived, or when its long-poll woke). It is given only a read made in a transaction that
+*began* at or after that moment, and the bus mark taken just before that transaction: so
+what it receives is exactly what it could have read itself at some instant of its own
+request, and a commit the read missed was published after that mark and wakes the
+caller's next wait. Never a read from before the caller's need, so never stale data, and
+an erasure or a masking is seen by the next need that follows it.
 
 **Single flight.** Callers asking for the same key while its read runs wait for it
 instead of running it again. A read that fails is not shared: the waiters read
@@ -38,7 +39,7 @@ T = TypeVar("T")
 
 @dataclass(slots=True)
 class _Slot(Generic[T]):
-    started: float  # monotonic time at which the read began (before its mark was taken)
+    started: float  # when the reading transaction began (before its mark was taken)
     mark: str | None
     done: threading.Event = field(default_factory=threading.Event)
     value: T | None = None
@@ -67,6 +68,8 @@ class SharedReads:
         self._clock = clock
         self._lock = threading.Lock()
         self._slots: dict[Hashable, _Slot[object]] = {}
+        self.run = 0  # reads run (counters for tests and metrics; approximate under threads)
+        self.shared = 0  # reads given to a caller other than the one that ran them
 
     def now(self) -> float:
         return self._clock()
@@ -76,24 +79,28 @@ class SharedReads:
         key: Hashable,
         *,
         fresh_after: float,
-        mark: Callable[[], str | None],
+        began: float,
+        mark: str | None,
         compute: Callable[[], T],
     ) -> Shared[T]:
         """The value of ``key`` read at or after ``fresh_after``: another caller's, or
-        ``compute()`` run now (``mark()`` is called just before it)."""
+        ``compute()`` run now. ``began`` is when the transaction ``compute`` reads in
+        began (before its first statement, so its data is no older), ``mark`` the bus
+        mark taken after ``began`` and before that transaction."""
         while True:
             with self._lock:
                 slot = self._slots.get(key)
                 if slot is None or slot.started < fresh_after or slot.failed:
-                    own: _Slot[object] = _Slot(started=self._clock(), mark=None)
+                    own: _Slot[object] = _Slot(started=began, mark=mark)
                     self._slots[key] = own
-                    self._prune(own.started)
+                    self._prune(self._clock())
                     break
             slot.done.wait()
             if not slot.failed:
+                self.shared += 1
                 return Shared(slot.value, slot.mark, True)  # type: ignore[arg-type]
+        self.run += 1
         try:
-            own.mark = mark()
             value = compute()
         except BaseException:
             own.failed = True

@@ -29,15 +29,8 @@ def _names(page: FeedPage) -> list[str]:
     ]
 
 
-def _marks(runtime: SyncRuntime, taken: list[str]) -> Callable[[], str | None]:
-    """The bus mark, noting each time it is taken (once per read actually run)."""
-
-    def mark() -> str | None:
-        value = runtime.bus.latest(CHANGES)
-        taken.append(value)
-        return value
-
-    return mark
+def _mark(runtime: SyncRuntime) -> Callable[[], str | None]:
+    return lambda: runtime.bus.latest(CHANGES)
 
 
 def _read(
@@ -46,7 +39,6 @@ def _read(
     position: FeedPosition,
     share: SharedReads,
     since: float,
-    marks: list[str],
 ) -> FeedPage:
     return read_feed(
         Repository(ctx, runtime.services),
@@ -55,7 +47,7 @@ def _read(
         limit=100,
         share=share,
         fresh_after=since,
-        mark=_marks(runtime, marks),
+        mark=_mark(runtime),
     )
 
 
@@ -65,11 +57,10 @@ def test_two_ehpads_woken_together_share_the_read_and_see_only_their_own(
     load_two_ehpads(runtime)
     share = SharedReads()
     since = share.now()
-    marks_a: list[str] = []
-    marks_b: list[str] = []
-    page_a = _read(runtime, CONTEXT_A, FeedPosition(), share, since, marks_a)
-    page_b = _read(runtime, CONTEXT_B, FeedPosition(), share, since, marks_b)
-    assert marks_a and not marks_b, "B reused A's reads"
+    page_a = _read(runtime, CONTEXT_A, FeedPosition(), share, since)
+    ran = share.run
+    page_b = _read(runtime, CONTEXT_B, FeedPosition(), share, since)
+    assert ran and share.run == ran and share.shared >= 1, "B reused A's reads"
     a, b = _names(page_a), _names(page_b)
     assert "Patient/gaston@gaston" in a and "Group/ehpad-a" in a
     assert all("bruno" not in x and "alice" not in x and "ehpad-b" not in x for x in a)
@@ -80,7 +71,7 @@ def test_two_ehpads_woken_together_share_the_read_and_see_only_their_own(
     )
     assert _names(alone_b) == b, "sharing changes nothing in what B receives"
     assert page_a.caught_up and page_b.caught_up
-    assert page_a.mark == page_b.mark == marks_a[0]
+    assert page_a.mark == page_b.mark == runtime.bus.latest(CHANGES)
 
 
 def test_concurrent_callers_with_different_rights(runtime: SyncRuntime) -> None:
@@ -100,7 +91,7 @@ def test_concurrent_callers_with_different_rights(runtime: SyncRuntime) -> None:
         got: list[str] = []
         position = FeedPosition()
         while True:
-            page = _read(runtime, contexts[i], position, share, since, [])
+            page = _read(runtime, contexts[i], position, share, since)
             got += _names(page)
             position = page.position
             if page.caught_up:
@@ -131,36 +122,37 @@ def test_concurrent_callers_with_different_rights(runtime: SyncRuntime) -> None:
 def test_a_read_from_before_the_callers_need_is_not_reused(runtime: SyncRuntime) -> None:
     dev = load_two_ehpads(runtime)
     share = SharedReads()
-    first = _read(runtime, CONTEXT_A, FeedPosition(), share, share.now(), [])
+    first = _read(runtime, CONTEXT_A, FeedPosition(), share, share.now())
     with dev.writing() as w:
         w.create(heart_rate("gaston", 99))
     # A caller whose need began before that read may be given it, with the mark taken
     # before it: the write published since then wakes its long-poll at once.
-    marks: list[str] = []
-    early = _read(runtime, CONTEXT_A, FeedPosition(), share, 0.0, marks)
-    assert not marks and _names(early) == _names(first)
+    ran = share.run
+    early = _read(runtime, CONTEXT_A, FeedPosition(), share, 0.0)
+    assert share.run == ran and _names(early) == _names(first)
     assert early.mark == first.mark != runtime.bus.latest(CHANGES)
     # A caller whose need began after the write gets a read of its own, with the write.
-    late = _read(runtime, CONTEXT_A, FeedPosition(), share, share.now(), marks)
+    late = _read(runtime, CONTEXT_A, FeedPosition(), share, share.now())
+    assert share.run > ran
     assert len(late.versions) == len(first.versions) + 1
     assert late.versions[-1].resource_type == "Observation"
-    assert marks and late.mark == runtime.bus.latest(CHANGES)
+    assert late.mark == runtime.bus.latest(CHANGES)
 
 
 def test_a_move_seen_by_callers_woken_together(runtime: SyncRuntime) -> None:
     dev = load_two_ehpads(runtime)
     share = SharedReads()
     since = share.now()
-    at_a = _read(runtime, CONTEXT_A, FeedPosition(), share, since, []).position
-    at_b = _read(runtime, CONTEXT_B, FeedPosition(), share, since, []).position
+    at_a = _read(runtime, CONTEXT_A, FeedPosition(), share, since).position
+    at_b = _read(runtime, CONTEXT_B, FeedPosition(), share, since).position
     with dev.writing() as w:
         w.update("Group", "ehpad-a", group("ehpad-a", []))
         w.update("Group", "ehpad-b", group("ehpad-b", ["bruno", "gaston"]))
     with dev.writing() as w:
         w.create(heart_rate("gaston", 90))
     since = share.now()
-    after_a = _names(_read(runtime, CONTEXT_A, at_a, share, since, []))
-    after_b = _names(_read(runtime, CONTEXT_B, at_b, share, since, []))
+    after_a = _names(_read(runtime, CONTEXT_A, at_a, share, since))
+    after_b = _names(_read(runtime, CONTEXT_B, at_b, share, since))
     assert after_a == ["Group/ehpad-a"]
     assert "Group/ehpad-b" in after_b and any(x.endswith("@gaston") for x in after_b)
 
@@ -176,10 +168,10 @@ def test_start_now_callers_together_read_on_together(runtime: SyncRuntime) -> No
         w.create(heart_rate("gaston", 91))
         w.create(heart_rate("bruno", 92))
     since = share.now()
-    marks_b: list[str] = []
-    page_a = _read(runtime, CONTEXT_A, now_a, share, since, [])
-    page_b = _read(runtime, CONTEXT_B, now_b, share, since, marks_b)
-    assert not marks_b
+    page_a = _read(runtime, CONTEXT_A, now_a, share, since)
+    ran = share.run
+    page_b = _read(runtime, CONTEXT_B, now_b, share, since)
+    assert share.run == ran, "B reused A's reads"
     assert _names(page_a) == [f"Observation/{page_a.versions[0].id}@gaston"]
     assert _names(page_b) == [f"Observation/{page_b.versions[0].id}@bruno"]
 

@@ -27,29 +27,33 @@ def test_a_read_begun_after_the_need_is_shared_with_its_mark() -> None:
         calls.append("x")
         return "again"
 
-    first = share.read("k", fresh_after=clock.t, mark=lambda: "m1", compute=lambda: "rows")
+    need = clock.t
+    first = share.read("k", fresh_after=need, began=need, mark="m1", compute=lambda: "rows")
     clock.t += 0.01
-    second = share.read("k", fresh_after=clock.t - 0.01, mark=lambda: "m2", compute=again)
+    second = share.read("k", fresh_after=need, began=clock.t, mark="m2", compute=again)
     assert (first.value, first.mark, first.reused) == ("rows", "m1", False)
     assert (second.value, second.mark, second.reused) == ("rows", "m1", True)
     assert calls == []
+    assert (share.run, share.shared) == (1, 1)
 
 
 def test_a_read_begun_before_the_need_is_not_shared() -> None:
     clock = Clock()
     share = SharedReads(clock=clock)
-    share.read("k", fresh_after=clock.t, mark=lambda: "m1", compute=lambda: "old")
+    share.read("k", fresh_after=clock.t, began=clock.t, mark="m1", compute=lambda: "old")
     clock.t += 0.01
-    later = share.read("k", fresh_after=clock.t, mark=lambda: "m2", compute=lambda: "new")
+    later = share.read("k", fresh_after=clock.t, began=clock.t, mark="m2", compute=lambda: "new")
     assert (later.value, later.mark, later.reused) == ("new", "m2", False)
 
 
 def test_keys_do_not_mix() -> None:
     clock = Clock()
     share = SharedReads(clock=clock)
-    share.read(("changes", "Observation"), fresh_after=0, mark=lambda: None, compute=lambda: "o")
+    share.read(
+        ("changes", "Observation"), fresh_after=0, began=clock.t, mark=None, compute=lambda: "o"
+    )
     other = share.read(
-        ("changes", "Patient"), fresh_after=0, mark=lambda: None, compute=lambda: "p"
+        ("changes", "Patient"), fresh_after=0, began=clock.t, mark=None, compute=lambda: "p"
     )
     assert other.value == "p" and not other.reused
 
@@ -62,8 +66,8 @@ def test_a_failed_read_is_not_shared() -> None:
         raise RuntimeError("database down")
 
     with pytest.raises(RuntimeError):
-        share.read("k", fresh_after=clock.t, mark=lambda: None, compute=fail)
-    again = share.read("k", fresh_after=clock.t, mark=lambda: None, compute=lambda: "rows")
+        share.read("k", fresh_after=clock.t, began=clock.t, mark=None, compute=fail)
+    again = share.read("k", fresh_after=clock.t, began=clock.t, mark=None, compute=lambda: "rows")
     assert (again.value, again.reused) == ("rows", False)
 
 
@@ -81,7 +85,9 @@ def test_callers_asking_together_run_one_read() -> None:
     results: list[str] = []
 
     def ask() -> None:
-        results.append(share.read("k", fresh_after=need, mark=lambda: None, compute=compute).value)
+        results.append(
+            share.read("k", fresh_after=need, began=need, mark=None, compute=compute).value
+        )
 
     threads = [threading.Thread(target=ask) for _ in range(5)]
     for t in threads:
@@ -97,12 +103,12 @@ def test_old_reads_are_dropped() -> None:
     clock = Clock()
     share = SharedReads(clock=clock, keep=1.0, max_entries=3)
     for i in range(3):
-        share.read(i, fresh_after=0, mark=lambda: None, compute=lambda: "v")
+        share.read(i, fresh_after=0, began=clock.t, mark=None, compute=lambda: "v")
     assert len(share) == 3
-    share.read(3, fresh_after=0, mark=lambda: None, compute=lambda: "v")
+    share.read(3, fresh_after=0, began=clock.t, mark=None, compute=lambda: "v")
     assert len(share) == 3  # the oldest went
     clock.t += 2.0
-    share.read(4, fresh_after=0, mark=lambda: None, compute=lambda: "v")
+    share.read(4, fresh_after=0, began=clock.t, mark=None, compute=lambda: "v")
     assert len(share) == 1
 
 
