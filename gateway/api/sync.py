@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from gateway.access.context import AccessContext
-from gateway.api.caller import authenticated
+from gateway.api.caller import authenticated, authenticated_here
 from gateway.api.fhir import fhir_base
 from gateway.api.responses import FHIR_JSON_UTF8
 from gateway.events.bus import CHANGES
@@ -35,7 +35,7 @@ from gateway.sync.export_operation import site_base
 from gateway.sync.export_status import cancel, export_file, job_status
 from gateway.sync.feed import FeedPage, decode_cursor, encode_cursor, read_feed, start_now
 from gateway.sync.feed_bundle import feed_bundle
-from gateway.sync.feed_params import parse_feed_params
+from gateway.sync.feed_params import FeedParams, parse_feed_params
 from gateway.sync.runtime import SyncRuntime
 
 router = APIRouter()
@@ -50,21 +50,13 @@ async def _caller(request: Request) -> AccessContext:
 @router.get("/sync/changes", include_in_schema=False)
 async def changes(request: Request) -> Response:
     runtime: SyncRuntime = request.app.state.sync
+    loop = asyncio.get_running_loop()
+    arrived = loop.time()
     share = runtime.feed_reads if runtime.settings.sync.feed_share_reads else None
     # Reads shared with other callers must have begun after this moment (the request's
     # arrival, then each wake-up): see gateway.sync.feed_share.
     fresh_after = runtime.feed_reads.now()
     query = parse_qsl(request.url.query, keep_blank_values=True)
-    ctx = await _caller(request)
-    params = parse_feed_params(query, runtime.settings.sync)
-    repo = Repository(ctx, runtime.services)
-    position = FeedPosition()
-    if params.cursor is not None:
-        position = decode_cursor(repo, params.cursor, params.types)
-    elif params.start_now:
-        position = await run_in_threadpool(start_now, repo, share, fresh_after)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + params.wait
 
     def mark() -> str | None:
         # Taken before a read: a commit after it wakes the wait below.
@@ -72,7 +64,7 @@ async def changes(request: Request) -> Response:
             return runtime.bus.latest(CHANGES)
         return None
 
-    def step(at: FeedPosition, since: float) -> FeedPage:
+    def step(repo: Repository, params: FeedParams, at: FeedPosition, since: float) -> FeedPage:
         return read_feed(
             repo,
             at,
@@ -83,13 +75,28 @@ async def changes(request: Request) -> Response:
             mark=mark,
         )
 
+    def first() -> tuple[Repository, FeedParams, FeedPage]:
+        # The caller's authentication and the first read in one hop to a worker thread:
+        # under load every hop waits for a core (see gateway.api.caller).
+        ctx = authenticated_here(request)
+        params = parse_feed_params(query, runtime.settings.sync)
+        repo = Repository(ctx, runtime.services)
+        position = FeedPosition()
+        if params.cursor is not None:
+            position = decode_cursor(repo, params.cursor, params.types)
+        elif params.start_now:
+            position = start_now(repo, share, fresh_after)
+        return repo, params, step(repo, params, position, fresh_after)
+
+    repo, params, page = await run_in_threadpool(first)
+    deadline = arrived + params.wait
     while True:
-        page = await run_in_threadpool(step, position, fresh_after)
         position = page.position
         remaining = deadline - loop.time()
         if page.versions or not page.caught_up or remaining <= 0:
             break
         fresh_after = await _wait(runtime, page.mark, remaining)
+        page = await run_in_threadpool(step, repo, params, position, fresh_after)
     base = fhir_base(request, runtime.settings)
     body = feed_bundle(
         base=base,
