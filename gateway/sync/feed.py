@@ -13,9 +13,9 @@ record gets short answers that still move forward (``caught_up`` is then False).
 
 With a :class:`~gateway.sync.feed_share.SharedReads`, callers woken by the same commit
 share the unfiltered reads (the window's closing snapshot, the batches of changes and the
-patients' access facts); each still decides with its own repository what it may see. The page's ``mark`` is the
-bus mark taken before the read that found the caller caught up: the long-poll waits for
-what is published after it.
+patients' access facts); each still decides with its own repository what it may see.
+The page's ``mark`` is the bus mark taken before the read that found the caller caught
+up: the long-poll waits for what is published after it.
 """
 
 from __future__ import annotations
