@@ -184,7 +184,8 @@ def read_changes(
     On PostgreSQL a position without ``hi`` opens a new window, closed by ``hi`` when it is
     given and covers the position's ``lo`` (else by a snapshot taken now). ``caught_up``
     is True only when the window read was closed now or by the ``hi`` given: a window
-    closed by an older snapshot (from a cursor) that runs out means "read on", not "wait".
+    closed by an older snapshot (from a cursor) that runs out means "read on", not "wait"
+    (and when nothing at all was left of it, the next window is read in the same call).
     """
     h = s.history
     conds = [h.c.seq > position.after]
@@ -216,6 +217,11 @@ def read_changes(
     query = stmt.where(and_(*conds)).order_by(h.c.seq).limit(limit)
     rows = tx.conn.execute(query, params).all()
     versions, current = _decode(rows, tx.conn)
+    if not versions and not fresh:
+        # What was left of an older window is empty: read on from its end at once, so a
+        # reader that only moves when it receives something (the subscription worker)
+        # does not stay at the end of a window that filled exactly its last batch.
+        return read_changes(tx, FeedPosition(lo=hi), types=types, limit=limit)
     if len(versions) < limit:  # the window is exhausted: its end is the next start
         return ChangeBatch(versions, FeedPosition(lo=hi), fresh, position, hi, current)
     last = versions[-1].seq

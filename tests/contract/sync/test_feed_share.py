@@ -9,7 +9,7 @@ from collections.abc import Callable
 from gateway.access.context import AccessContext
 from gateway.events.bus import CHANGES
 from gateway.record.repository import Repository
-from gateway.storage.changes import FeedPosition
+from gateway.storage.changes import FeedPosition, read_changes
 from gateway.sync.feed import FeedPage, read_feed, start_now
 from gateway.sync.feed_share import SharedReads
 from gateway.sync.runtime import SyncRuntime
@@ -189,5 +189,21 @@ def test_a_window_that_runs_out_reads_on(runtime: SyncRuntime) -> None:
     with dev.writing() as w:
         w.create(heart_rate("gaston", 93))
     nxt = read_feed(dev, page.position, types=None, limit=1000)
+    assert [v.resource_type for v in nxt.versions] == ["Observation"]
+    assert nxt.caught_up
+
+
+def test_read_changes_reads_on_past_an_empty_end_of_window(runtime: SyncRuntime) -> None:
+    """A reader that saves its position only when it receives something (the subscription
+    worker) is never left at the end of a window its last batch filled exactly."""
+    dev = load_two_ehpads(runtime)
+    with runtime.services.store.reader() as tx:
+        n = len(read_changes(tx, FeedPosition(), types=None, limit=1000).versions)
+        full = read_changes(tx, FeedPosition(), types=None, limit=n)
+    assert len(full.versions) == n and not full.caught_up
+    with dev.writing() as w:
+        w.create(heart_rate("gaston", 94))
+    with runtime.services.store.reader() as tx:
+        nxt = read_changes(tx, full.position, types=None, limit=n)
     assert [v.resource_type for v in nxt.versions] == ["Observation"]
     assert nxt.caught_up
