@@ -19,6 +19,7 @@ import argparse
 import multiprocessing as mp
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -35,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import orjson
 
-from bench.server import free_port, fresh_postgres, wait_ready
+from bench.server import cpu_seconds, free_port, fresh_postgres, wait_ready
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379/0"
@@ -140,7 +141,7 @@ def _cursor(bundle: dict[str, Any]) -> str:
 
 
 @contextmanager
-def server(env: dict[str, str]) -> Iterator[str]:
+def server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     port = free_port()
     exe = Path(sys.executable).with_name("dmp-gateway")
     log = Path(env["GATEWAY_DATA_DIR"]) / "server.log"
@@ -153,7 +154,7 @@ def server(env: dict[str, str]) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, proc, seconds=90, log=log)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
@@ -177,6 +178,17 @@ def main() -> None:
     parser.add_argument("--no-redis", action="store_true")
     parser.add_argument("--validation", choices=["strict", "off"], default="strict")
     parser.add_argument("--warmup", type=int, default=5000, help="rows written before measuring")
+    parser.add_argument(
+        "--no-share",
+        action="store_true",
+        help="GATEWAY_SYNC__FEED_SHARE_READS=false: each feed caller reads alone",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="sample the server with py-spy (if installed) while it serves the feed;"
+        " write its collapsed stacks to PATH",
+    )
     parser.add_argument("--linger-ms", type=int, default=20, help="GATEWAY_SYNC__FEED_LINGER_MS")
     args = parser.parse_args()
 
@@ -193,14 +205,15 @@ def main() -> None:
             # The ten consumers share the development caller: its rate limit would time
             # 429 answers (and their retries) as lag.
             "GATEWAY_RATE_LIMITS__ENABLED": "false",
+            "GATEWAY_SYNC__FEED_SHARE_READS": "false" if args.no_share else "true",
         }
         if args.backend == "postgresql":
             env["GATEWAY_DATABASE_URL"] = fresh_postgres(PG_ADMIN, f"dmpgw_bench_sync_{run}")
         if not args.no_redis:
             env["GATEWAY_REDIS_URL"] = REDIS
         try:
-            with server(env) as url:
-                seen, commits, start_at, write_end, errors = _run(url, env, args)
+            with server(env) as (url, pid):
+                seen, commits, start_at, write_end, errors, cpu = _run(url, pid, env, args)
         finally:
             if args.backend == "postgresql":
                 drop_postgres(f"dmpgw_bench_sync_{run}")
@@ -211,7 +224,7 @@ def main() -> None:
                 for key in client.scan_iter(match=f"dmpgw-bench-{run}:*"):
                     client.delete(key)
                 client.close()
-    _report(args, seen, commits, start_at, write_end, errors)
+    _report(args, seen, commits, start_at, write_end, errors, cpu)
 
 
 def analyze(env: dict[str, str]) -> None:
@@ -237,10 +250,10 @@ def drop_postgres(name: str) -> None:
     engine.dispose()
 
 
-Result = tuple[list[list[tuple[str, float]]], dict[str, float], float, float, list[str]]
+Result = tuple[list[list[tuple[str, float]]], dict[str, float], float, float, list[str], float]
 
 
-def _run(url: str, env: dict[str, str], args: argparse.Namespace) -> Result:
+def _run(url: str, pid: int, env: dict[str, str], args: argparse.Namespace) -> Result:
     """Consumers first (waiting on the feed), then the writers; wait for the deliveries."""
     httpx.put(
         url + "/fhir/Patient/bench", json={"resourceType": "Patient", "id": "bench"}, timeout=30
@@ -279,6 +292,10 @@ def _run(url: str, env: dict[str, str], args: argparse.Namespace) -> Result:
     ]
     for p in procs:
         p.start()
+    # The server's CPU from the writers' start to the last delivery: the feed's cost (the
+    # writers are other processes; the server serves nothing else meanwhile).
+    cpu_start = cpu_seconds(pid)
+    spy = _py_spy(pid, args.profile) if args.profile else None
     commits: dict[str, float] = {}
     for _ in procs:
         commits.update(queue.get(timeout=args.seconds + 600))
@@ -287,13 +304,39 @@ def _run(url: str, env: dict[str, str], args: argparse.Namespace) -> Result:
     deadline = time.time() + 30
     while time.time() < deadline and any(len({i for i, _ in s}) < len(commits) for s in seen):
         time.sleep(0.2)
+    cpu = cpu_seconds(pid) - cpu_start
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+        spy.wait(timeout=60)
     stop.set()
     polls = sum(r[0] for r in requests)
     errors.extend([] if polls else ["no poll answered"])
     print(
         f"feed answers: {polls} ({polls / max(1, len(commits)) * 1:.2f} per write, all consumers)"
     )
-    return seen, commits, start_at, max(commits.values()), errors
+    return seen, commits, start_at, max(commits.values()), errors, cpu
+
+
+def _py_spy(pid: int, path: str) -> subprocess.Popen[bytes]:
+    exe = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [
+            str(exe),
+            "record",
+            "-p",
+            str(pid),
+            "-o",
+            path,
+            "-f",
+            "raw",
+            "-r",
+            "200",
+            "--gil",
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _report(
@@ -303,6 +346,7 @@ def _report(
     start_at: float,
     write_end: float,
     errors: list[str],
+    cpu: float,
 ) -> None:
     lags: list[float] = []
     delivered = 0
@@ -342,6 +386,10 @@ def _report(
         )
         rate = delivered / max(1e-9, last_delivery - start_at)
         print(f"events/second delivered (all consumers): {rate:.0f}")
+    print(
+        f"server CPU: {cpu:.1f} s, {1e6 * cpu / max(1, delivered):.0f} µs per delivered event"
+        " (user + system, the whole server process)"
+    )
 
 
 if __name__ == "__main__":

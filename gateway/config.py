@@ -74,6 +74,11 @@ class SyncSettings(BaseModel):
         description="After a long-poll wakes, wait this long for more changes to answer "
         "with (fewer, fuller answers under load).",
     )
+    feed_share_reads: bool = Field(
+        default=True,
+        description="Feed callers woken together share the database reads of the changes "
+        "(the access decision stays per caller); off: each caller reads alone.",
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Exact origins (scheme://host[:port]) rest-hook endpoints may use.",

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from gateway.access.context import AccessContext
-from gateway.api.caller import authenticated
+from gateway.api.caller import authenticated, authenticated_here
 from gateway.api.fhir import fhir_base
 from gateway.api.responses import FHIR_JSON_UTF8
 from gateway.events.bus import CHANGES
@@ -35,7 +35,7 @@ from gateway.sync.export_operation import site_base
 from gateway.sync.export_status import cancel, export_file, job_status
 from gateway.sync.feed import FeedPage, decode_cursor, encode_cursor, read_feed, start_now
 from gateway.sync.feed_bundle import feed_bundle
-from gateway.sync.feed_params import parse_feed_params
+from gateway.sync.feed_params import FeedParams, parse_feed_params
 from gateway.sync.runtime import SyncRuntime
 
 router = APIRouter()
@@ -50,32 +50,53 @@ async def _caller(request: Request) -> AccessContext:
 @router.get("/sync/changes", include_in_schema=False)
 async def changes(request: Request) -> Response:
     runtime: SyncRuntime = request.app.state.sync
-    query = parse_qsl(request.url.query, keep_blank_values=True)
-    ctx = await _caller(request)
-    params = parse_feed_params(query, runtime.settings.sync)
-    repo = Repository(ctx, runtime.services)
-    position = FeedPosition()
-    if params.cursor is not None:
-        position = decode_cursor(repo, params.cursor, params.types)
-    elif params.start_now:
-        position = await run_in_threadpool(start_now, repo)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + params.wait
+    arrived = loop.time()
+    share = runtime.feed_reads if runtime.settings.sync.feed_share_reads else None
+    # Reads shared with other callers must have begun after this moment (the request's
+    # arrival, then each wake-up): see gateway.sync.feed_share.
+    fresh_after = runtime.feed_reads.now()
+    query = parse_qsl(request.url.query, keep_blank_values=True)
 
-    def step(at: FeedPosition) -> tuple[str | None, FeedPage]:
-        # The mark is taken before the query: a commit after it wakes the wait below.
-        mark: str | None = None
+    def mark() -> str | None:
+        # Taken before a read: a commit after it wakes the wait below.
         with contextlib.suppress(Exception):  # a bus that is down: poll the database
-            mark = runtime.bus.latest(CHANGES)
-        return mark, read_feed(repo, at, types=params.types, limit=params.limit)
+            return runtime.bus.latest(CHANGES)
+        return None
 
+    def step(repo: Repository, params: FeedParams, at: FeedPosition, since: float) -> FeedPage:
+        return read_feed(
+            repo,
+            at,
+            types=params.types,
+            limit=params.limit,
+            share=share,
+            fresh_after=since,
+            mark=mark,
+        )
+
+    def first() -> tuple[Repository, FeedParams, FeedPage]:
+        # The caller's authentication and the first read in one hop to a worker thread:
+        # under load every hop waits for a core (see gateway.api.caller).
+        ctx = authenticated_here(request)
+        params = parse_feed_params(query, runtime.settings.sync)
+        repo = Repository(ctx, runtime.services)
+        position = FeedPosition()
+        if params.cursor is not None:
+            position = decode_cursor(repo, params.cursor, params.types)
+        elif params.start_now:
+            position = start_now(repo, share, fresh_after)
+        return repo, params, step(repo, params, position, fresh_after)
+
+    repo, params, page = await run_in_threadpool(first)
+    deadline = arrived + params.wait
     while True:
-        mark, page = await run_in_threadpool(step, position)
         position = page.position
         remaining = deadline - loop.time()
         if page.versions or not page.caught_up or remaining <= 0:
             break
-        await _wait(runtime, mark, remaining)
+        fresh_after = await _wait(runtime, page.mark, remaining)
+        page = await run_in_threadpool(step, repo, params, position, fresh_after)
     base = fhir_base(request, runtime.settings)
     body = feed_bundle(
         base=base,
@@ -84,25 +105,29 @@ async def changes(request: Request) -> Response:
         cursor=encode_cursor(repo, position, params.types),
         params=query,
         now=runtime.services.clock(),
+        entries=runtime.feed_entries if share is not None else None,
     )
     return Response(body, media_type=FHIR_JSON_UTF8)
 
 
-async def _wait(runtime: SyncRuntime, mark: str | None, remaining: float) -> None:
+async def _wait(runtime: SyncRuntime, mark: str | None, remaining: float) -> float:
     """Until something is published after ``mark``, then ``feed_linger_ms`` more, so that
     one answer carries what a burst of commits wrote; a bus that fails degrades to a 1 s
-    poll of the database (the feed is read from there anyway)."""
+    poll of the database (the feed is read from there anyway). Returns the moment it woke:
+    the next read must have begun after it."""
     if mark is not None:
         try:
             woken = await runtime.bus.wait_after(CHANGES, mark, remaining)
         except Exception:
             log.warning("the bus failed during a long-poll; polling the database instead")
         else:
+            woke = runtime.feed_reads.now()
             linger = runtime.settings.sync.feed_linger_ms / 1000
             if woken and linger:
                 await asyncio.sleep(min(linger, remaining))
-            return
+            return woke
     await asyncio.sleep(min(remaining, POLL_WITHOUT_BUS))
+    return runtime.feed_reads.now()
 
 
 @router.get("/sync/jwks", include_in_schema=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -19,6 +19,9 @@ from gateway.storage.audit_search import audit_conditions, audit_count, audit_se
 from gateway.storage.records import StoredVersion
 from gateway.storage.sealing import open_audit
 from gateway.storage.store import StoreTx
+
+# (patient id, load) -> the patient's facts: loaded now, or shared (see share_facts).
+FactsSource = Callable[[str, Callable[[], PatientFacts]], PatientFacts]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,7 @@ class RecordReader:
         self._generation: int | None = None
         self.disclosed: list[StoredVersion] = []  # what the caller was shown (for the audit)
         self._memo: DecisionMemo | None = None
+        self._facts_source: FactsSource | None = None
 
     @property
     def ctx(self) -> AccessContext:
@@ -74,11 +78,24 @@ class RecordReader:
                 self._generation = tx.generation(FACT_TYPES)
             facts = cache.get(patient_id, self._generation)
         if facts is None:
-            facts = load_patient_facts(tx, patient_id, now=self.now())
+            if clean and self._facts_source is not None:
+                facts = self._facts_source(
+                    patient_id, lambda: load_patient_facts(tx, patient_id, now=self.now())
+                )
+            else:
+                facts = load_patient_facts(tx, patient_id, now=self.now())
             if cache is not None and self._generation is not None:
                 cache.put(patient_id, self._generation, facts)
         self._facts[patient_id] = facts
         return facts
+
+    def share_facts(self, source: FactsSource) -> None:
+        """Load patient facts through ``source(patient_id, load)``, which may return the
+        facts another caller loaded *after* this unit's need began (the change feed's
+        shared reads, :mod:`gateway.sync.feed_share`): facts are about the patient, the
+        same whoever asks; the decision made with them stays this caller's. Only a unit
+        that has written no fact-bearing type uses it."""
+        self._facts_source = source
 
     def _forget_facts(self) -> None:
         self._facts.clear()

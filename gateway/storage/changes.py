@@ -14,19 +14,28 @@ window is exhausted, ``hi`` becomes the next ``lo``. A transaction still running
 whatever their ``seq``; and the versions of one resource keep their order, because the
 writer of version n+1 waits on the row lock of version n (its ``seq`` is larger and it
 commits later). See https://www.postgresql.org/docs/15/functions-info.html#FUNCTIONS-PG-SNAPSHOT.
+
+A fresh window may be closed by a snapshot taken a moment earlier in another transaction
+(``read_changes(hi=…)``): any snapshot that covers ``lo`` (:func:`snapshot_covers`) is a
+valid end, and readers that share one end up at the same position, so their next reads
+are the same read (:mod:`gateway.sync.feed_share`). Each batch also carries the current
+version number of every resource in it (one join), for the rule that an old version
+shows only if the resource as it is now may be seen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, select, text
+from sqlalchemy.engine import Connection, Row
 
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
-from gateway.storage.store import HISTORY_COLUMNS, StoreTx, bulk_version
+from gateway.storage.sealing import open_resource_or_none
+from gateway.storage.store import StoreTx
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,9 @@ class ChangeBatch:
     caught_up: bool  # nothing more was committed when this batch was read
     start: FeedPosition  # where the batch was read from
     hi: str | None = None  # the snapshot closing the window read (PostgreSQL)
+    # The current version number of each (type, id) of ``versions`` that still has a
+    # current row, read by the same statement.
+    current: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def after(self, version: StoredVersion) -> FeedPosition:
         """The position right after ``version``, one of this batch's versions."""
@@ -86,14 +98,41 @@ def snapshot_xmin(snapshot: str) -> int:
     return int(parts[0])
 
 
+def _snapshot_parts(snapshot: str) -> tuple[int, frozenset[int]]:
+    snapshot_xmin(snapshot)  # validates
+    _, xmax, xip = snapshot.split(":")
+    return int(xmax), frozenset(int(x) for x in xip.split(",") if x)
+
+
+def snapshot_covers(later: str, earlier: str) -> bool:
+    """Whether every transaction visible in snapshot ``earlier`` is visible in ``later``
+    (true of any snapshot taken after ``earlier``). A transaction is visible in
+    ``xmin:xmax:xip`` when it is below ``xmax`` and not in ``xip``; ``later`` sees all that
+    ``earlier`` sees iff its ``xmax`` is not lower and every transaction it still has in
+    progress below ``earlier``'s ``xmax`` was in progress in ``earlier`` too."""
+    later_xmax, later_xip = _snapshot_parts(later)
+    earlier_xmax, earlier_xip = _snapshot_parts(earlier)
+    if later_xmax < earlier_xmax:
+        return False
+    return all(x in earlier_xip for x in later_xip if x < earlier_xmax)
+
+
+def take_snapshot(tx: StoreTx) -> str | None:
+    """A snapshot to close feed windows with (PostgreSQL; None on SQLite)."""
+    if tx.dialect != "postgresql":
+        return None
+    return _snapshot(tx)
+
+
 def _snapshot(tx: StoreTx) -> str:
     return str(tx.conn.execute(text("SELECT CAST(pg_current_snapshot() AS text)")).scalar_one())
 
 
-def current_position(tx: StoreTx) -> FeedPosition:
-    """A position after everything committed so far (``cursor=now``)."""
+def current_position(tx: StoreTx, *, hi: str | None = None) -> FeedPosition:
+    """A position after everything committed so far (``cursor=now``); on PostgreSQL,
+    ``hi`` is a snapshot taken a moment ago to use instead of a new one."""
     if tx.dialect == "postgresql":
-        return FeedPosition(lo=_snapshot(tx))
+        return FeedPosition(lo=hi or _snapshot(tx))
     last = tx.conn.execute(select(func.max(s.history.c.seq))).scalar()
     return FeedPosition(after=int(last or 0))
 
@@ -108,28 +147,65 @@ _NOT_VISIBLE_IN_LO = text(
 )
 
 
+_CURRENT = s.resource.alias("current_row")
+_FEED_COLUMNS = (  # in the order _decode unpacks them
+    s.history.c.seq,
+    s.history.c.resource_type,
+    s.history.c.id,
+    s.history.c.version,
+    s.history.c.last_updated,
+    s.history.c.deleted,
+    s.history.c.content,
+    s.history.c.patient_id,
+    s.history.c.method,
+    s.history.c.author,
+    s.history.c.author_structure,
+    s.history.c.created,
+    _CURRENT.c.version.label("current_version"),
+)
+# The join that reads each change's current version number along with it.
+_WITH_CURRENT = s.history.outerjoin(
+    _CURRENT,
+    and_(_CURRENT.c.resource_type == s.history.c.resource_type, _CURRENT.c.id == s.history.c.id),
+)
+
+
 def read_changes(
     tx: StoreTx,
     position: FeedPosition,
     *,
     types: Sequence[str] | None,
     limit: int,
+    hi: str | None = None,
 ) -> ChangeBatch:
     """Up to ``limit`` committed versions after ``position``, in delivery order (unfiltered:
-    the caller's repository decides what may be seen)."""
+    the caller's repository decides what may be seen).
+
+    On PostgreSQL a position without ``hi`` opens a new window, closed by ``hi`` when it is
+    given and covers the position's ``lo`` (else by a snapshot taken now). ``caught_up``
+    is True only when the window read was closed now or by the ``hi`` given: a window
+    closed by an older snapshot (from a cursor) that runs out means "read on", not "wait"
+    (and when nothing at all was left of it, the next window is read in the same call).
+    """
     h = s.history
     conds = [h.c.seq > position.after]
     if types:
         conds.append(h.c.resource_type.in_(list(types)))
-    stmt = select(*HISTORY_COLUMNS)
+    stmt = select(*_FEED_COLUMNS).select_from(_WITH_CURRENT)
     if tx.dialect != "postgresql":
         rows = tx.conn.execute(stmt.where(and_(*conds)).order_by(h.c.seq).limit(limit)).all()
-        versions = [bulk_version(r, tx.conn) for r in rows]
+        versions, current = _decode(rows, tx.conn)
         after = position.after
         if versions and versions[-1].seq is not None:
             after = versions[-1].seq
-        return ChangeBatch(versions, FeedPosition(after=after), len(versions) < limit, position)
-    hi = position.hi or _snapshot(tx)
+        return ChangeBatch(
+            versions, FeedPosition(after=after), len(versions) < limit, position, current=current
+        )
+    fresh = position.hi is None
+    if position.hi is not None:
+        hi = position.hi
+    elif hi is None or (position.lo is not None and not snapshot_covers(hi, position.lo)):
+        hi = _snapshot(tx)
     t = s.sync_history_tx
     stmt = stmt.join(t, t.c.seq == h.c.seq)
     params: dict[str, Any] = {"hi": hi}
@@ -140,11 +216,60 @@ def read_changes(
         params["lo"] = position.lo
     query = stmt.where(and_(*conds)).order_by(h.c.seq).limit(limit)
     rows = tx.conn.execute(query, params).all()
-    versions = [bulk_version(r, tx.conn) for r in rows]
+    versions, current = _decode(rows, tx.conn)
+    if not versions and not fresh:
+        # What was left of an older window is empty: read on from its end at once, so a
+        # reader that only moves when it receives something (the subscription worker)
+        # does not stay at the end of a window that filled exactly its last batch.
+        return read_changes(tx, FeedPosition(lo=hi), types=types, limit=limit)
     if len(versions) < limit:  # the window is exhausted: its end is the next start
-        return ChangeBatch(versions, FeedPosition(lo=hi), True, position, hi)
+        return ChangeBatch(versions, FeedPosition(lo=hi), fresh, position, hi, current)
     last = versions[-1].seq
     assert last is not None
     return ChangeBatch(
-        versions, FeedPosition(lo=position.lo, hi=hi, after=last), False, position, hi
+        versions, FeedPosition(lo=position.lo, hi=hi, after=last), False, position, hi, current
     )
+
+
+def _decode(
+    rows: Sequence[Row[Any, *tuple[Any, ...]]], conn: Connection
+) -> tuple[list[StoredVersion], dict[tuple[str, str], int]]:
+    """Rows of ``_FEED_COLUMNS`` as versions (their content opened; an erased, i.e.
+    crypto-shredded, version reads as a deletion) and the current version numbers."""
+    versions: list[StoredVersion] = []
+    current: dict[tuple[str, str], int] = {}
+    for (
+        seq,
+        rtype,
+        rid,
+        number,
+        last_updated,
+        deleted,
+        content,
+        patient_id,
+        method,
+        author,
+        author_structure,
+        created,
+        current_version,
+    ) in rows:
+        opened, erased = open_resource_or_none(conn, rtype, rid, number, patient_id, content)
+        versions.append(
+            StoredVersion(
+                resource_type=rtype,
+                id=rid,
+                version=number,
+                last_updated=last_updated,
+                deleted=bool(deleted) or erased,
+                content=opened,
+                patient_id=patient_id,
+                seq=seq,
+                method=method,
+                author=author,
+                author_structure=author_structure,
+                created=created,
+            )
+        )
+        if current_version is not None:
+            current[(rtype, rid)] = current_version
+    return versions, current

@@ -14,12 +14,16 @@ committed).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
+
+import orjson
 
 from gateway.fhir.bundle import bundle, raw
 from gateway.fhir.instant import format_instant
 from gateway.storage.records import StoredVersion
+from gateway.sync.feed_share import RecentValues
 
 
 def entry(base: str, version: StoredVersion) -> dict[str, Any]:
@@ -42,6 +46,10 @@ def entry(base: str, version: StoredVersion) -> dict[str, Any]:
     return out
 
 
+def encoded_entry(base: str, version: StoredVersion) -> orjson.Fragment:
+    return raw(orjson.dumps(entry(base, version)))
+
+
 def feed_bundle(
     *,
     base: str,
@@ -50,10 +58,24 @@ def feed_bundle(
     cursor: str,
     params: Sequence[tuple[str, str]],
     now: int,
+    entries: RecentValues[orjson.Fragment] | None = None,
 ) -> bytes:
+    """The Bundle; ``entries`` keeps the encoded entries of recent versions, for the other
+    callers served the same versions (an entry depends only on the key used: a version's
+    content never changes, and an erased one reads as a deletion, another key)."""
     own = [(k, v) for k, v in params if k not in ("cursor", "start")]
     links = [
         ("self", f"{feed_url}?{urlencode(params)}" if params else feed_url),
         ("next", f"{feed_url}?{urlencode([*own, ('cursor', cursor)])}"),
     ]
-    return bundle("history", [entry(base, v) for v in versions], now=now, links=links)
+    if entries is None:
+        items: list[Any] = [entry(base, v) for v in versions]
+    else:
+        items = [
+            entries.get(
+                (base, v.resource_type, v.id, v.version, v.deleted, v.content is None),
+                partial(encoded_entry, base, v),
+            )
+            for v in versions
+        ]
+    return bundle("history", items, now=now, links=links)

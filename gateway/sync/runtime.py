@@ -8,8 +8,10 @@ The bus is Redis Streams when ``GATEWAY_REDIS_URL`` is set, else in-process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+
+import orjson
 
 from gateway.config import Settings
 from gateway.events.bus import EventBus
@@ -18,6 +20,7 @@ from gateway.events.redis_bus import RedisBus
 from gateway.record.services import RecordServices
 from gateway.sync.access import SyncAccess
 from gateway.sync.export_files import FileExportStorage
+from gateway.sync.feed_share import RecentValues, SharedReads
 from gateway.sync.notices import NoticeQueue
 from gateway.sync.publisher import ChangePublisher
 from gateway.sync.signing import NotificationSigner, load_signer
@@ -44,6 +47,9 @@ class SyncRuntime:
     bus: EventBus
     services: RecordServices  # with sync's policy wrapper, hook and publisher
     exports: FileExportStorage
+    # The change feed's reads shared by callers woken together (gateway.sync.feed_share).
+    feed_reads: SharedReads = field(default_factory=SharedReads)
+    feed_entries: RecentValues[orjson.Fragment] = field(default_factory=RecentValues)
 
     @cached_property
     def signer(self) -> NotificationSigner:
