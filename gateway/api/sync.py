@@ -27,9 +27,12 @@ from gateway.access.context import AccessContext
 from gateway.api.caller import authenticated, authenticated_here
 from gateway.api.fhir import fhir_base
 from gateway.api.responses import FHIR_JSON_UTF8
+from gateway.errors import GatewayError
 from gateway.events.bus import CHANGES
+from gateway.record.audit_trail import Interaction, record_of
 from gateway.record.repository import Repository
 from gateway.storage.changes import FeedPosition
+from gateway.storage.records import StoredVersion
 from gateway.sync import export_operation as _export_operation  # noqa: F401 - registers $export
 from gateway.sync.export_operation import site_base
 from gateway.sync.export_status import cancel, export_file, job_status
@@ -79,14 +82,23 @@ async def changes(request: Request) -> Response:
         # The caller's authentication and the first read in one hop to a worker thread:
         # under load every hop waits for a core (see gateway.api.caller).
         ctx = authenticated_here(request)
-        params = parse_feed_params(query, runtime.settings.sync)
         repo = Repository(ctx, runtime.services)
-        position = FeedPosition()
-        if params.cursor is not None:
-            position = decode_cursor(repo, params.cursor, params.types)
-        elif params.start_now:
-            position = start_now(repo, share, fresh_after)
-        return repo, params, step(repo, params, position, fresh_after)
+        try:
+            params = parse_feed_params(query, runtime.settings.sync)
+            position = FeedPosition()
+            if params.cursor is not None:
+                position = decode_cursor(repo, params.cursor, params.types)
+            elif params.start_now:
+                position = start_now(repo, share, fresh_after)
+            return repo, params, step(repo, params, position, fresh_after)
+        except GatewayError as exc:  # refused (a bad cursor, a bad parameter): recorded
+            if exc.status < 500:
+                repo.interaction = _interaction(request)
+                try:
+                    repo.record_failure(exc.status, exc.code)
+                finally:
+                    repo.interaction = None
+            raise
 
     repo, params, page = await run_in_threadpool(first)
     deadline = arrived + params.wait
@@ -97,6 +109,9 @@ async def changes(request: Request) -> Response:
             break
         fresh_after = await _wait(runtime, page.mark, remaining)
         page = await run_in_threadpool(step, repo, params, position, fresh_after)
+    # What the answer discloses is recorded, durably, before it leaves (a 503 otherwise):
+    # one entry per answer, with one patient entity per patient of its versions.
+    await run_in_threadpool(_record, runtime, repo, _interaction(request), page.versions)
     base = fhir_base(request, runtime.settings)
     body = feed_bundle(
         base=base,
@@ -108,6 +123,27 @@ async def changes(request: Request) -> Response:
         entries=runtime.feed_entries if share is not None else None,
     )
     return Response(body, media_type=FHIR_JSON_UTF8)
+
+
+def _interaction(request: Request) -> Interaction:
+    """The feed in the audit log: a system-wide history (its Bundle type), the query as
+    sent, and the operation's name."""
+    url = request.url
+    query = url.path.lstrip("/") + (f"?{url.query}" if url.query else "")
+    return Interaction("history-system", query.encode("utf-8"), "sync-changes")
+
+
+def _record(
+    runtime: SyncRuntime,
+    repo: Repository,
+    interaction: Interaction,
+    versions: list[StoredVersion],
+) -> None:
+    audit = runtime.services.audit
+    if audit is not None:
+        audit.record_standalone(
+            record_of(interaction, repo.ctx, runtime.services.clock(), versions)
+        )
 
 
 async def _wait(runtime: SyncRuntime, mark: str | None, remaining: float) -> float:

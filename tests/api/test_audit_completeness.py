@@ -206,3 +206,34 @@ def test_auditors_search_the_log_through_fhir_and_others_cannot(gw: DemoGateway)
         assert auditor.get(f"/AuditEvent/{first['id']}").json()["id"] == first["id"]
         assert auditor.get("/AuditEvent", params={"nonsense": "1"}).status_code == 400
         assert auditor.get("/AuditEvent/999999999").status_code == 404
+
+
+def _patient_of(resource: dict[str, object]) -> str | None:
+    if resource.get("resourceType") == "Patient":
+        return str(resource["id"])
+    for name in ("subject", "patient"):
+        ref = resource.get(name)
+        if isinstance(ref, dict) and str(ref.get("reference", "")).startswith("Patient/"):
+            return str(ref["reference"]).removeprefix("Patient/")
+    return None
+
+
+def test_each_change_feed_answer_is_recorded_with_the_patients_it_disclosed(
+    gw: DemoGateway,
+) -> None:
+    start = _size(gw)
+    with gw.client("physician", patient=ALICE) as physician:
+        feed = physician.get(gw.server.url + "/sync/changes", params={"limit": "1000"})
+        bad = physician.get(gw.server.url + "/sync/changes", params={"cursor": "forged"})
+    assert feed.status_code == 200, feed.text
+    assert bad.status_code == 400
+    disclosed = {
+        p
+        for e in feed.json().get("entry", [])
+        if "resource" in e and (p := _patient_of(e["resource"])) is not None
+    }
+    assert disclosed, "the demo physician sees some of the record"
+    assert _entries(gw, start) == [
+        ("rest", "history-system", 0, "normal", sorted(disclosed)),
+        ("rest", "history-system", 4, "normal", []),
+    ]
