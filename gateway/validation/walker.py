@@ -252,7 +252,8 @@ class Walker:
     ) -> None:
         """``_name``: the id and extensions of primitive ``name`` (FHIR R4 §2.6.2.2)."""
         entry = shape.members.get(key[1:])
-        if entry is None or not entry[1].primitive:
+        # Resource.id and Element.id are FHIRPath System.String: no id, no extensions.
+        if entry is None or not entry[1].primitive or key == "_id":
             self.unknown(shape, key, value, path)
             return
         rule, tref, segment = entry

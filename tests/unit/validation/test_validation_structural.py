@@ -245,3 +245,14 @@ def test_removing_any_element_gives_one_verdict_with_or_without_profiles(
         full = validator.check(mutated).structural
         base = validator.check(mutated, base_only=True).structural
         assert bool(full) == bool(base), (path, full, base)
+
+
+def test_an_id_carries_no_extension_part(validator: Validator) -> None:
+    """Resource.id and Element.id are System.String: ``_id`` is malformed R4 (found by the
+    oracle test above: ``_id`` on an Appointment)."""
+    seed = next(s for s in SEEDS if s["resourceType"] == "Appointment")
+    resource = {**copy.deepcopy(seed), "_id": {"id": "0"}}
+    assert _r4b_refuses(resource)
+    assert validator.check(resource, base_only=True).structural
+    fine = {**copy.deepcopy(seed), "_status": {"id": "s1"}}
+    assert validator.check(fine, base_only=True).structural == []
