@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection, Row
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
 from gateway.storage.sealing import open_resource_or_none
-from gateway.storage.store import StoreTx
+from gateway.storage.store import HISTORY_COLUMNS, StoreTx
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,18 +149,7 @@ _NOT_VISIBLE_IN_LO = text(
 
 _CURRENT = s.resource.alias("current_row")
 _FEED_COLUMNS = (  # in the order _decode unpacks them
-    s.history.c.seq,
-    s.history.c.resource_type,
-    s.history.c.id,
-    s.history.c.version,
-    s.history.c.last_updated,
-    s.history.c.deleted,
-    s.history.c.content,
-    s.history.c.patient_id,
-    s.history.c.method,
-    s.history.c.author,
-    s.history.c.author_structure,
-    s.history.c.created,
+    *HISTORY_COLUMNS,
     _CURRENT.c.version.label("current_version"),
 )
 # The join that reads each change's current version number along with it.
