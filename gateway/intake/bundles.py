@@ -172,14 +172,7 @@ class BundleIntake:
         with write_unit(self.services) as unit:
             ledger.lock(unit.tx, [key])
             if replay is not None:
-                q.set_status(
-                    unit.conn,
-                    replay.id,
-                    "open",
-                    received,
-                    issues=[i.to_fhir() for i in issues],
-                    attempted=True,
-                )
+                q.reopen(unit.conn, replay.id, received, issues)
                 return FileOutcome(kind, (RowOutcome(1, "quarantined", issues, replay.id),))
             hit = ledger.find(unit.conn, [key]).get(key)
             if hit is not None:
@@ -294,16 +287,7 @@ def _quarantine_rest(
         )
         q.add(unit.conn, [stored])
         return RowOutcome(1, "quarantined", issues, stored.id)
-    q.set_status(
-        unit.conn,
-        replay.id,
-        "open",
-        received,
-        issues=[i.to_fhir() for i in issues],
-        attempted=True,
-        payload=rest.payload,
-        details=rest.details,
-    )
+    q.reopen(unit.conn, replay.id, received, issues, payload=rest.payload, details=rest.details)
     return RowOutcome(1, "quarantined", issues, replay.id)
 
 

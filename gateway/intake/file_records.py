@@ -59,14 +59,7 @@ def whole_file(
         if hit is not None and f.replay is None:
             return hit.quarantine_id or ""
         if f.replay is not None:
-            q.set_status(
-                unit.conn,
-                f.replay.id,
-                "open",
-                f.received,
-                issues=[i.to_fhir() for i in issues],
-                attempted=True,
-            )
+            q.reopen(unit.conn, f.replay.id, f.received, issues)
             return f.replay.id
         stored = entry(
             f.sender,
@@ -137,14 +130,7 @@ def quarantine_in(
     for r in rows:
         row_issues = tuple(issues) if issues is not None else r.issues
         if f.replay is not None:
-            q.set_status(
-                unit.conn,
-                f.replay.id,
-                "open",
-                f.received,
-                issues=[i.to_fhir() for i in row_issues],
-                attempted=True,
-            )
+            q.reopen(unit.conn, f.replay.id, f.received, row_issues)
             quarantine_id = f.replay.id
         else:
             stored = entry(

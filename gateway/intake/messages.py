@@ -358,14 +358,7 @@ class MessageIntake:
         kind = result.kind or "unreadable"
         if replay is not None:
             quarantine_id = replay.id
-            q.set_status(
-                unit.conn,
-                replay.id,
-                "open",
-                received,
-                issues=[i.to_fhir() for i in issues],
-                attempted=True,
-            )
+            q.reopen(unit.conn, replay.id, received, issues)
         else:
             stored = entry(
                 sender,

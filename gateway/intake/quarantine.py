@@ -30,6 +30,7 @@ from sqlalchemy import and_, insert, select, update
 from sqlalchemy.engine import Connection
 
 from gateway.crypto.errors import ContentErased
+from gateway.ingest.issues import IngestIssue
 from gateway.storage import schema as s
 from gateway.storage.sealing import open_quarantine, seal_quarantine
 
@@ -210,3 +211,25 @@ def set_status(
     if attempted:
         values["attempts"] = _T.c.attempts + 1
     conn.execute(update(_T).where(_T.c.id == entry_id).values(**values))
+
+
+def reopen(
+    conn: Connection,
+    entry_id: str,
+    now: int,
+    issues: Sequence[IngestIssue],
+    *,
+    payload: bytes | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """A replay failed again: the entry stays open, with what this attempt found."""
+    set_status(
+        conn,
+        entry_id,
+        "open",
+        now,
+        issues=[i.to_fhir() for i in issues],
+        attempted=True,
+        payload=payload,
+        details=details,
+    )
