@@ -74,8 +74,7 @@ def known_entries(
         wanted.setdefault((entry.resource_type, system, value), []).append(entry)
     if not wanted:
         return {}, set()
-    for lock_key in sorted(locks):
-        tx.lock(lock_key)
+    tx.lock(*locks)
     found_ids = _lookup(tx, list(wanted), stored)
     mapping: dict[str, str] = {}
     absent: set[str] = set()

@@ -73,8 +73,7 @@ def _row(conn: Connection, record: LedgerRecord) -> dict[str, object]:
 
 def lock(tx: StoreTx, keys: Sequence[str]) -> None:
     """Serialise writers on these keys until commit (sorted: no lock-order deadlock)."""
-    for key in sorted(set(keys)):
-        tx.lock(f"intake:{key}")
+    tx.lock(*(f"intake:{key}" for key in keys))
 
 
 def find(conn: Connection, keys: Sequence[str]) -> dict[str, LedgerRecord]:

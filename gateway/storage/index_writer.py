@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.search.rows import IndexRows
 from gateway.storage import schema as s
+from gateway.storage.pg_bulk import insert_arrays
 
 # Long values are cut before they reach a B-tree index (PostgreSQL refuses index entries
 # over ~2.7 kB); prefix and equality matching on the first 512 characters stay exact.
@@ -55,7 +56,9 @@ def insert_index_rows(conn: Connection, items: Iterable[tuple[int | None, str, I
     Each row dataclass has the fields of its table's columns (plus at most a few the
     table lacks). The rows go to the driver as plain tuples in one ``executemany`` per
     table: on the hot path of every write, SQLAlchemy's per-row parameter processing
-    cost more than the inserts themselves.
+    cost more than the inserts themselves. On PostgreSQL, one statement of column
+    arrays per table instead (:mod:`gateway.storage.pg_bulk`): psycopg's
+    ``executemany`` sends and checks each row on its own.
     """
     batches: dict[str, list[tuple[Any, ...]]] = {name: [] for name, _ in _TABLES}
     for pk, rtype, rows in items:
@@ -70,8 +73,14 @@ def insert_index_rows(conn: Connection, items: Iterable[tuple[int | None, str, I
             for row in found:
                 batch.append((pk, rtype, *(_clip(getattr(row, key), key) for key in names)))
     style = conn.dialect.paramstyle
+    postgres = conn.dialect.name == "postgresql"
     for name, table in _TABLES:
-        if batches[name]:
+        if not batches[name]:
+            continue
+        if postgres:
+            columns = ("resource_pk", "resource_type", *_FIELDS[name])
+            insert_arrays(conn, table, columns, batches[name])
+        else:
             conn.exec_driver_sql(_insert_sql(table, _FIELDS[name], style), batches[name])
 
 

@@ -33,6 +33,7 @@ from gateway.errors import Conflict
 from gateway.storage import schema as s
 from gateway.storage.engine import WRITE
 from gateway.storage.index_writer import delete_index_rows, insert_index_rows
+from gateway.storage.pg_bulk import insert_arrays
 from gateway.storage.records import StoredVersion, WriteOp
 from gateway.storage.sealing import open_resource, open_resource_or_none, seal_resource
 
@@ -131,6 +132,39 @@ def bulk_version(row: Row[Any, *tuple[Any, ...]], conn: Connection) -> StoredVer
         author_structure=row.author_structure,
         created=row.created,
     )
+
+
+_HISTORY_INSERT = (
+    "resource_type",
+    "id",
+    "version",
+    "last_updated",
+    "method",
+    "deleted",
+    "patient_id",
+    "content",
+    "author",
+    "author_structure",
+    "created",
+)
+_CURRENT_INSERT = (
+    "resource_type",
+    "id",
+    "version",
+    "last_updated",
+    "deleted",
+    "patient_id",
+    "content",
+    "author",
+    "author_structure",
+    "created",
+)
+
+
+_LOCK_ONE = text("SELECT pg_advisory_xact_lock(hashtext(:k))")
+_LOCK_MANY = text(
+    "SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM unnest(CAST(:keys AS text[])) AS k"
+)
 
 
 def _authorship(op: WriteOp) -> dict[str, Any]:
@@ -299,13 +333,21 @@ class StoreTx:
 
     # -- writes --------------------------------------------------------------------------
 
-    def lock(self, key: str) -> None:
-        """Serialise writers on ``key`` until commit (PostgreSQL advisory lock).
+    def lock(self, *keys: str) -> None:
+        """Serialise writers on each of ``keys`` until commit (PostgreSQL advisory locks).
 
+        The locks are taken in sorted order, so that writers locking overlapping sets
+        never wait for each other in a cycle, and in one round trip: the server walks
+        the array in order (``unnest`` yields its elements in array order).
         SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises every writer.
         """
-        if self.dialect == "postgresql":
-            self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+        if self.dialect != "postgresql" or not keys:
+            return
+        ordered = sorted(set(keys))
+        if len(ordered) == 1:
+            self.conn.execute(_LOCK_ONE, {"k": ordered[0]})
+        else:
+            self.conn.execute(_LOCK_MANY, {"keys": ordered})
 
     def write(self, ops: Sequence[WriteOp]) -> list[int]:
         """Write new versions in bulk; return their history sequence numbers in order.
@@ -330,25 +372,7 @@ class StoreTx:
             seal_resource(self.conn, op.resource_type, op.id, op.version, op.patient_id, op.content)
             for op in ops
         ]
-        seqs = list(
-            self.conn.execute(
-                insert(s.history).returning(s.history.c.seq, sort_by_parameter_order=True),
-                [
-                    {
-                        "resource_type": op.resource_type,
-                        "id": op.id,
-                        "version": op.version,
-                        "last_updated": op.last_updated,
-                        "method": op.method,
-                        "deleted": op.deleted,
-                        "patient_id": op.patient_id,
-                        "content": body,
-                        **_authorship(op),
-                    }
-                    for op, body in zip(ops, sealed, strict=True)
-                ],
-            ).scalars()
-        )
+        seqs = self._insert_history(ops, sealed)
         replaced = [
             (op, b) for op, b in zip(ops, sealed, strict=True) if op.existing_pk is not None
         ]
@@ -372,24 +396,7 @@ class StoreTx:
                 ],
             )
         if created:
-            new_pks = list(
-                self.conn.execute(
-                    insert(s.resource).returning(s.resource.c.pk, sort_by_parameter_order=True),
-                    [
-                        {
-                            "resource_type": op.resource_type,
-                            "id": op.id,
-                            "version": op.version,
-                            "last_updated": op.last_updated,
-                            "deleted": op.deleted,
-                            "patient_id": op.patient_id,
-                            "content": body,
-                            **_authorship(op),
-                        }
-                        for op, body in created
-                    ],
-                ).scalars()
-            )
+            new_pks = self._insert_current(created)
             for (op, _), pk in zip(created, new_pks, strict=True):
                 op.existing_pk = pk
         insert_index_rows(
@@ -397,6 +404,71 @@ class StoreTx:
             [(op.existing_pk, op.resource_type, op.index) for op in ops if op.index is not None],
         )
         return seqs
+
+    def _insert_history(self, ops: Sequence[WriteOp], sealed: Sequence[bytes | None]) -> list[int]:
+        """Insert the history rows of ``ops``; their sequence numbers, in order."""
+        rows = [
+            (
+                op.resource_type,
+                op.id,
+                op.version,
+                op.last_updated,
+                op.method,
+                op.deleted,
+                op.patient_id,
+                body,
+                op.author,
+                op.author_structure,
+                op.created,
+            )
+            for op, body in zip(ops, sealed, strict=True)
+        ]
+        if self.dialect == "postgresql":
+            got = insert_arrays(
+                self.conn,
+                s.history,
+                _HISTORY_INSERT,
+                rows,
+                ("seq", "resource_type", "id", "version"),
+            )
+            seq_of = {(t, i, v): seq for seq, t, i, v in got}
+            return [seq_of[(op.resource_type, op.id, op.version)] for op in ops]
+        return list(
+            self.conn.execute(
+                insert(s.history).returning(s.history.c.seq, sort_by_parameter_order=True),
+                [dict(zip(_HISTORY_INSERT, row, strict=True)) for row in rows],
+            ).scalars()
+        )
+
+    def _insert_current(self, created: Sequence[tuple[WriteOp, bytes | None]]) -> list[int]:
+        """Insert current rows for new resources; their primary keys, in order."""
+        rows = [
+            (
+                op.resource_type,
+                op.id,
+                op.version,
+                op.last_updated,
+                op.deleted,
+                op.patient_id,
+                body,
+                op.author,
+                op.author_structure,
+                op.created,
+            )
+            for op, body in created
+        ]
+        if self.dialect == "postgresql":
+            got = insert_arrays(
+                self.conn, s.resource, _CURRENT_INSERT, rows, ("pk", "resource_type", "id")
+            )
+            pk_of = {(t, i): pk for pk, t, i in got}
+            return [pk_of[(op.resource_type, op.id)] for op, _ in created]
+        return list(
+            self.conn.execute(
+                insert(s.resource).returning(s.resource.c.pk, sort_by_parameter_order=True),
+                [dict(zip(_CURRENT_INSERT, row, strict=True)) for row in rows],
+            ).scalars()
+        )
 
     def purge_index(self, pks: Sequence[int]) -> None:
         delete_index_rows(self.conn, pks)

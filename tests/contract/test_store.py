@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from gateway.errors import Conflict
 from gateway.record.services import RecordServices
-from gateway.search.rows import DateRow, IndexRows, StringRow, TokenRow
+from gateway.search.rows import DateRow, IndexRows, NumberRow, QuantityRow, StringRow, TokenRow
 from gateway.storage import schema as s
 from gateway.storage.records import WriteOp
 from gateway.storage.store import SqlStore
@@ -155,3 +155,59 @@ def test_advisory_lock_is_callable_in_a_writer(store: SqlStore) -> None:
         tx.write([_op("a", 1, 1)])
     with store.reader() as tx:
         assert tx.current("Patient", "a") is not None
+
+
+def test_bulk_write_numbers_history_rows_in_the_order_given(store: SqlStore) -> None:
+    ops = [_op(f"q{i}", 1, 1000 + i) for i in range(40)]
+    with store.writer() as tx:
+        seqs = tx.write(ops)
+    with store.reader() as tx:
+        rows = tx.conn.execute(select(s.history.c.seq, s.history.c.id)).all()
+    assert dict(rows) == {seq: op.id for seq, op in zip(seqs, ops, strict=True)}
+    assert seqs == sorted(seqs)
+
+
+def test_index_rows_of_mixed_numeric_kinds_and_empty_columns_are_stored(store: SqlStore) -> None:
+    rows = IndexRows(
+        tokens=[TokenRow("a", None, None), TokenRow("b", None, None)],
+        quantities=[
+            QuantityRow("v", 70, 69.5, 70.5, None, None),
+            QuantityRow("v", 70.25, 70.2, 70.3, "http://unitsofmeasure.org", "kg", "kg"),
+        ],
+        numbers=[NumberRow("n", 3, 2.5, 3.5)],
+    )
+    with store.writer() as tx:
+        tx.write([_op("m", 1, 1, rows=rows)])
+    with store.reader() as tx:
+        quantities = tx.conn.execute(
+            select(s.idx_quantity.c.value, s.idx_quantity.c.code).order_by(s.idx_quantity.c.value)
+        ).all()
+        tokens = tx.conn.execute(select(s.idx_token.c.system, s.idx_token.c.code)).all()
+        numbers = tx.conn.execute(select(s.idx_number.c.value)).scalars().all()
+    assert [tuple(q) for q in quantities] == [(70.0, None), (70.25, "kg")]
+    assert [tuple(t) for t in tokens] == [(None, None), (None, None)]
+    assert numbers == [3.0]
+
+
+def test_locking_several_keys_holds_each_until_commit(store: SqlStore) -> None:
+    keys = ("intake:b", "intake:a", "Observation?identifier=s|1", "intake:a")
+    with store.writer() as tx:
+        tx.lock(*keys)
+        if store.dialect == "postgresql":
+            with store.engine.connect() as other:
+                for key in set(keys):
+                    taken = other.execute(
+                        text("SELECT pg_try_advisory_lock(hashtext(:k))"), {"k": key}
+                    ).scalar_one()
+                    assert taken is False, key
+        tx.write([_op("l", 1, 1)])
+    if store.dialect == "postgresql":
+        with store.engine.connect() as other:
+            for key in set(keys):
+                taken = other.execute(
+                    text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"), {"k": key}
+                ).scalar_one()
+                assert taken is True, key
+            other.rollback()
+    with store.reader() as tx:
+        assert tx.current("Patient", "l") is not None
