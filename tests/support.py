@@ -69,7 +69,10 @@ def drop_pg_database(name: str) -> None:
 def empty_database(engine: Engine) -> None:
     """Remove every row of every gateway table (schema and migrations stay)."""
     # Data keys stay: a live server caches them, and keys of emptied data are harmless.
-    tables = [t.name for t in reversed(metadata.sorted_tables) if t.name != "data_key"]
+    # The type stamp stays too: a live server caches patient facts under it, so it must
+    # never go back to a value it had (gateway.record.facts_cache).
+    kept = ("data_key", "type_stamp")
+    tables = [t.name for t in reversed(metadata.sorted_tables) if t.name not in kept]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

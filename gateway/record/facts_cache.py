@@ -1,17 +1,21 @@
 """A per-process cache of patients' access facts, exact by construction.
 
 Facts are derived from Patient, Consent, CareTeam, Group, Practitioner, PractitionerRole
-and Organization resources. Each cached entry is keyed by the patient and the newest
-history sequence of those types, read in the same transaction as the request
-(:meth:`StoreTx.generation`): any committed change to any of them, by any worker, changes
-the key, so a stale entry is never used (0 s invalidation, no Redis needed, never a
-guess). Read-only units, and write units that have written none of those types yet,
-fill and use it (they see the committed state the stamp names); a unit that has written
-one of them reads its own facts, and its uncommitted state never enters the cache.
+and Organization resources. Each cached entry is keyed by the patient and the stamp of
+those types, read in the same transaction as the request, before the facts
+(:meth:`StoreTx.generation`): every transaction that writes one of them moves the stamp
+in the same commit, by any worker or process, so an entry filled under a stamp holds
+facts at least as new as the stamp names, and a committed change makes every later
+reader look under a new key (0 s invalidation, no Redis needed, never a guess).
+Read-only units, and write units that have written none of those types yet, fill and
+use it (they see committed state only); a unit that has written one of them reads its
+own facts, and its uncommitted state never enters the cache.
 
-The stamp is exact only where writers are serialised (SQLite). On PostgreSQL transactions
-commit out of sequence order, so a change committed late with a lower sequence would
-not move the stamp: there the cache is off and facts are read once per unit of work.
+On SQLite a unit sees one snapshot, so its facts are exactly those of the stamp. On
+PostgreSQL (READ COMMITTED) each statement sees what was committed when it began: an
+entry may then hold facts a little newer than its stamp (a change committed while they
+were read), and a unit keeps using its stamp's entries for its own length, as a unit on
+SQLite keeps its snapshot; never facts older than what the unit's stamp names.
 """
 
 from __future__ import annotations
@@ -20,16 +24,9 @@ import threading
 from collections import OrderedDict
 
 from gateway.policy import PatientFacts
+from gateway.storage.store import STAMPED_TYPES
 
-FACT_TYPES = (
-    "Patient",
-    "Consent",
-    "CareTeam",
-    "Group",
-    "Practitioner",
-    "PractitionerRole",
-    "Organization",
-)
+FACT_TYPES = tuple(sorted(STAMPED_TYPES))
 
 
 class FactsCache:

@@ -61,21 +61,19 @@ class RecordReader:
     def patient_facts(self, patient_id: str) -> PatientFacts:
         """The patient's access facts: once per unit of work, and from the shared cache
         when the stamp of the fact-bearing types is unchanged. A unit that has written
-        none of those types sees exactly the committed state the stamp names (SQLite
-        serialises writers), so it reads the facts without flushing its queue (nothing
-        queued bears on them) and shares them; a unit that has written some reads its
-        own, and they never enter the cache."""
+        none of those types sees committed state only, at least as new as the stamp it
+        read first (see gateway.record.facts_cache), so it reads the facts without
+        flushing its queue (nothing queued bears on them) and shares them; a unit that
+        has written some reads its own, and they never enter the cache."""
         facts = self._facts.get(patient_id)
         if facts is not None:
             return facts
         clean = self._facts_unwritten()
         tx = self._tx if clean else self.tx
         cache = self.services.facts_cache if clean else None
-        if tx.dialect != "sqlite":
-            cache = None  # see gateway.record.facts_cache: the stamp is exact on SQLite only
         if cache is not None:
             if self._generation is None:
-                self._generation = tx.generation(FACT_TYPES)
+                self._generation = tx.generation()
             facts = cache.get(patient_id, self._generation)
         if facts is None:
             if clean and self._facts_source is not None:

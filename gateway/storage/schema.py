@@ -179,6 +179,16 @@ token_jti = Table(
 )
 """Bearer token ids already used, until their token expires (the replay guard)."""
 
+type_stamp = Table(
+    "type_stamp",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("n", BigInteger, nullable=False),
+)
+"""One row (id 1): a counter that every transaction writing a resource of a stamped type
+moves just before it commits (:data:`gateway.storage.store.STAMPED_TYPES`), so that
+what is derived from those types can be cached under an exact version stamp."""
+
 INDEX_TABLES = (idx_token, idx_string, idx_date, idx_reference, idx_quantity, idx_number, idx_uri)
 
 # -- the audit log (issue 7): see gateway/storage/audit_log.py ------------------------------

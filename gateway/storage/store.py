@@ -8,14 +8,12 @@ it commits or rolls back as a whole.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
     Engine,
-    Select,
     and_,
     bindparam,
     exists,
@@ -171,16 +169,22 @@ def _authorship(op: WriteOp) -> dict[str, Any]:
     return {"author": op.author, "author_structure": op.author_structure, "created": op.created}
 
 
-@functools.lru_cache(maxsize=64)
-def _generation_statement(resource_types: tuple[str, ...]) -> Select[Any]:
-    """Built once per set of types (it is asked on every read of patient facts; building
-    the union cost more than running it)."""
-    h = s.history
-    parts = [
-        select(func.max(h.c.seq).label("m")).where(h.c.resource_type == t) for t in resource_types
-    ]
-    union = parts[0].union_all(*parts[1:]).subquery()
-    return select(func.max(union.c.m))
+STAMPED_TYPES = frozenset(
+    {
+        "Patient",
+        "Consent",
+        "CareTeam",
+        "Group",
+        "Practitioner",
+        "PractitionerRole",
+        "Organization",
+    }
+)
+"""The types the patients' access facts derive from (gateway.record.facts_cache). A
+transaction that writes any of them moves ``type_stamp`` before it commits."""
+
+_READ_STAMP = select(s.type_stamp.c.n).where(s.type_stamp.c.id == 1)
+_MOVE_STAMP = update(s.type_stamp).where(s.type_stamp.c.id == 1).values(n=s.type_stamp.c.n + 1)
 
 
 class StoreTx:
@@ -237,11 +241,18 @@ class StoreTx:
         ).all()
         return [current_version(row, self.conn) for row in rows]
 
-    def generation(self, resource_types: Sequence[str]) -> int:
-        """The newest history sequence among ``resource_types`` (0 when none): a cheap,
-        exact version stamp of everything derived from those types."""
-        value = self.conn.execute(_generation_statement(tuple(resource_types))).scalar()
-        return int(value or 0)
+    def generation(self) -> int:
+        """The stamp of :data:`STAMPED_TYPES`: an exact version of everything derived
+        from them, on both back-ends.
+
+        It moves in the same transaction as the write, at its very end, so a committed
+        change to any of those types has always moved it. Read before what it stamps
+        (PostgreSQL reads each statement at its own snapshot, READ COMMITTED): what is
+        read after it is then at least as new as the stamp says, never older. A stamp
+        drawn from the history sequence would not do on PostgreSQL, where transactions
+        commit out of sequence order.
+        """
+        return int(self.conn.execute(_READ_STAMP).scalar_one())
 
     def referring(self, resource_type: str, param: str, target: tuple[str, str]) -> list[str]:
         """Ids of live ``resource_type`` resources whose ``param`` references ``target``."""
@@ -492,7 +503,12 @@ class SqlStore:
     @contextmanager
     def writer(self) -> Iterator[StoreTx]:
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-            yield StoreTx(conn)
+            tx = StoreTx(conn)
+            yield tx
+            if not tx.written.isdisjoint(STAMPED_TYPES):
+                # Last statement before the commit: the row lock it takes (which orders
+                # concurrent stamped writers) is held for the commit only.
+                conn.execute(_MOVE_STAMP)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
