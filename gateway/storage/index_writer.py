@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.search.rows import IndexRows
 from gateway.storage import schema as s
-from gateway.storage.pg_bulk import insert_arrays
+from gateway.storage.pg_bulk import copy_rows
 
 # Long values are cut before they reach a B-tree index (PostgreSQL refuses index entries
 # over ~2.7 kB); prefix and equality matching on the first 512 characters stay exact.
@@ -56,8 +56,8 @@ def insert_index_rows(conn: Connection, items: Iterable[tuple[int | None, str, I
     Each row dataclass has the fields of its table's columns (plus at most a few the
     table lacks). The rows go to the driver as plain tuples in one ``executemany`` per
     table: on the hot path of every write, SQLAlchemy's per-row parameter processing
-    cost more than the inserts themselves. On PostgreSQL, one statement of column
-    arrays per table instead (:mod:`gateway.storage.pg_bulk`): psycopg's
+    cost more than the inserts themselves. On PostgreSQL, one multi-row ``VALUES`` or
+    one ``COPY`` per table instead (:mod:`gateway.storage.pg_bulk`): psycopg's
     ``executemany`` sends and checks each row on its own.
     """
     batches: dict[str, list[tuple[Any, ...]]] = {name: [] for name, _ in _TABLES}
@@ -79,7 +79,7 @@ def insert_index_rows(conn: Connection, items: Iterable[tuple[int | None, str, I
             continue
         if postgres:
             columns = ("resource_pk", "resource_type", *_FIELDS[name])
-            insert_arrays(conn, table, columns, batches[name])
+            copy_rows(conn, table, columns, batches[name])
         else:
             conn.exec_driver_sql(_insert_sql(table, _FIELDS[name], style), batches[name])
 

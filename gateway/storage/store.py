@@ -31,7 +31,7 @@ from gateway.errors import Conflict
 from gateway.storage import schema as s
 from gateway.storage.engine import WRITE
 from gateway.storage.index_writer import delete_index_rows, insert_index_rows
-from gateway.storage.pg_bulk import insert_arrays
+from gateway.storage.pg_bulk import insert_rows
 from gateway.storage.records import StoredVersion, WriteOp
 from gateway.storage.sealing import open_resource, open_resource_or_none, seal_resource
 
@@ -435,7 +435,7 @@ class StoreTx:
             for op, body in zip(ops, sealed, strict=True)
         ]
         if self.dialect == "postgresql":
-            got = insert_arrays(
+            got = insert_rows(
                 self.conn,
                 s.history,
                 _HISTORY_INSERT,
@@ -469,7 +469,7 @@ class StoreTx:
             for op, body in created
         ]
         if self.dialect == "postgresql":
-            got = insert_arrays(
+            got = insert_rows(
                 self.conn, s.resource, _CURRENT_INSERT, rows, ("pk", "resource_type", "id")
             )
             pk_of = {(t, i): pk for pk, t, i in got}

@@ -167,14 +167,19 @@ def test_bulk_write_numbers_history_rows_in_the_order_given(store: SqlStore) -> 
     assert seqs == sorted(seqs)
 
 
-def test_index_rows_of_mixed_numeric_kinds_and_empty_columns_are_stored(store: SqlStore) -> None:
+@pytest.mark.parametrize("copies", [1, 12])  # a few rows, and enough for the bulk forms
+def test_index_rows_of_mixed_numeric_kinds_and_odd_text_are_stored(
+    store: SqlStore, copies: int
+) -> None:
+    odd = 'tab\there, new\nline, back\\slash, quote\' "double", é ✓, NUL-free'
     rows = IndexRows(
-        tokens=[TokenRow("a", None, None), TokenRow("b", None, None)],
+        tokens=[TokenRow("a", None, None), TokenRow("b", "urn:s", odd)] * copies,
         quantities=[
             QuantityRow("v", 70, 69.5, 70.5, None, None),
             QuantityRow("v", 70.25, 70.2, 70.3, "http://unitsofmeasure.org", "kg", "kg"),
-        ],
-        numbers=[NumberRow("n", 3, 2.5, 3.5)],
+        ]
+        * copies,
+        numbers=[NumberRow("n", 3, 2.5, 3.5)] * copies,
     )
     with store.writer() as tx:
         tx.write([_op("m", 1, 1, rows=rows)])
@@ -182,11 +187,13 @@ def test_index_rows_of_mixed_numeric_kinds_and_empty_columns_are_stored(store: S
         quantities = tx.conn.execute(
             select(s.idx_quantity.c.value, s.idx_quantity.c.code).order_by(s.idx_quantity.c.value)
         ).all()
-        tokens = tx.conn.execute(select(s.idx_token.c.system, s.idx_token.c.code)).all()
+        tokens = tx.conn.execute(
+            select(s.idx_token.c.system, s.idx_token.c.code).order_by(s.idx_token.c.param)
+        ).all()
         numbers = tx.conn.execute(select(s.idx_number.c.value)).scalars().all()
-    assert [tuple(q) for q in quantities] == [(70.0, None), (70.25, "kg")]
-    assert [tuple(t) for t in tokens] == [(None, None), (None, None)]
-    assert numbers == [3.0]
+    assert [tuple(q) for q in quantities] == [(70.0, None)] * copies + [(70.25, "kg")] * copies
+    assert [tuple(t) for t in tokens] == [(None, None)] * copies + [("urn:s", odd)] * copies
+    assert numbers == [3.0] * copies
 
 
 def test_locking_several_keys_holds_each_until_commit(store: SqlStore) -> None:
