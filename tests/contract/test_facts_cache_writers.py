@@ -136,12 +136,11 @@ def test_a_fact_written_by_another_worker_is_seen_at_once(
         other.store.engine.dispose()
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_a_fact_committed_after_a_later_one_is_seen(services: RecordServices) -> None:
     """PostgreSQL commits out of history order: a Group written first (a lower history
     sequence) and committed last must still reach readers that cached facts between the
     two commits. (SQLite serialises writers: the two units cannot overlap there.)"""
-    if services.store.dialect != "postgresql":
-        pytest.skip("writers overlap on PostgreSQL only")
     repo = Repository(AccessContext.dev_open(), services)
     with repo.writing() as writer:
         p1 = writer.create({"resourceType": "Patient", "active": True}).version.id
