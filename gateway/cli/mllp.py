@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import typer
 
 from gateway.cli.ingest import caller_context
+from gateway.mllp.handler import Observe
 from gateway.mllp.server import Network
 
 
@@ -37,6 +38,10 @@ def mllp(
         help="A network whose peers may send, e.g. 10.1.2.0/24 (repeatable; default loopback).",
     ),
     max_connections: int = typer.Option(64, min=1, help="Connections served at once."),
+    metrics_port: int | None = typer.Option(
+        None,
+        help="Serve Prometheus metrics (messages by outcome) on this port, on 127.0.0.1.",
+    ),
 ) -> None:
     """Run the MLLP listener (HL7 v2 over TCP), one ACK per message."""
     import ipaddress
@@ -78,7 +83,7 @@ def mllp(
     intake = Intake.load(services)
     settle_heap()
     server = MllpServer(
-        IntakeHandler(intake, sender),
+        IntakeHandler(intake, sender, observe=metrics_observer(metrics_port)),
         host=host,
         port=port,
         workers=workers,
@@ -111,6 +116,29 @@ def mllp(
             asyncio.run(run())
     finally:
         services.store.engine.dispose()
+
+
+def metrics_observer(port: int | None) -> Observe | None:
+    """Count messages by outcome in ``gateway_ingest_messages{channel="mllp"}`` and
+    serve them on ``port`` (loopback only: scrape through a local agent or a proxy)."""
+    if port is None:
+        return None
+    from prometheus_client import start_http_server
+
+    from gateway.api.metrics import Metrics
+
+    metrics = Metrics()
+    try:
+        start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
+    except OSError as exc:
+        typer.echo(f"refusing to start: --metrics-port {port}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    messages = metrics.ingested
+
+    def observe(outcome: str, _seconds: float) -> None:
+        messages.labels("mllp", outcome).inc()
+
+    return observe
 
 
 def reach_warning(host: str, networks: Sequence[Network]) -> str | None:

@@ -8,12 +8,13 @@ import re
 import socket
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from gateway.cli import app
 from gateway.cli.demo import ensure_demo_clients
-from gateway.cli.mllp import reach_warning
+from gateway.cli.mllp import metrics_observer, reach_warning
 from gateway.config import Settings
 from gateway.mllp.server import LOOPBACK
 from gateway.record.services import RecordServices
@@ -152,3 +153,31 @@ def test_a_bind_address_and_allowed_networks_that_disagree_are_pointed_out(
     networks = tuple(ipaddress.ip_network(a) for a in allow) or LOOPBACK
     warning = reach_warning(host, networks)
     assert (warning is None) if warned is None else (warning is not None and warned in warning)
+
+
+def test_the_listener_counts_messages_on_its_metrics_port() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    observe = metrics_observer(port)
+    assert observe is not None
+    observe("accepted", 0.01)
+    observe("accepted", 0.02)
+    observe("failed", 0.5)
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    assert 'gateway_ingest_messages_total{channel="mllp",outcome="accepted"} 2.0' in text
+    assert 'gateway_ingest_messages_total{channel="mllp",outcome="failed"} 1.0' in text
+    assert metrics_observer(None) is None, "no port, no metrics server"
+
+
+def test_the_listener_refuses_a_metrics_port_in_use(env: Settings) -> None:
+    ensure_demo_clients(env)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(
+            app, ["mllp", "--port", "0", "--client", "demo-ehpad", "--metrics-port", str(port)]
+        )
+    assert result.exit_code == 2
+    assert f"--metrics-port {port}" in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import time
 
@@ -193,3 +194,61 @@ def test_allowed_networks_admit_their_members_only() -> None:
     assert peer_allowed("2001:db8::7", allow)
     assert not peer_allowed("10.21.0.1", allow)
     assert not peer_allowed("127.0.0.1", allow)
+
+
+def test_each_message_is_logged_and_observed_once_without_its_content(
+    intake: Intake, feeding: RecordServices, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = hl7("fr-adt-a01-admission-ins.hl7")
+    seen: list[str] = []
+    handler = IntakeHandler(
+        intake, ehpad_sender(), observe=lambda outcome, _s: seen.append(outcome)
+    )
+    caplog.set_level(logging.INFO, logger="gateway.mllp")
+    with (
+        RunningListener(handler) as live,
+        MllpClient("127.0.0.1", live.port) as client,
+    ):
+        client.exchange(message)
+        client.exchange(message)
+        client.send_raw(
+            b"\x0b" + message[:120] + frame(b"MSH|^~\\&|A|B|||20240101||ADT^A99|X1|P|2.5")
+        )
+        client.receive(), client.receive()
+    assert seen == ["accepted", "duplicate", "quarantined", "quarantined"]
+    logged = [r for r in caplog.records if r.getMessage() == "mllp message"]
+    assert [(r.outcome, r.ack_code) for r in logged] == [  # type: ignore[attr-defined]
+        ("accepted", "AA"),
+        ("duplicate", "AA"),
+        ("quarantined", "AR"),
+        ("quarantined", "AR"),
+    ]
+    assert logged[0].kind == "ADT^A01"  # type: ignore[attr-defined]
+    assert logged[2].quarantine_id and logged[3].quarantine_id  # type: ignore[attr-defined]
+    assert all(r.duration_ms >= 0 for r in logged)  # type: ignore[attr-defined]
+    text = " ".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    for secret in ("DUPONT", "240037505612377", "TIL-ADT-000101", "0612345678"):
+        assert secret not in text
+
+
+def test_a_failure_of_the_gateway_is_observed_as_failed(
+    intake: Intake, services: RecordServices
+) -> None:
+    """The database refuses the intake (its ledger table is gone): AR 207, nothing
+    stored, and the message counted as failed."""
+    seen: list[str] = []
+    handler = IntakeHandler(
+        intake, ehpad_sender(), observe=lambda outcome, _s: seen.append(outcome)
+    )
+    rename = "ALTER TABLE {} RENAME TO {}"
+    before = count(services)
+    with services.store.engine.begin() as conn:
+        conn.exec_driver_sql(rename.format("intake_message", "intake_message_away"))
+    try:
+        ack = handler.message(hl7("fr-adt-a01-admission-ins.hl7"))
+    finally:
+        with services.store.engine.begin() as conn:
+            conn.exec_driver_sql(rename.format("intake_message_away", "intake_message"))
+    assert _msa(ack)[1] == "AR" and "|207^" in ack.decode()
+    assert seen == ["failed"]
+    assert count(services) == before
