@@ -80,11 +80,11 @@ def add(
 
 @app.command("list")
 def list_clients() -> None:
-    """Show the registered clients."""
+    """Show the registered clients (a table on a terminal, tab-separated lines otherwise)."""
     registry = load_registry(_path())
-    table = Table("id", "name", "role", "structures", "group", "keys", "rate")
-    for c in registry.clients.values():
-        table.add_row(
+    header = ("id", "name", "role", "structures", "group", "keys", "rate")
+    rows = [
+        (
             c.id,
             c.name,
             c.role,
@@ -94,7 +94,17 @@ def list_clients() -> None:
             f"{c.rate_limit.per_second:g}/s, each {c.rate_limit.professional.per_second:g}/s, "
             f"ingest {c.rate_limit.ingest.per_second:g}/s",
         )
-    Console().print(table)
+        for c in registry.clients.values()
+    ]
+    console = Console()
+    if not console.is_terminal:  # a pipe or a file: whole values, one client per line
+        for row in (header, *rows):
+            typer.echo("\t".join(value.replace("\t", " ") for value in row))
+        return
+    table = Table(*header)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 @app.command("remove")
