@@ -9,7 +9,9 @@ quarantined whole. A batch's successful entries stay stored (that is what a batc
 means), and only its failed entries are quarantined, as a batch Bundle of their own
 with their places in the file (``details.fileEntries``): replaying it sends them alone,
 never the entries already stored a second time. A replay that still fails updates that
-quarantine entry (what still fails, and its issues) instead of adding another.
+quarantine entry (what still fails, and its issues) instead of adding another. The
+entries stored get their Provenance even when others failed, and the outcome of a
+partly failed batch is given entry by entry (accepted, or quarantined with its issues).
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class BundleIntake:
                 response = dispatch(FhirRequest("POST", [], resource=bundle, base=""), repo)
                 body: Any = orjson.loads(response.body or b"{}")
                 refs, failed, failed_at = [], [], list[int]()
+                entry_issues: dict[int, list[IngestIssue]] = {}
                 for index, item in enumerate(body.get("entry") or []):
                     status = str((item.get("response") or {}).get("status", ""))
                     resource = item.get("resource") or {}
@@ -103,8 +106,10 @@ class BundleIntake:
                         at = len(failed_at)
                         failed_at.append(index)
                         outcome = (item.get("response") or {}).get("outcome") or {}
+                        mine = entry_issues.setdefault(index, [])
                         for issue in outcome.get("issue") or []:
-                            failed.append(_entry_issue(issue, at, status))
+                            mine.append(_entry_issue(issue, at, status))
+                        failed += mine
                 prov = (
                     provenance(
                         unit,
@@ -120,7 +125,7 @@ class BundleIntake:
                             description=f"FHIR {bundle.get('type')} Bundle",
                         ),
                     )
-                    if not failed
+                    if refs
                     else None
                 )
                 status_: Status = "accepted" if not failed else "quarantined"
@@ -151,7 +156,9 @@ class BundleIntake:
                         q.set_status(unit.conn, replay.id, "replayed", received, attempted=True)
                 else:
                     ledger.add(unit.conn, [record])
-                return FileOutcome(kind, (row,), provenance=(prov,) if prov else ())
+                entries = len(body.get("entry") or [])
+                rows = _entry_rows(entries, entry_issues, row) if failed else (row,)
+                return FileOutcome(kind, rows, provenance=(prov,) if prov else ())
         except GatewayError as exc:
             return self._quarantine(
                 payload, sender, key, received, issues_of(exc), name, replay, kind=kind
@@ -258,6 +265,21 @@ def _failed_part(
             payload, [places[i] for i in failed_at], before.get("fileSha256", digest)
         )
     return _FailedPart(payload, failed_at, digest)
+
+
+def _entry_rows(
+    entries: int, issues: dict[int, list[IngestIssue]], kept: RowOutcome
+) -> tuple[RowOutcome, ...]:
+    """A partly failed batch, entry by entry (``line``: the entry's place in the Bundle
+    processed, from 1): the stored ones accepted, the failed ones quarantined together
+    in ``kept``'s entry, each with its own issues. So the counts add up to the entries
+    submitted, as a CSV file's add up to its records."""
+    return tuple(
+        RowOutcome(i + 1, "quarantined", tuple(issues[i]), kept.quarantine_id)
+        if i in issues
+        else RowOutcome(i + 1, "accepted")
+        for i in range(entries)
+    )
 
 
 def _quarantine_rest(

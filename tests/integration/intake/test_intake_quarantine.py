@@ -220,10 +220,20 @@ def test_a_batch_keeps_only_its_failed_entries_and_a_replay_never_stores_twice(
     }
     payload = orjson.dumps(batch)
     before = _pulses(feeding)
+    provenances = len(stored(feeding, "Provenance"))
     first = intake.fhir(payload, sender, name="pulses.json")
-    (row,) = first.rows
-    assert row.status == "quarantined"
+    assert [(r.line, r.status) for r in first.rows] == [
+        (1, "accepted"),
+        (2, "quarantined"),
+        (3, "accepted"),
+    ], "the outcome entry by entry, as the CLI summary counts it"
+    row = first.rows[1]
+    assert first.rows[0].quarantine_id is None and first.rows[2].issues == ()
     assert _pulses(feeding) == sorted([*before, 71, 73]), "the good entries are stored"
+    (prov_id,) = first.provenance
+    assert len(stored(feeding, "Provenance")) == provenances + 1
+    prov = next(p for p in stored(feeding, "Provenance") if p["id"] == prov_id)
+    assert len(prov["target"]) == 2, "the stored entries have their Provenance"
     desk = QuarantineDesk(intake)
     entry = desk.show(desk_ctx, row.quarantine_id or "")
     kept = orjson.loads(entry["payload"])
