@@ -18,7 +18,8 @@
 Authentication is that of ``/fhir`` (bearer token → AccessContext); the sender's
 structure gives the FINESS of its local identifier systems (:mod:`gateway.intake.sender`).
 With ``GATEWAY_AUTH=disabled`` (dev only) the open caller names it: ``?finess=``.
-Response headers: ``X-Ingest-Status`` (accepted, duplicate, quarantined),
+Response headers: ``X-Ingest-Status`` (accepted, duplicate, quarantined; on a replay of
+a partly failed batch, mixed),
 ``X-Ingest-First-Status`` on a duplicate, ``X-Quarantine-Id``, ``X-Provenance``.
 
 Quarantine filters: ``source``, ``kind`` (``ADT^A01``, ``csv:vitals``…), ``reason``
@@ -219,7 +220,8 @@ async def quarantine_show(request: Request, entry_id: str) -> Response:
 async def quarantine_replay(request: Request, entry_id: str) -> Response:
     desk, ctx = await _desk(request)
     outcome = await run_in_threadpool(desk.replay, ctx, entry_id)
-    return JSONResponse(replay_result(outcome))
+    result = replay_result(outcome)
+    return JSONResponse(result, headers={"X-Ingest-Status": result["status"]})
 
 
 @router.delete("/ingest/quarantine/{entry_id}", include_in_schema=False)

@@ -72,7 +72,7 @@ class Telemetry:
         m.latency.labels(name).observe(elapsed)
         channel = _channel(method, name)
         if channel is not None and status != 429:
-            if ingest_status in OUTCOMES:
+            if ingest_status in OUTCOMES or (channel == "replay" and ingest_status == "mixed"):
                 outcome = ingest_status
             elif status < 300 and channel in ("fhir", "csv"):
                 outcome = "accepted"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,19 @@ def test_unknown_kind_and_unusable_file(http: httpx.Client) -> None:
     assert len(listed) == 1 and listed[0]["format"] == "csv"
 
 
-def test_quarantine_filters_paging_replay_and_discard(http: httpx.Client) -> None:
+def _replays(server: LiveServer) -> dict[str, float]:
+    """``gateway_ingest_messages_total{channel="replay"}`` by outcome (the server's
+    counters run across tests)."""
+    found = re.findall(
+        r'gateway_ingest_messages_total\{channel="replay",outcome="(\w+)"\} ([\d.]+)',
+        httpx.get(server.url + "/metrics").text,
+    )
+    return {outcome: float(n) for outcome, n in found}
+
+
+def test_quarantine_filters_paging_replay_and_discard(
+    http: httpx.Client, server: LiveServer
+) -> None:
     r = http.post(
         "/ingest/csv/vitals", params=FINESS, content=(CSV / "vitals-long.csv").read_bytes()
     )
@@ -112,8 +125,13 @@ def test_quarantine_filters_paging_replay_and_discard(http: httpx.Client) -> Non
     assert http.get("/ingest/quarantine", params={"date": "lt2020-01-01"}).json()["entries"] == []
     assert http.get("/ingest/quarantine", params={"date": "ge2020-13-01"}).status_code == 400
     http.post("/ingest/csv/residents", params=FINESS, content=(CSV / "residents.csv").read_bytes())
-    replayed = http.post(f"/ingest/quarantine/{entries[0]['id']}/$replay").json()
-    assert replayed["status"] == "accepted"
+    before = _replays(server)
+    replay = http.post(f"/ingest/quarantine/{entries[0]['id']}/$replay")
+    assert replay.json()["status"] == "accepted"
+    assert replay.headers["x-ingest-status"] == "accepted"
+    assert _replays(server) == {**before, "accepted": before.get("accepted", 0) + 1}, (
+        "a replay is counted by its outcome, not as refused"
+    )
     assert http.post(f"/ingest/quarantine/{entries[0]['id']}/$replay").status_code == 409
     assert http.delete(f"/ingest/quarantine/{entries[1]['id']}").status_code == 204
     gone = http.get(f"/ingest/quarantine/{entries[1]['id']}").json()
