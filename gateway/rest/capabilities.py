@@ -93,7 +93,7 @@ def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
         "software": {"name": "dmp-gateway", "version": __version__},
         "implementation": {"description": "DMP-style shared health-record gateway", "url": base},
         "fhirVersion": "4.0.1",
-        "format": ["json"],
+        "format": ["application/fhir+json", "json"],  # the mime type, and its short form
         "patchFormat": ["application/json-patch+json"],
         "rest": [rest],
     }

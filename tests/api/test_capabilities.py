@@ -23,7 +23,9 @@ def test_capability_statement(client: httpx.Client) -> None:
     assert validate_json_form(cs) == "CapabilityStatement"
     assert _validator().check(cs, base_only=True).structural == []
     assert cs["fhirVersion"] == "4.0.1"
-    assert cs["format"] == ["json"]
+    assert cs["format"] == ["application/fhir+json", "json"]
+    for fmt in cs["format"]:  # every format it declares is served
+        assert client.get("/metadata", params={"_format": fmt}).status_code == 200
     rest = cs["rest"][0]
     assert {r["type"] for r in rest["resource"]} == RESOURCE_TYPES
     served = {r.interaction for r in ROUTES if r.shape[:1] == ("{type}",)}
