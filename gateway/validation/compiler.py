@@ -189,6 +189,8 @@ def _rule(
         is_modifier=element.get("isModifier") is True,
         base_min=int(base.get("min", element.get("min", 0)) or 0),
         base_max=_max(base.get("max", element.get("max", "*"))),
+        bare=bool(element.get("type"))
+        and all(str(t.get("code", "")) in _SYSTEM_TYPES for t in element.get("type") or ()),
     )
 
 

@@ -139,6 +139,9 @@ class ElementRule:
     #: may narrow: a count outside it is malformed R4, not only a profile failure
     base_min: int = 0
     base_max: int | None = None
+    #: typed with a FHIRPath System type (Resource.id, Element.id, Extension.url): a
+    #: bare JSON value, with no ``_name`` part for an id or extensions
+    bare: bool = False
 
     @property
     def choice(self) -> bool:

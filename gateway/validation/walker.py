@@ -252,8 +252,9 @@ class Walker:
     ) -> None:
         """``_name``: the id and extensions of primitive ``name`` (FHIR R4 §2.6.2.2)."""
         entry = shape.members.get(key[1:])
-        # Resource.id and Element.id are FHIRPath System.String: no id, no extensions.
-        if entry is None or not entry[1].primitive or key == "_id":
+        # Resource.id, Element.id and Extension.url are FHIRPath System.String: no id,
+        # no extensions.
+        if entry is None or not entry[1].primitive or entry[0].bare:
             self.unknown(shape, key, value, path)
             return
         rule, tref, segment = entry

@@ -256,3 +256,23 @@ def test_an_id_carries_no_extension_part(validator: Validator) -> None:
     assert validator.check(resource, base_only=True).structural
     fine = {**copy.deepcopy(seed), "_status": {"id": "s1"}}
     assert validator.check(fine, base_only=True).structural == []
+
+
+def test_an_extension_url_carries_no_extension_part(validator: Validator) -> None:
+    """Extension.url is System.String as well: ``_url`` in an extension is malformed R4,
+    while ``_url`` of a resource's own ``url`` (a uri primitive) is fine."""
+    seed = next(s for s in SEEDS if s["resourceType"] == "Appointment")
+    ext = {"url": "http://example.org/fhir/StructureDefinition/note", "valueString": "x"}
+    resource = {**copy.deepcopy(seed), "extension": [{**ext, "_url": {"id": "u1"}}]}
+    assert _r4b_refuses(resource)
+    assert validator.check(resource, base_only=True).structural
+    plain = {**copy.deepcopy(seed), "extension": [ext]}
+    assert validator.check(plain, base_only=True).structural == []
+    value_set = {
+        "resourceType": "ValueSet",
+        "status": "draft",
+        "url": "http://example.org/fhir/ValueSet/v",
+        "_url": {"id": "u2"},
+    }
+    assert not _r4b_refuses(value_set)
+    assert validator.check(value_set, base_only=True).structural == []
