@@ -97,11 +97,12 @@ def writer_process(
             n += 1
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(WRITER_THREADS)]
+    cpu = time.process_time()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    out.put(commits)
+    out.put((commits, time.process_time() - cpu))
     runtime.close()
     runtime.services.store.engine.dispose()
 
@@ -297,10 +298,18 @@ def _run(url: str, pid: int, env: dict[str, str], args: argparse.Namespace) -> R
     cpu_start = cpu_seconds(pid)
     spy = _py_spy(pid, args.profile) if args.profile else None
     commits: dict[str, float] = {}
+    writer_cpu = 0.0
     for _ in procs:
-        commits.update(queue.get(timeout=args.seconds + 600))
+        written, spent = queue.get(timeout=args.seconds + 600)
+        commits.update(written)
+        writer_cpu += spent
     for p in procs:
         p.join()
+    print(
+        f"writer CPU: {writer_cpu * 1000 / max(1, len(commits)):.2f} ms per write "
+        f"({args.writers} processes of {WRITER_THREADS} threads; repository, validation, "
+        "commit, change event)"
+    )
     deadline = time.time() + 30
     while time.time() < deadline and any(len({i for i, _ in s}) < len(commits) for s in seen):
         time.sleep(0.2)

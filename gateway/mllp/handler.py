@@ -34,26 +34,22 @@ class IntakeHandler:
         self.observe = observe
 
     def message(self, payload: bytes) -> bytes:
+        return self._answer(payload, lambda: self.intake.hl7v2(payload, self.sender))
+
+    def broken(self, payload: bytes, reason: str) -> bytes:
+        return self._answer(
+            payload, lambda: refuse(self.intake.messages, payload, self.sender, reason)
+        )
+
+    def _answer(self, payload: bytes, work: Callable[[], MessageOutcome]) -> bytes:
         started = time.perf_counter()
         try:
-            outcome = self.intake.hl7v2(payload, self.sender)
+            outcome = work()
         except Exception as exc:  # never take the listener down; nothing was stored
             log.error("mllp message failed", extra={"error_type": type(exc).__name__})
             ack = failure_ack(self.intake.messages, payload, self.sender, exc)
             self._done(started, "failed", kind=None, ack_code="AR")
-            return self._encoded(ack)
-        self._report(started, outcome)
-        return outcome.ack_bytes
-
-    def broken(self, payload: bytes, reason: str) -> bytes:
-        started = time.perf_counter()
-        try:
-            outcome = refuse(self.intake.messages, payload, self.sender, reason)
-        except Exception as exc:
-            log.error("mllp broken frame not quarantined", extra={"error_type": type(exc).__name__})
-            ack = failure_ack(self.intake.messages, payload, self.sender, exc)
-            self._done(started, "failed", kind=None, ack_code="AR")
-            return self._encoded(ack)
+            return ack.encode("utf-8")
         self._report(started, outcome)
         return outcome.ack_bytes
 
@@ -88,7 +84,3 @@ class IntakeHandler:
         )
         if self.observe is not None:
             self.observe(status, elapsed)
-
-    @staticmethod
-    def _encoded(ack: str) -> bytes:
-        return ack.encode("utf-8")
