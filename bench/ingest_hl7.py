@@ -31,7 +31,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bench.server import cpu_seconds, free_port, fresh_postgres, rss_mib
+from bench.server import free_port, fresh_postgres, rss_mib, tree_cpu_seconds
 from gateway.mllp import MllpClient
 
 VITALS = [
@@ -67,14 +67,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+def listening(port: int) -> int:
+    """How many sockets listen on ``port`` (IPv4): one per listener process."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    # local address is IP:PORT in hex; state 0A is LISTEN
+    return sum(1 for r in rows if r.split()[1].endswith(f":{port:04X}") and r.split()[3] == "0A")
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], processes: int = 1) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError((proc.stderr.read() if proc.stderr else b"").decode()[-2000:])
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if listening(port) >= processes:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    return
         time.sleep(0.2)
     raise RuntimeError("the listener did not start")
 
@@ -89,6 +97,7 @@ def main() -> None:
     parser.add_argument("--obx", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--processes", type=int, default=1, help="listener processes")
     args = parser.parse_args()
 
     exe = Path(sys.executable).with_name("dmp-gateway")
@@ -118,13 +127,15 @@ def main() -> None:
                 "1750000010",
                 "--workers",
                 str(args.workers),
+                "--processes",
+                str(args.processes),
             ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         try:
-            wait_port(port, proc)
+            wait_port(port, proc, args.processes)
             with MllpClient("127.0.0.1", port) as warm:
                 for n in range(args.warmup):
                     warm.exchange(message(n, args.obx))
@@ -146,13 +157,13 @@ def main() -> None:
                             codes[code] += 1
 
             threads = [threading.Thread(target=sender, args=(k,)) for k in range(args.connections)]
-            start, cpu_start = time.perf_counter(), cpu_seconds(proc.pid)
+            start, cpu_start = time.perf_counter(), tree_cpu_seconds(proc.pid)
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - start
-            cpu = cpu_seconds(proc.pid) - cpu_start
+            cpu = tree_cpu_seconds(proc.pid) - cpu_start
             rss = rss_mib(proc.pid)
         finally:
             proc.terminate()
@@ -163,7 +174,10 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
-    print(f"back-end: {args.backend}; {args.connections} connections; {args.obx} OBX/message")
+    print(
+        f"back-end: {args.backend}; {args.connections} connections; {args.obx} OBX/message; "
+        f"{args.processes} listener process(es)"
+    )
     print(
         f"messages: {len(latencies)} in {elapsed:.1f} s -> {len(latencies) / elapsed:.1f} msg/s "
         f"({len(latencies) * per_message / elapsed:.0f} resources/s)"

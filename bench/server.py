@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import socket
 import subprocess
@@ -51,6 +53,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """:func:`cpu_seconds` of a process and its running children (``--processes``)."""
+    total = cpu_seconds(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = task / "children"
+        if children.exists():
+            for child in children.read_text().split():
+                with contextlib.suppress(FileNotFoundError):  # it has just ended
+                    total += cpu_seconds(int(child))
+    return total
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of a process and its children (uvicorn workers), in MiB."""
     total = 0
@@ -68,6 +82,11 @@ def rss_mib(pid: int) -> float:
 
 
 def fresh_postgres(admin_url: str, name: str) -> str:
+    """(Re)create database ``name`` for this checkout and return its URL: the name gets
+    a suffix of the checkout's path, so that benchmarks run from two checkouts on one
+    server never drop each other's database (the drop is forced)."""
+    checkout = hashlib.sha256(str(Path(__file__).resolve().parent).encode()).hexdigest()[:6]
+    name = f"{name}_{checkout}"
     engine = create_engine(
         admin_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
     )

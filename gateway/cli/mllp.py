@@ -9,19 +9,52 @@ its residents' Group), a vendor client as the professional given by
 Since whoever reaches the port writes as that client, only peers whose address is in
 ``--allow`` (networks, repeatable; loopback by default) are served, and at most
 ``--max-connections`` at once.
+
+One process runs the pipeline on one core. ``--processes N`` starts N listener
+processes on the same port (SO_REUSEPORT, Linux): the kernel gives each new connection
+to one of them, so N senders can use N cores (on SQLite their writes still take turns).
+SIGTERM or Ctrl-C stops the listener gracefully: messages in progress finish and get
+their ACKs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
 
 from gateway.cli.ingest import caller_context
 from gateway.mllp.handler import Observe
 from gateway.mllp.server import Network
+
+if TYPE_CHECKING:
+    from gateway.access.context import AccessContext as Caller
+    from gateway.config import Settings
+    from gateway.intake import Sender
+
+
+@dataclass(frozen=True)
+class ListenerOptions:
+    """What one listener process needs (plain values: it crosses to child processes)."""
+
+    host: str
+    port: int
+    client: str
+    structure: str | None
+    professional: str | None
+    profession: str | None
+    workers: int
+    allow: tuple[str, ...]
+    max_connections: int
+    metrics_port: int | None
+    reuse_port: bool = False
+    migrate: bool = True
+    announce: bool = True
 
 
 def mllp(
@@ -31,51 +64,111 @@ def mllp(
     structure: str | None = typer.Option(None, help="idNat_Struct, if the client has several."),
     professional: str | None = typer.Option(None, help="idNat_PS (vendor clients)."),
     profession: str | None = typer.Option(None, help="TRE_G15 code of --professional."),
-    workers: int = typer.Option(8, min=1, help="Messages processed in parallel."),
+    workers: int = typer.Option(8, min=1, help="Messages processed in parallel (threads)."),
+    processes: int = typer.Option(
+        1, min=1, help="Listener processes sharing the port (SO_REUSEPORT), one core each."
+    ),
     allow: list[str] = typer.Option(
         [],
         "--allow",
         help="A network whose peers may send, e.g. 10.1.2.0/24 (repeatable; default loopback).",
     ),
-    max_connections: int = typer.Option(64, min=1, help="Connections served at once."),
+    max_connections: int = typer.Option(
+        64, min=1, help="Connections served at once (per process)."
+    ),
     metrics_port: int | None = typer.Option(
         None,
-        help="Serve Prometheus metrics (messages by outcome) on this port, on 127.0.0.1.",
+        help="Serve Prometheus metrics (messages by outcome) on this port, on 127.0.0.1 "
+        "(with --processes N: this port and the N-1 next ones, one per process).",
     ),
 ) -> None:
     """Run the MLLP listener (HL7 v2 over TCP), one ACK per message."""
+    options = ListenerOptions(
+        host=host,
+        port=port,
+        client=client,
+        structure=structure,
+        professional=professional,
+        profession=profession,
+        workers=workers,
+        allow=tuple(allow),
+        max_connections=max_connections,
+        metrics_port=metrics_port,
+    )
+    if processes == 1:
+        listen(options)
+        return
+    if port == 0:
+        typer.echo("refusing to start: --processes needs a fixed --port", err=True)
+        raise typer.Exit(2)
+    from gateway.cli.mllp_processes import supervise
+
+    _prepare(options)  # refuse a bad configuration once, before any process starts
+    _migrate_once()
+    raise typer.Exit(supervise(options, processes))
+
+
+def _networks(allow: Sequence[str]) -> tuple[Network, ...]:
     import ipaddress
 
-    from gateway.api.logs import configure_logging
-    from gateway.app import build_services, settle_heap
-    from gateway.cli import load_settings
-    from gateway.intake import Intake, sender_for
-    from gateway.mllp import IntakeHandler, MllpServer
     from gateway.mllp.server import LOOPBACK
-    from gateway.storage import migrate
 
     try:
-        networks = tuple(ipaddress.ip_network(a, strict=False) for a in allow) or LOOPBACK
+        return tuple(ipaddress.ip_network(a, strict=False) for a in allow) or LOOPBACK
     except ValueError as exc:
         typer.echo(f"refusing to start: --allow: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def _prepare(options: ListenerOptions) -> tuple[tuple[Network, ...], Settings, Caller, Sender]:
+    """The networks, settings, caller and sender of a listener; exit 2 with the reason
+    when it could not run as configured."""
+    from gateway.cli import load_settings
+    from gateway.intake import sender_for
+
+    networks = _networks(options.allow)
     settings = load_settings()
     ctx = caller_context(
         settings.env,
         settings.clients_path,
-        client,
-        structure=structure,
-        professional=professional,
-        profession=profession,
+        options.client,
+        structure=options.structure,
+        professional=options.professional,
+        profession=options.profession,
     )
     try:
-        sender = sender_for(ctx)
+        return networks, settings, ctx, sender_for(ctx)
     except Exception as exc:  # Forbidden: no FINESS-based structure
         typer.echo(f"refusing to start: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def _migrate_once() -> None:
+    from gateway.cli import load_settings
+    from gateway.storage import migrate
+    from gateway.storage.engine import make_engine
+
+    settings = load_settings()
+    if settings.migrate_on_start:
+        engine = make_engine(settings.sqlalchemy_url)
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+
+
+def listen(options: ListenerOptions) -> None:
+    """Run one listener process until SIGTERM or Ctrl-C (exit 2 if it cannot start)."""
+    from gateway.api.logs import configure_logging
+    from gateway.app import build_services, settle_heap
+    from gateway.intake import Intake
+    from gateway.mllp import IntakeHandler, MllpServer
+    from gateway.storage import migrate
+
+    networks, settings, ctx, sender = _prepare(options)
     configure_logging(settings.telemetry)  # a long-running listener: JSON logs, as serve
     services = build_services(settings)
-    if settings.migrate_on_start:
+    if settings.migrate_on_start and options.migrate:
         migrate.upgrade(services.store.engine)
     validator = getattr(services.validator, "validator", None)
     if validator is not None:
@@ -83,36 +176,43 @@ def mllp(
     intake = Intake.load(services)
     settle_heap()
     server = MllpServer(
-        IntakeHandler(intake, sender, observe=metrics_observer(metrics_port)),
-        host=host,
-        port=port,
-        workers=workers,
+        IntakeHandler(intake, sender, observe=metrics_observer(options.metrics_port)),
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
         allow=networks,
-        max_connections=max_connections,
+        max_connections=options.max_connections,
+        reuse_port=options.reuse_port,
     )
 
     async def run() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         try:
             await server.start()
         except OSError as exc:  # the port is taken, the address is not this host's...
-            typer.echo(f"refusing to start: cannot listen on {host}:{port}: {exc}", err=True)
+            where = f"{options.host}:{options.port}"
+            typer.echo(f"refusing to start: cannot listen on {where}: {exc}", err=True)
             raise typer.Exit(2) from None
-        typer.echo(
-            f"dmp-gateway mllp: {host}:{server.bound_port} as {client} ({ctx.kind}, "
-            f"{sender.structure}); peers from {', '.join(str(n) for n in networks)}; "
-            f"at most {max_connections} connections",
-            err=True,
-        )
-        warning = reach_warning(host, networks)
-        if warning:
-            typer.echo(f"warning: {warning}", err=True)
+        if options.announce:
+            typer.echo(
+                f"dmp-gateway mllp: {options.host}:{server.bound_port} as {options.client} "
+                f"({ctx.kind}, {sender.structure}); peers from "
+                f"{', '.join(str(n) for n in networks)}; at most {options.max_connections} "
+                "connections",
+                err=True,
+            )
+            warning = reach_warning(options.host, networks)
+            if warning:
+                typer.echo(f"warning: {warning}", err=True)
         try:
             await server.serve_forever()
         finally:
             await server.close()
 
     try:
-        with contextlib.suppress(KeyboardInterrupt):
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
             asyncio.run(run())
     finally:
         services.store.engine.dispose()

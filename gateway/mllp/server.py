@@ -67,6 +67,7 @@ class MllpServer:
         idle_timeout: float | None = 600.0,
         allow: Sequence[Network] = LOOPBACK,
         max_connections: int = 64,
+        reuse_port: bool = False,
     ) -> None:
         self.handler = handler
         self.allow = tuple(allow)
@@ -76,6 +77,9 @@ class MllpServer:
         self.port = port
         self.max_frame_bytes = max_frame_bytes
         self.idle_timeout = idle_timeout
+        #: SO_REUSEPORT: several listener processes share the port, the kernel spreading
+        #: new connections among them
+        self.reuse_port = reuse_port
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mllp")
         self._server: asyncio.Server | None = None
         self._tasks: dict[asyncio.Task[None], bool] = {}  # connection task -> busy
@@ -91,7 +95,11 @@ class MllpServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._connection, self.host, self.port, limit=READ_SIZE
+            self._connection,
+            self.host,
+            self.port,
+            limit=READ_SIZE,
+            reuse_port=self.reuse_port or None,
         )
 
     async def serve_forever(self) -> None:
