@@ -74,11 +74,11 @@ def listening(port: int) -> int:
     return sum(1 for r in rows if r.split()[1].endswith(f":{port:04X}") and r.split()[3] == "0A")
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes], processes: int = 1) -> None:
+def wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, processes: int = 1) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError((proc.stderr.read() if proc.stderr else b"").decode()[-2000:])
+            raise RuntimeError(log.read_text()[-2000:])
         if listening(port) >= processes:
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -111,6 +111,8 @@ def main() -> None:
             )
         subprocess.run([str(exe), "demo"], env=env, check=True, capture_output=True)
         port = free_port()
+        log = Path(data_dir) / "mllp.log"
+        err = log.open("wb")
         proc = subprocess.Popen(
             [
                 str(exe),
@@ -132,10 +134,13 @@ def main() -> None:
             ],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            # A file, not a pipe: nobody reads a pipe while the benchmark runs, and once
+            # its buffer is full of the listener's log lines (one per message) it blocks.
+            stderr=err,
         )
+        err.close()  # the listener has its own copy of the descriptor
         try:
-            wait_port(port, proc, args.processes)
+            wait_port(port, proc, log, args.processes)
             with MllpClient("127.0.0.1", port) as warm:
                 for n in range(args.warmup):
                     warm.exchange(message(n, args.obx))
