@@ -26,9 +26,9 @@ resource a payload names, and the rules then judge what the sender writes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote_plus
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 
 from gateway.fhir.references import iter_reference_holders
 from gateway.ingest.result import Entry
@@ -50,7 +50,9 @@ def _identifier(entry: Entry) -> tuple[str, str, str] | None:
     system, bar, value = pairs[0][1].partition("|")
     if not bar or not system or not value or any(c in value for c in _ESCAPES):
         return None
-    return f"{entry.resource_type}?{urlencode(sorted(pairs))}", system, value
+    # urlencode() of the one pair, without its generic machinery (on every entry).
+    name, criterion = pairs[0]
+    return f"{entry.resource_type}?{quote_plus(name)}={quote_plus(criterion)}", system, value
 
 
 def known_entries(
@@ -102,10 +104,25 @@ def _conditional_references(entries: list[Entry]) -> set[str]:
     return out
 
 
+_r, _t = s.resource, s.idx_token
+# Built once: constructing the ``in_`` clauses per unit cost more than running the query.
+_LOOKUP = (
+    select(_r.c.resource_type, _r.c.id, _t.c.system, _t.c.code)
+    .join(_r, _r.c.pk == _t.c.resource_pk)
+    .where(
+        and_(
+            _t.c.param == "identifier",
+            _t.c.resource_type.in_(bindparam("types", expanding=True)),
+            _t.c.code.in_(bindparam("codes", expanding=True)),
+            _r.c.deleted.is_(False),
+        )
+    )
+)
+
+
 def _lookup(
     tx: StoreTx, keys: list[tuple[str, str, str]], stored: Callable[[str], str]
 ) -> dict[tuple[str, str, str], list[str]]:
-    r, t = s.resource, s.idx_token
     out: dict[tuple[str, str, str], list[str]] = {}
     types = sorted({k[0] for k in keys})
     for start in range(0, len(keys), _BATCH):
@@ -113,18 +130,7 @@ def _lookup(
         # (type, system, value as the index holds it) → the key as the entries state it
         wanted = {(k[0], k[1], stored(k[2])): k for k in batch}
         codes = sorted({k[2] for k in wanted})
-        rows = tx.conn.execute(
-            select(r.c.resource_type, r.c.id, t.c.system, t.c.code)
-            .join(r, r.c.pk == t.c.resource_pk)
-            .where(
-                and_(
-                    t.c.param == "identifier",
-                    t.c.resource_type.in_(types),
-                    t.c.code.in_(codes),
-                    r.c.deleted.is_(False),
-                )
-            )
-        ).all()
+        rows = tx.conn.execute(_LOOKUP, {"types": types, "codes": codes}).all()
         for row in rows:
             key = wanted.get((row.resource_type, row.system, row.code))
             if key is not None and row.id not in out.setdefault(key, []):

@@ -48,6 +48,23 @@ _BY_TOKEN = (
     .limit(MAX_CANDIDATES)
 )
 
+_d = s.idx_date
+_BY_BIRTH_DATE = (
+    select(*CURRENT_COLUMNS)
+    .join(_d, _d.c.resource_pk == _r.c.pk)
+    .where(
+        and_(
+            _d.c.resource_type == "Patient",
+            _d.c.param == "birthdate",
+            _d.c.low >= bindparam("low"),
+            _d.c.high <= bindparam("high"),
+            _r.c.deleted.is_(False),
+        )
+    )
+    .distinct()
+    .limit(MAX_CANDIDATES)
+)
+
 
 def _patient(version: StoredVersion) -> StoredPatient | None:
     if version.deleted or version.content is None:
@@ -93,23 +110,7 @@ class TxPatientIndex:
             low, high = parse_range(birth_date, what="birth date")
         except BadRequest:
             return []
-        r, d = s.resource, s.idx_date
-        stmt = (
-            select(*CURRENT_COLUMNS)
-            .join(d, d.c.resource_pk == r.c.pk)
-            .where(
-                and_(
-                    d.c.resource_type == "Patient",
-                    d.c.param == "birthdate",
-                    d.c.low >= low,
-                    d.c.high <= high,
-                    r.c.deleted.is_(False),
-                )
-            )
-            .distinct()
-            .limit(MAX_CANDIDATES)
-        )
-        rows = self.tx.conn.execute(stmt).all()
+        rows = self.tx.conn.execute(_BY_BIRTH_DATE, {"low": low, "high": high}).all()
         return [p for row in rows if (p := _patient(bulk_version(row, self.tx.conn))) is not None]
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Table, delete
+from sqlalchemy import String, Table, delete
 from sqlalchemy.engine import Connection
 
 from gateway.search.rows import IndexRows
@@ -34,10 +35,35 @@ def _columns(table: Table) -> tuple[str, ...]:
 _FIELDS: dict[str, tuple[str, ...]] = {name: _columns(table) for name, table in _TABLES}
 
 
-def _clip(value: Any, key: str) -> Any:
-    if value.__class__ is str and len(value) > MAX_INDEXED_CHARS and key != "exact":
-        return value[:MAX_INDEXED_CHARS]
-    return value
+_GETTERS: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+    name: attrgetter(*fields) for name, fields in _FIELDS.items()
+}
+# The text columns whose values are cut (``exact`` keeps the whole value: it is matched
+# by equality against the value as given, after a prefix match on ``norm``).
+_CLIPPED: dict[str, tuple[int, ...]] = {
+    name: tuple(
+        i
+        for i, key in enumerate(_FIELDS[name])
+        if key != "exact" and isinstance(table.c[key].type, String)
+    )
+    for name, table in _TABLES
+}
+
+
+def _clipped(values: tuple[Any, ...], positions: tuple[int, ...]) -> tuple[Any, ...]:
+    """``values`` with its long text values at ``positions`` cut."""
+    for i in positions:
+        value = values[i]
+        if value.__class__ is str and len(value) > MAX_INDEXED_CHARS:
+            break
+    else:
+        return values
+    cut = list(values)
+    for i in positions:
+        value = cut[i]
+        if value.__class__ is str and len(value) > MAX_INDEXED_CHARS:
+            cut[i] = value[:MAX_INDEXED_CHARS]
+    return tuple(cut)
 
 
 def _insert_sql(table: Table, names: tuple[str, ...], paramstyle: str) -> str:
@@ -68,10 +94,10 @@ def insert_index_rows(conn: Connection, items: Iterable[tuple[int | None, str, I
             found = getattr(rows, name)
             if not found:
                 continue
-            names = _FIELDS[name]
+            get, positions = _GETTERS[name], _CLIPPED[name]
             batch = batches[name]
             for row in found:
-                batch.append((pk, rtype, *(_clip(getattr(row, key), key) for key in names)))
+                batch.append((pk, rtype, *_clipped(get(row), positions)))
     style = conn.dialect.paramstyle
     postgres = conn.dialect.name == "postgresql"
     for name, table in _TABLES:

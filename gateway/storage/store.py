@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import (
     Engine,
+    Table,
     and_,
     bindparam,
     exists,
     func,
-    insert,
     select,
     text,
     tuple_,
@@ -34,6 +34,7 @@ from gateway.storage.index_writer import delete_index_rows, insert_index_rows
 from gateway.storage.pg_bulk import insert_rows
 from gateway.storage.records import StoredVersion, WriteOp
 from gateway.storage.sealing import open_resource, open_resource_or_none, seal_resource
+from gateway.storage.sqlite_bulk import insert_returning
 
 CURRENT_COLUMNS = (
     s.resource.c.pk,
@@ -434,22 +435,11 @@ class StoreTx:
             )
             for op, body in zip(ops, sealed, strict=True)
         ]
-        if self.dialect == "postgresql":
-            got = insert_rows(
-                self.conn,
-                s.history,
-                _HISTORY_INSERT,
-                rows,
-                ("seq", "resource_type", "id", "version"),
-            )
-            seq_of = {(t, i, v): seq for seq, t, i, v in got}
-            return [seq_of[(op.resource_type, op.id, op.version)] for op in ops]
-        return list(
-            self.conn.execute(
-                insert(s.history).returning(s.history.c.seq, sort_by_parameter_order=True),
-                [dict(zip(_HISTORY_INSERT, row, strict=True)) for row in rows],
-            ).scalars()
+        got = self._insert(
+            s.history, _HISTORY_INSERT, rows, ("seq", "resource_type", "id", "version")
         )
+        seq_of = {(t, i, v): seq for seq, t, i, v in got}
+        return [seq_of[(op.resource_type, op.id, op.version)] for op in ops]
 
     def _insert_current(self, created: Sequence[tuple[WriteOp, bytes | None]]) -> list[int]:
         """Insert current rows for new resources; their primary keys, in order."""
@@ -468,18 +458,22 @@ class StoreTx:
             )
             for op, body in created
         ]
+        got = self._insert(s.resource, _CURRENT_INSERT, rows, ("pk", "resource_type", "id"))
+        pk_of = {(t, i): pk for pk, t, i in got}
+        return [pk_of[(op.resource_type, op.id)] for op, _ in created]
+
+    def _insert(
+        self,
+        table: Table,
+        columns: tuple[str, ...],
+        rows: Sequence[Sequence[Any]],
+        returning: tuple[str, ...],
+    ) -> list[tuple[Any, ...]]:
+        """Insert ``rows`` in the order given, in a few statements; the ``returning``
+        columns of each, in no promised order."""
         if self.dialect == "postgresql":
-            got = insert_rows(
-                self.conn, s.resource, _CURRENT_INSERT, rows, ("pk", "resource_type", "id")
-            )
-            pk_of = {(t, i): pk for pk, t, i in got}
-            return [pk_of[(op.resource_type, op.id)] for op, _ in created]
-        return list(
-            self.conn.execute(
-                insert(s.resource).returning(s.resource.c.pk, sort_by_parameter_order=True),
-                [dict(zip(_CURRENT_INSERT, row, strict=True)) for row in rows],
-            ).scalars()
-        )
+            return insert_rows(self.conn, table, columns, rows, returning)
+        return insert_returning(self.conn, table, columns, rows, returning)
 
     def purge_index(self, pks: Sequence[int]) -> None:
         delete_index_rows(self.conn, pks)

@@ -157,14 +157,19 @@ def test_advisory_lock_is_callable_in_a_writer(store: SqlStore) -> None:
         assert tx.current("Patient", "a") is not None
 
 
-def test_bulk_write_numbers_history_rows_in_the_order_given(store: SqlStore) -> None:
-    ops = [_op(f"q{i}", 1, 1000 + i) for i in range(40)]
+@pytest.mark.parametrize("count", [40, 150])  # 150: several statements on SQLite
+def test_bulk_write_numbers_history_rows_in_the_order_given(store: SqlStore, count: int) -> None:
+    ops = [_op(f"q{i}", 1, 1000 + i, pk=None) for i in range(count)]
     with store.writer() as tx:
         seqs = tx.write(ops)
     with store.reader() as tx:
         rows = tx.conn.execute(select(s.history.c.seq, s.history.c.id)).all()
     assert dict(rows) == {seq: op.id for seq, op in zip(seqs, ops, strict=True)}
     assert seqs == sorted(seqs)
+    with store.reader() as tx:
+        pks = dict(tx.conn.execute(select(s.resource.c.id, s.resource.c.pk)).all())
+    assert [pks[op.id] for op in ops] == [op.existing_pk for op in ops]
+    assert [op.existing_pk for op in ops] == sorted(op.existing_pk or 0 for op in ops)
 
 
 @pytest.mark.parametrize("copies", [1, 12])  # a few rows, and enough for the bulk forms

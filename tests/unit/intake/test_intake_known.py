@@ -1,0 +1,39 @@
+"""The conditional-create lock key of the intake's identifier lookup (pure part)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.ingest.result import Entry
+from gateway.intake.known import _identifier
+
+_TEXT = st.text(st.characters(codec="utf-8"), min_size=1, max_size=20)
+
+
+@given(system=_TEXT, value=_TEXT)
+def test_lock_key_is_the_one_a_conditional_create_takes(system: str, value: str) -> None:
+    """The key must equal :func:`gateway.rest.type_level.single_match`'s (``urlencode``
+    of the sorted criteria), or two writers of one business object would not serialise."""
+    criteria = urlencode([("identifier", f"{system}|{value}")])
+    entry = Entry("urn:uuid:1", {"resourceType": "Observation"}, if_none_exist=criteria)
+    found = _identifier(entry)
+    pairs = parse_qsl(criteria, keep_blank_values=True)
+    if found is not None:
+        assert found[0] == f"Observation?{urlencode(sorted(pairs))}"
+        assert (found[1], found[2]) == tuple(pairs[0][1].partition("|")[::2])
+
+
+def test_lock_key_of_a_plain_identifier() -> None:
+    entry = Entry(
+        "urn:uuid:1",
+        {"resourceType": "Observation"},
+        if_none_exist="identifier=urn:oid:1.2.250.1|B-1/2 x",
+    )
+    assert _identifier(entry) == (
+        "Observation?identifier=urn%3Aoid%3A1.2.250.1%7CB-1%2F2+x",
+        "urn:oid:1.2.250.1",
+        "B-1/2 x",
+    )
