@@ -38,7 +38,14 @@ from gateway.storage.records import StoredVersion
 from gateway.sync import export_operation as _export_operation  # noqa: F401 - registers $export
 from gateway.sync.export_operation import site_base
 from gateway.sync.export_status import cancel, export_file, job_status
-from gateway.sync.feed import FeedPage, decode_cursor, encode_cursor, read_feed, start_now
+from gateway.sync.feed import (
+    FeedPage,
+    Mark,
+    decode_cursor,
+    encode_cursor,
+    read_feed,
+    start_now,
+)
 from gateway.sync.feed_bundle import feed_bundle
 from gateway.sync.feed_params import FeedParams, parse_feed_params
 from gateway.sync.runtime import SyncRuntime
@@ -68,19 +75,23 @@ async def changes(request: Request) -> Response:
             return runtime.bus.latest(CHANGES)
         return None
 
+    def read(
+        repo: Repository, params: FeedParams, at: FeedPosition, since: float, m: Mark
+    ) -> FeedPage:
+        return read_feed(
+            repo, at, types=params.types, limit=params.limit, share=share, fresh_after=since, mark=m
+        )
+
     def step(repo: Repository, params: FeedParams, at: FeedPosition, since: float) -> _Step:
         """A read, and when it ends the long-poll, the answer (in the same worker hop:
-        under load every hop waits for a core)."""
-        page = read_feed(
-            repo,
-            at,
-            types=params.types,
-            limit=params.limit,
-            share=share,
-            fresh_after=since,
-            mark=mark,
-        )
+        under load every hop waits for a core). The bus mark (a round trip to the bus)
+        is taken only when there is nothing to answer yet: then the read is made again
+        after it, and a commit it misses wakes the wait."""
+        page = read(repo, params, at, since, _unmarked)
         remaining = arrived + params.wait - time.monotonic()
+        if not page.versions and page.caught_up and remaining > 0:
+            page = read(repo, params, page.position, since, mark)
+            remaining = arrived + params.wait - time.monotonic()
         if page.versions or not page.caught_up or remaining <= 0:
             return _Step(page, remaining, _answer(request, runtime, repo, params, query, page))
         return _Step(page, remaining, None)
@@ -112,6 +123,10 @@ async def changes(request: Request) -> Response:
         fresh_after = await _wait(runtime, done.page.mark, done.remaining)
         done = await run_in_threadpool(step, repo, params, done.page.position, fresh_after)
     return Response(done.body, media_type=FHIR_JSON_UTF8)
+
+
+def _unmarked() -> str | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
