@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -36,7 +38,14 @@ from gateway.storage.records import StoredVersion
 from gateway.sync import export_operation as _export_operation  # noqa: F401 - registers $export
 from gateway.sync.export_operation import site_base
 from gateway.sync.export_status import cancel, export_file, job_status
-from gateway.sync.feed import FeedPage, decode_cursor, encode_cursor, read_feed, start_now
+from gateway.sync.feed import (
+    FeedPage,
+    Mark,
+    decode_cursor,
+    encode_cursor,
+    read_feed,
+    start_now,
+)
 from gateway.sync.feed_bundle import feed_bundle
 from gateway.sync.feed_params import FeedParams, parse_feed_params
 from gateway.sync.runtime import SyncRuntime
@@ -53,8 +62,7 @@ async def _caller(request: Request) -> AccessContext:
 @router.get("/sync/changes", include_in_schema=False)
 async def changes(request: Request) -> Response:
     runtime: SyncRuntime = request.app.state.sync
-    loop = asyncio.get_running_loop()
-    arrived = loop.time()
+    arrived = time.monotonic()
     share = runtime.feed_reads if runtime.settings.sync.feed_share_reads else None
     # Reads shared with other callers must have begun after this moment (the request's
     # arrival, then each wake-up): see gateway.sync.feed_share.
@@ -67,20 +75,30 @@ async def changes(request: Request) -> Response:
             return runtime.bus.latest(CHANGES)
         return None
 
-    def step(repo: Repository, params: FeedParams, at: FeedPosition, since: float) -> FeedPage:
+    def read(
+        repo: Repository, params: FeedParams, at: FeedPosition, since: float, m: Mark
+    ) -> FeedPage:
         return read_feed(
-            repo,
-            at,
-            types=params.types,
-            limit=params.limit,
-            share=share,
-            fresh_after=since,
-            mark=mark,
+            repo, at, types=params.types, limit=params.limit, share=share, fresh_after=since, mark=m
         )
 
-    def first() -> tuple[Repository, FeedParams, FeedPage]:
-        # The caller's authentication and the first read in one hop to a worker thread:
-        # under load every hop waits for a core (see gateway.api.caller).
+    def step(repo: Repository, params: FeedParams, at: FeedPosition, since: float) -> _Step:
+        """A read, and when it ends the long-poll, the answer (in the same worker hop:
+        under load every hop waits for a core). The bus mark (a round trip to the bus)
+        is taken only when there is nothing to answer yet: then the read is made again
+        after it, and a commit it misses wakes the wait."""
+        page = read(repo, params, at, since, _unmarked)
+        remaining = arrived + params.wait - time.monotonic()
+        if not page.versions and page.caught_up and remaining > 0:
+            page = read(repo, params, page.position, since, mark)
+            remaining = arrived + params.wait - time.monotonic()
+        if page.versions or not page.caught_up or remaining <= 0:
+            return _Step(page, remaining, _answer(request, runtime, repo, params, query, page))
+        return _Step(page, remaining, None)
+
+    def first() -> tuple[Repository, FeedParams, _Step]:
+        # The caller's authentication and the first read in one hop to a worker thread
+        # (and the answer too, when there is no need to wait).
         ctx = authenticated_here(request)
         repo = Repository(ctx, runtime.services)
         try:
@@ -100,29 +118,46 @@ async def changes(request: Request) -> Response:
                     repo.interaction = None
             raise
 
-    repo, params, page = await run_in_threadpool(first)
-    deadline = arrived + params.wait
-    while True:
-        position = page.position
-        remaining = deadline - loop.time()
-        if page.versions or not page.caught_up or remaining <= 0:
-            break
-        fresh_after = await _wait(runtime, page.mark, remaining)
-        page = await run_in_threadpool(step, repo, params, position, fresh_after)
-    # What the answer discloses is recorded, durably, before it leaves (a 503 otherwise):
-    # one entry per answer, with one patient entity per patient of its versions.
-    await run_in_threadpool(_record, runtime, repo, _interaction(request), page.versions)
+    repo, params, done = await run_in_threadpool(first)
+    while done.body is None:
+        fresh_after = await _wait(runtime, done.page.mark, done.remaining)
+        done = await run_in_threadpool(step, repo, params, done.page.position, fresh_after)
+    return Response(done.body, media_type=FHIR_JSON_UTF8)
+
+
+def _unmarked() -> str | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    page: FeedPage
+    remaining: float  # seconds left to long-poll after this read
+    body: bytes | None  # the answer, when this read ends the long-poll
+
+
+def _answer(
+    request: Request,
+    runtime: SyncRuntime,
+    repo: Repository,
+    params: FeedParams,
+    query: list[tuple[str, str]],
+    page: FeedPage,
+) -> bytes:
+    """What the answer discloses is recorded, durably, before it is built (a 503 with no
+    data otherwise): one entry per answer, with one patient entity per patient of its
+    versions. Then the Bundle."""
+    _record(runtime, repo, _interaction(request), page.versions)
     base = fhir_base(request, runtime.settings)
-    body = feed_bundle(
+    return feed_bundle(
         base=base,
         feed_url=f"{site_base(base)}/sync/changes",
         versions=page.versions,
-        cursor=encode_cursor(repo, position, params.types),
+        cursor=encode_cursor(repo, page.position, params.types),
         params=query,
         now=runtime.services.clock(),
-        entries=runtime.feed_entries if share is not None else None,
+        entries=runtime.feed_entries if runtime.settings.sync.feed_share_reads else None,
     )
-    return Response(body, media_type=FHIR_JSON_UTF8)
 
 
 def _interaction(request: Request) -> Interaction:

@@ -25,11 +25,12 @@ shows only if the resource as it is now may be seen.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select, text
 from sqlalchemy.engine import Connection, Row
 
 from gateway.storage import schema as s
@@ -124,8 +125,11 @@ def take_snapshot(tx: StoreTx) -> str | None:
     return _snapshot(tx)
 
 
+_SNAPSHOT = text("SELECT CAST(pg_current_snapshot() AS text)")
+
+
 def _snapshot(tx: StoreTx) -> str:
-    return str(tx.conn.execute(text("SELECT CAST(pg_current_snapshot() AS text)")).scalar_one())
+    return str(tx.conn.execute(_SNAPSHOT).scalar_one())
 
 
 def current_position(tx: StoreTx, *, hi: str | None = None) -> FeedPosition:
@@ -159,6 +163,26 @@ _WITH_CURRENT = s.history.outerjoin(
 )
 
 
+@functools.cache
+def _changes_query(postgresql: bool, typed: bool, after_lo: bool) -> Select[Any]:
+    """The feed's SELECT for one shape of read, built once: constructing it is most of
+    the client's cost of a small read. Parameters: ``after``, ``limit``, ``types``
+    (``typed``), ``hi`` (PostgreSQL), ``lo`` and ``lo_xmin`` (``after_lo``)."""
+    h = s.history
+    conds: list[ColumnElement[bool]] = [h.c.seq > bindparam("after")]
+    if typed:
+        conds.append(h.c.resource_type.in_(bindparam("types", expanding=True)))
+    stmt = select(*_FEED_COLUMNS).select_from(_WITH_CURRENT)
+    if postgresql:
+        t = s.sync_history_tx
+        stmt = stmt.join(t, t.c.seq == h.c.seq)
+        conds.append(_VISIBLE_IN_HI)  # type: ignore[arg-type]
+        if after_lo:
+            conds.append(t.c.txid >= bindparam("lo_xmin"))
+            conds.append(_NOT_VISIBLE_IN_LO)  # type: ignore[arg-type]
+    return stmt.where(and_(*conds)).order_by(h.c.seq).limit(bindparam("limit"))
+
+
 def read_changes(
     tx: StoreTx,
     position: FeedPosition,
@@ -176,13 +200,12 @@ def read_changes(
     closed by an older snapshot (from a cursor) that runs out means "read on", not "wait"
     (and when nothing at all was left of it, the next window is read in the same call).
     """
-    h = s.history
-    conds = [h.c.seq > position.after]
+    params: dict[str, Any] = {"after": position.after, "limit": limit}
     if types:
-        conds.append(h.c.resource_type.in_(list(types)))
-    stmt = select(*_FEED_COLUMNS).select_from(_WITH_CURRENT)
+        params["types"] = list(types)
     if tx.dialect != "postgresql":
-        rows = tx.conn.execute(stmt.where(and_(*conds)).order_by(h.c.seq).limit(limit)).all()
+        stmt = _changes_query(False, bool(types), False)
+        rows = tx.conn.execute(stmt, params).all()
         versions, current = _decode(rows, tx.conn)
         after = position.after
         if versions and versions[-1].seq is not None:
@@ -195,15 +218,11 @@ def read_changes(
         hi = position.hi
     elif hi is None or (position.lo is not None and not snapshot_covers(hi, position.lo)):
         hi = _snapshot(tx)
-    t = s.sync_history_tx
-    stmt = stmt.join(t, t.c.seq == h.c.seq)
-    params: dict[str, Any] = {"hi": hi}
-    conds.append(_VISIBLE_IN_HI)  # type: ignore[arg-type]
+    params["hi"] = hi
     if position.lo is not None:
-        conds.append(t.c.txid >= snapshot_xmin(position.lo))
-        conds.append(_NOT_VISIBLE_IN_LO)  # type: ignore[arg-type]
+        params["lo_xmin"] = snapshot_xmin(position.lo)
         params["lo"] = position.lo
-    query = stmt.where(and_(*conds)).order_by(h.c.seq).limit(limit)
+    query = _changes_query(True, bool(types), position.lo is not None)
     rows = tx.conn.execute(query, params).all()
     versions, current = _decode(rows, tx.conn)
     if not versions and not fresh:

@@ -17,6 +17,9 @@ request, and a commit the read missed was published after that mark and wakes th
 caller's next wait. Never a read from before the caller's need, so never stale data, and
 an erasure or a masking is seen by the next need that follows it.
 
+A caller that took a mark (it may wait on it) is given only a read that has one: a
+caller that will not wait if it finds something may read without taking a mark.
+
 **Single flight.** Callers asking for the same key while its read runs wait for it
 instead of running it again. A read that fails is not shared: the waiters read
 themselves.
@@ -90,7 +93,12 @@ class SharedReads:
         while True:
             with self._lock:
                 slot = self._slots.get(key)
-                if slot is None or slot.started < fresh_after or slot.failed:
+                if (
+                    slot is None
+                    or slot.started < fresh_after
+                    or slot.failed
+                    or (mark is not None and slot.mark is None)
+                ):
                     own: _Slot[object] = _Slot(started=began, mark=mark)
                     self._slots[key] = own
                     self._prune(self._clock())

@@ -46,6 +46,20 @@ def test_a_read_begun_before_the_need_is_not_shared() -> None:
     assert (later.value, later.mark, later.reused) == ("new", "m2", False)
 
 
+def test_a_caller_with_a_mark_is_given_only_a_read_that_has_one() -> None:
+    # A caller that may wait on the mark must not receive a read made without one; a
+    # caller without a mark (it will not wait) may receive either.
+    clock = Clock()
+    share = SharedReads(clock=clock)
+    need = clock.t
+    share.read("k", fresh_after=need, began=need, mark=None, compute=lambda: "unmarked")
+    marked = share.read("k", fresh_after=need, began=need, mark="m1", compute=lambda: "marked")
+    assert (marked.value, marked.mark, marked.reused) == ("marked", "m1", False)
+    later = share.read("k", fresh_after=need, began=need, mark=None, compute=lambda: "other")
+    assert (later.value, later.mark, later.reused) == ("marked", "m1", True)
+    assert (share.run, share.shared) == (2, 1)
+
+
 def test_keys_do_not_mix() -> None:
     clock = Clock()
     share = SharedReads(clock=clock)
