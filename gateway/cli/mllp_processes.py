@@ -28,9 +28,7 @@ def _child(options: ListenerOptions) -> None:
 
     try:
         listen(options)
-    except SystemExit as exc:  # typer.Exit in the child: keep its code
-        raise SystemExit(exc.code) from None
-    except Exception as exc:  # click's Exit is not a SystemExit
+    except Exception as exc:  # typer.Exit (click's Exit) is not a SystemExit: keep its code
         code = getattr(exc, "exit_code", None)
         if isinstance(code, int):
             sys.exit(code)

@@ -31,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from gateway.storage.multirow import values_sql
+
 
 def _array_type(table: Table, column: str) -> str:
     kind = table.c[column].type
@@ -79,20 +81,6 @@ MAX_VALUES_PARAMS = 50
 """psycopg caches the parsed text of a statement of at most this many parameters."""
 
 
-@functools.cache
-def _values_sql(
-    table: Table, columns: tuple[str, ...], returning: tuple[str, ...], count: int
-) -> str:
-    row = f"({', '.join('%s' for _ in columns)})"
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
-        f"VALUES {', '.join(row for _ in range(count))}"
-    )
-    if returning:
-        sql += f" RETURNING {', '.join(returning)}"
-    return sql
-
-
 def _values(
     conn: Connection,
     table: Table,
@@ -101,7 +89,7 @@ def _values(
     returning: tuple[str, ...],
 ) -> list[tuple[Any, ...]]:
     params = tuple(value for row in rows for value in row)
-    result = conn.exec_driver_sql(_values_sql(table, columns, returning, len(rows)), params)
+    result = conn.exec_driver_sql(values_sql(table, columns, returning, len(rows), "%s"), params)
     return [tuple(row) for row in result.fetchall()] if returning else []
 
 

@@ -11,29 +11,17 @@ history sequence numbers are drawn in the order given, as row by row.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
+from gateway.storage.multirow import values_sql
+
 MAX_ROWS = 64
 """Rows per statement: at most a few dozen statement texts per table (the driver caches
 them), and fewer parameters than the smallest ``SQLITE_MAX_VARIABLE_NUMBER`` (999)."""
-
-
-@functools.cache
-def _values_sql(
-    table: Table, columns: tuple[str, ...], returning: tuple[str, ...], count: int
-) -> str:
-    row = f"({', '.join('?' for _ in columns)})"
-    # Table and column names come from the schema module, never from input.
-    return (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
-        f"VALUES {', '.join(row for _ in range(count))} "
-        f"RETURNING {', '.join(returning)}"
-    )
 
 
 def insert_returning(
@@ -52,6 +40,8 @@ def insert_returning(
     for start in range(0, len(rows), MAX_ROWS):
         batch = rows[start : start + MAX_ROWS]
         params = tuple(value for row in batch for value in row)
-        result = conn.exec_driver_sql(_values_sql(table, columns, returning, len(batch)), params)
+        result = conn.exec_driver_sql(
+            values_sql(table, columns, returning, len(batch), "?"), params
+        )
         got.extend(tuple(row) for row in result.fetchall())
     return got

@@ -146,24 +146,21 @@ _HISTORY_INSERT = (
     "author_structure",
     "created",
 )
-_CURRENT_INSERT = (
-    "resource_type",
-    "id",
-    "version",
-    "last_updated",
-    "deleted",
-    "patient_id",
-    "content",
-    "author",
-    "author_structure",
-    "created",
-)
+_CURRENT_INSERT = tuple(c for c in _HISTORY_INSERT if c != "method")  # no method there
 
 
 _LOCK_ONE = text("SELECT pg_advisory_xact_lock(hashtext(:k))")
 _LOCK_MANY = text(
     "SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM unnest(CAST(:keys AS text[])) AS k"
 )
+
+
+def _row(op: WriteOp, body: bytes | None, *, method: bool) -> tuple[Any, ...]:
+    """The values of a history row (``method``) or a current row, in the order of
+    :data:`_HISTORY_INSERT` or :data:`_CURRENT_INSERT`; ``body`` as stored (sealed)."""
+    head = (op.resource_type, op.id, op.version, op.last_updated)
+    tail = (op.deleted, op.patient_id, body, op.author, op.author_structure, op.created)
+    return (*head, op.method, *tail) if method else (*head, *tail)
 
 
 def _authorship(op: WriteOp) -> dict[str, Any]:
@@ -419,22 +416,7 @@ class StoreTx:
 
     def _insert_history(self, ops: Sequence[WriteOp], sealed: Sequence[bytes | None]) -> list[int]:
         """Insert the history rows of ``ops``; their sequence numbers, in order."""
-        rows = [
-            (
-                op.resource_type,
-                op.id,
-                op.version,
-                op.last_updated,
-                op.method,
-                op.deleted,
-                op.patient_id,
-                body,
-                op.author,
-                op.author_structure,
-                op.created,
-            )
-            for op, body in zip(ops, sealed, strict=True)
-        ]
+        rows = [_row(op, body, method=True) for op, body in zip(ops, sealed, strict=True)]
         got = self._insert(
             s.history, _HISTORY_INSERT, rows, ("seq", "resource_type", "id", "version")
         )
@@ -443,21 +425,7 @@ class StoreTx:
 
     def _insert_current(self, created: Sequence[tuple[WriteOp, bytes | None]]) -> list[int]:
         """Insert current rows for new resources; their primary keys, in order."""
-        rows = [
-            (
-                op.resource_type,
-                op.id,
-                op.version,
-                op.last_updated,
-                op.deleted,
-                op.patient_id,
-                body,
-                op.author,
-                op.author_structure,
-                op.created,
-            )
-            for op, body in created
-        ]
+        rows = [_row(op, body, method=False) for op, body in created]
         got = self._insert(s.resource, _CURRENT_INSERT, rows, ("pk", "resource_type", "id"))
         pk_of = {(t, i): pk for pk, t, i in got}
         return [pk_of[(op.resource_type, op.id)] for op, _ in created]
