@@ -258,3 +258,14 @@ def test_patient_entries_newest_first(log: AuditLog, engine: Engine) -> None:
         assert [seq for seq, _ in rows] == [7, 2]
         rows = audit_reads.patient_entries(conn, "p2", upto=size, before=7, limit=2)
         assert [seq for seq, _ in rows] == [2]
+
+
+def test_the_verifier_input_holds_every_entry_across_read_ahead_batches(
+    log: AuditLog, engine: Engine
+) -> None:
+    items = entries(2 * audit_reads._AHEAD_BATCH + 3)  # SQLite reads in batches of these
+    append_in_batches(log, items, batch=500)
+    rows = stored(engine)
+    assert [seq for seq, _, _ in rows] == list(range(len(items)))
+    assert [content for _, content, _ in rows] == [e.content for e in items]
+    assert all(leaf == leaf_hash(content) for _, content, leaf in rows)
