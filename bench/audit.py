@@ -15,7 +15,8 @@ The log is built through the real append path (:meth:`AuditLog.append` in writer
 transactions of ``--batch`` entries, a checkpoint signed every 1,000) from realistic
 BALP entries (:func:`gateway.audit.entries.log_entries`): reads, searches with their
 query and several patients, writes, denials, system callers, and emergency accesses
-with their security alerts. ``--dir`` keeps the database for another run (it is
+with their security alerts, sealed at rest (AES-256-GCM) as the server writes them, so
+the verifier opens every one. ``--dir`` keeps the database for another run (it is
 reused when it already holds N entries).
 """
 
@@ -52,6 +53,7 @@ from gateway.storage import audit_checkpoints, audit_nodes, migrate
 from gateway.storage.audit_log import AuditLog
 from gateway.storage.audit_timer import CheckpointTimer
 from gateway.storage.engine import WRITE, make_engine
+from gateway.storage.keys import open_keys
 
 DAY = 86_400_000_000
 START = 1_772_323_200_000_000  # 2026-03-01T00:00:00Z
@@ -321,6 +323,7 @@ def main() -> None:
     settings = Settings(env="dev", data_dir=data_dir)
     engine = make_engine(settings.sqlalchemy_url)
     migrate.upgrade(engine)
+    open_keys(engine, settings)  # entries sealed at rest, as the server writes them
     log = AuditLog.from_settings(settings, engine)
     rng = random.Random(1)
     try:
@@ -338,6 +341,7 @@ def main() -> None:
             url = fresh_postgres(args.postgres, "dmpgw_audit_bench")
             pg = make_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
             migrate.upgrade(pg)
+            open_keys(pg, settings)
             pg_log = AuditLog(pg, log.signer.signer, origin=log.origin)
             time_appends(pg_log, args.reads, args.threads, "PostgreSQL")
             pg.dispose()

@@ -18,7 +18,7 @@ from gateway.crypto.errors import ContentIntegrityError
 from gateway.storage import read_ahead
 from gateway.storage import schema as s
 from gateway.storage.audit_head import read_head
-from gateway.storage.sealing import open_audit
+from gateway.storage.sealing import AuditOpener, open_audit
 
 _e = s.audit_entry
 _AHEAD_BATCH = 1000  # rows per fetch between two read-ahead calls
@@ -84,6 +84,7 @@ def stored_entries(conn: Connection, *, batch: int = 10_000) -> Iterator[Entry]:
     (:mod:`gateway.storage.read_ahead`): a cold log is read at the disk's speed instead of
     page by page on demand.
     """
+    opened = _Opened(conn)
     dbapi: Any = conn.connection.dbapi_connection
     ahead = None
     if conn.dialect.name == "postgresql":
@@ -97,12 +98,12 @@ def stored_entries(conn: Connection, *, batch: int = 10_000) -> Iterator[Entry]:
         cursor.execute("SELECT seq, content, leaf FROM audit_entry ORDER BY seq")
         if ahead is None:
             for seq, content, leaf in cursor:
-                yield seq, _opened(conn, seq, content), bytes(leaf)
+                yield seq, opened(seq, content), bytes(leaf)
             return
         done = 0
         while rows := cursor.fetchmany(_AHEAD_BATCH):
             for seq, content, leaf in rows:
-                yield seq, _opened(conn, seq, content), bytes(leaf)
+                yield seq, opened(seq, content), bytes(leaf)
             done += len(rows)
             ahead.at(done)
     finally:
@@ -111,13 +112,18 @@ def stored_entries(conn: Connection, *, batch: int = 10_000) -> Iterator[Entry]:
             ahead.close()
 
 
-def _opened(conn: Connection, seq: int, content: bytes) -> bytes:
+class _Opened:
     """An entry's plaintext for the verifier; an entry that fails its integrity check
     is passed on as stored, so the verifier reports (and locates) a leaf mismatch."""
-    try:
-        return open_audit(conn, seq, content)
-    except ContentIntegrityError:
-        return bytes(content)
+
+    def __init__(self, conn: Connection) -> None:
+        self._open = AuditOpener(conn)
+
+    def __call__(self, seq: int, content: bytes) -> bytes:
+        try:
+            return self._open(seq, content)
+        except ContentIntegrityError:
+            return bytes(content)
 
 
 def patient_entries(
