@@ -219,6 +219,7 @@ audit_patient = Table(
     metadata,
     Column("patient_id", String(64), primary_key=True),
     Column("seq", BigInteger, primary_key=True),
+    sqlite_with_rowid=False,  # one B-tree on the key (migration 0010)
 )
 
 audit_node = Table(
@@ -227,6 +228,7 @@ audit_node = Table(
     Column("level", SmallInteger, primary_key=True, autoincrement=False),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,  # one B-tree on the key (migration 0010)
 )
 
 audit_head = Table(
