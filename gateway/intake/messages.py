@@ -110,7 +110,7 @@ class MessageIntake:
         failure: GatewayError | None = None
         for _ in range(RETRIES):
             try:
-                with write_unit(self.services) as unit:
+                with write_unit(self.services, merge_writes=True) as unit:
                     return self._once(unit, m, replay)
             except StageFailure as exc:
                 if isinstance(exc.error, Conflict):
