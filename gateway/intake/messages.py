@@ -234,6 +234,7 @@ class MessageIntake:
                 content=content,
             )
         index = TxPatientIndex(unit.tx, self.services)
+        index.prefetch(result.patient_keys)
         planned = plan({0: result}, sender.ctx, index, group_loader(unit.tx))
         refusal = planned.refused.get(0)
         if refusal is not None:
