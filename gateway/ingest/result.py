@@ -226,24 +226,33 @@ def transaction(entries: Iterable[Entry]) -> dict[str, Any]:
 
 def _rewrite(node: Any, mapping: Mapping[str, str]) -> Any:
     """``node`` with its references remapped; parts with nothing to remap are shared,
-    not copied (entries are never mutated in place)."""
+    not copied (entries are never mutated in place). A container is only copied once
+    something in it changes: it runs over every resource of every unit."""
     if isinstance(node, dict):
         out: dict[str, Any] | None = None
         for key, value in node.items():
-            if key == "reference" and isinstance(value, str) and value in mapping:
-                new = mapping[value]
-            elif isinstance(value, dict | list):
+            if isinstance(value, dict | list):
                 new = _rewrite(value, mapping)
+            elif key == "reference" and isinstance(value, str) and value in mapping:
+                new = mapping[value]
             else:
                 continue
-            if new is not value:
-                if out is None:
-                    out = dict(node)
-                out[key] = new
+            if new is value:
+                continue
+            if out is None:
+                out = dict(node)
+            out[key] = new
         return node if out is None else out
     if isinstance(node, list):
-        items = [_rewrite(v, mapping) if isinstance(v, dict | list) else v for v in node]
-        return node if all(a is b for a, b in zip(items, node, strict=True)) else items
+        items: list[Any] | None = None
+        for i, value in enumerate(node):
+            if isinstance(value, dict | list):
+                new = _rewrite(value, mapping)
+                if new is not value:
+                    if items is None:
+                        items = list(node)
+                    items[i] = new
+        return node if items is None else items
     return node
 
 

@@ -186,6 +186,7 @@ class FileIntake:
         out = {r.line: duplicate(r, hits[r.key]) for r in rows if r.key in hits}
         results = {i: cast(ParseResult, r.result) for i, r in enumerate(rows) if r.key not in hits}
         index = TxPatientIndex(unit.tx, self.services)
+        index.prefetch(k for r in results.values() for k in r.patient_keys)
         planned = plan(results, f.sender.ctx, index, group_loader(unit.tx))
         for i, refusal in planned.refused.items():
             issue = error(

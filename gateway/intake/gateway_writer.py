@@ -80,10 +80,11 @@ def gateway_context(structure: str) -> AccessContext:
     )
 
 
-def gateway_writer(unit: WriteUnit, structure: str) -> RecordWriter:
-    """A writer of the gateway's own resources on ``unit``."""
+def gateway_writer(unit: WriteUnit, structure: str, *, flush: bool = True) -> RecordWriter:
+    """A writer of the gateway's own resources on ``unit``; ``flush=False`` leaves the
+    other writers' queues queued (see :meth:`WriteUnit.writer`)."""
     services = replace(unit.services, policy=GatewayWrites(unit.services.policy))
-    return unit.writer(gateway_context(structure), services)
+    return unit.writer(gateway_context(structure), services, flush=flush)
 
 
 def medication_id(condition: str) -> str | None:

@@ -134,7 +134,7 @@ class GroupCommit:
     def _together(self, group: list[_Job]) -> None:
         outcomes: dict[int, MessageOutcome] = {}
         try:
-            with write_unit(self.messages.services) as unit:
+            with write_unit(self.messages.services, merge_writes=True) as unit:
                 for n, job in enumerate(group):
                     try:
                         with unit.savepoint():

@@ -26,11 +26,11 @@ resource a payload names, and the rules then judge what the sender writes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, quote_plus
 
 from sqlalchemy import and_, bindparam, select
 
-from gateway.fhir.references import iter_reference_holders
 from gateway.ingest.result import Entry
 from gateway.storage import schema as s
 from gateway.storage.store import StoreTx
@@ -96,12 +96,31 @@ def known_entries(
 
 
 def _conditional_references(entries: list[Entry]) -> set[str]:
+    """Every ``reference`` string with a ``?`` in the entries' resources (what
+    :func:`~gateway.fhir.references.iter_reference_holders` finds, filtered), in one
+    walk without a generator: it runs over every resource of every unit."""
     out: set[str] = set()
     for entry in entries:
-        for holder in iter_reference_holders(entry.resource):
-            if "?" in holder["reference"]:
-                out.add(holder["reference"])
+        _collect(entry.resource, out)
     return out
+
+
+def _collect(node: dict[str, Any], out: set[str]) -> None:
+    for key, value in node.items():
+        if isinstance(value, dict):
+            _collect(value, out)
+        elif isinstance(value, list):
+            _collect_list(value, out)
+        elif key == "reference" and isinstance(value, str) and "?" in value:
+            out.add(value)
+
+
+def _collect_list(items: list[Any], out: set[str]) -> None:
+    for item in items:
+        if isinstance(item, dict):
+            _collect(item, out)
+        elif isinstance(item, list):
+            _collect_list(item, out)
 
 
 _r, _t = s.resource, s.idx_token

@@ -110,7 +110,7 @@ class MessageIntake:
         failure: GatewayError | None = None
         for _ in range(RETRIES):
             try:
-                with write_unit(self.services) as unit:
+                with write_unit(self.services, merge_writes=True) as unit:
                     return self._once(unit, m, replay)
             except StageFailure as exc:
                 if isinstance(exc.error, Conflict):
@@ -234,6 +234,7 @@ class MessageIntake:
                 content=content,
             )
         index = TxPatientIndex(unit.tx, self.services)
+        index.prefetch(result.patient_keys)
         planned = plan({0: result}, sender.ctx, index, group_loader(unit.tx))
         refusal = planned.refused.get(0)
         if refusal is not None:

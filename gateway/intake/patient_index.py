@@ -12,7 +12,7 @@ payload would create a new Patient.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -47,6 +47,24 @@ _BY_TOKEN = (
     .distinct()
     .limit(MAX_CANDIDATES)
 )
+
+# Several identifiers at once (a message's INS and local id; a CSV chunk's residents),
+# with the token each row was found by.
+_BY_TOKENS = (
+    select(*CURRENT_COLUMNS, _t.c.system.label("token_system"), _t.c.code.label("token_code"))
+    .join(_t, _t.c.resource_pk == _r.c.pk)
+    .where(
+        and_(
+            _t.c.resource_type == "Patient",
+            _t.c.param == "identifier",
+            _t.c.code.in_(bindparam("codes", expanding=True)),
+            _r.c.deleted.is_(False),
+        )
+    )
+    .distinct()
+    .limit(bindparam("limit"))
+)
+_PREFETCH = 500  # identifiers per query
 
 _d = s.idx_date
 _BY_BIRTH_DATE = (
@@ -85,6 +103,35 @@ class TxPatientIndex:
             cached = self._by_token(key.system, key.value)
             self._by_key[key.token] = cached
         return cached
+
+    def prefetch(self, keys: Iterable[PatientKey]) -> None:
+        """Look ``keys`` up in one query (instead of one per key). A key that matches
+        one patient or none is answered from it; a key matching several is left to
+        :meth:`by_identifier`'s own query, which lists them as it always has."""
+        wanted = {k.token: k for k in keys if k.token not in self._by_key}
+        todo = list(wanted.values())
+        for start in range(0, len(todo), _PREFETCH):
+            self._prefetch(todo[start : start + _PREFETCH])
+
+    def _prefetch(self, keys: list[PatientKey]) -> None:
+        by_stored = {(k.system, self._stored(k.value)): k for k in keys}
+        limit = 2 * len(keys) + 1
+        params = {"codes": sorted({code for _, code in by_stored}), "limit": limit}
+        rows = self.tx.conn.execute(_BY_TOKENS, params).all()
+        if len(rows) >= limit:
+            return  # some identifiers are shared: each key asks for itself
+        found: dict[str, list[Any]] = {}
+        for row in rows:
+            key = by_stored.get((row.token_system, row.token_code))
+            if key is not None:
+                found.setdefault(key.token, []).append(row)
+        for key in keys:
+            matches = found.get(key.token, [])
+            if len({row.pk for row in matches}) > 1:
+                continue
+            self._by_key[key.token] = [
+                p for row in matches[:1] if (p := _patient(bulk_version(row, self.tx.conn)))
+            ]
 
     def _by_token(self, system: str, value: str) -> list[StoredPatient]:
         """Patients carrying ``system|value``, straight from the token index: the same

@@ -123,5 +123,7 @@ def provenance(unit: WriteUnit, sender: Sender, facts: ProvenanceFacts) -> str |
     """Write the Provenance (when the payload touched anything); its id."""
     if not facts.targets:
         return None
-    writer = gateway_writer(unit, sender.structure)
+    # The Provenance reads nothing: the other writers' queues stay queued, and a unit
+    # that merges its writes stores them with it in one go.
+    writer = gateway_writer(unit, sender.structure, flush=False)
     return write_provenance(writer, build_provenance(facts))

@@ -12,6 +12,15 @@ runs inside (the repository's nested-unit rule, :mod:`gateway.record.repository`
 Writers queue their versions; :meth:`WriteUnit.flush` writes every queue so that the
 next reader sees them. Listeners hear about the committed versions after the commit,
 as with :meth:`Repository.writing`.
+
+A unit opened with ``merge_writes`` (one HL7 message, or a group of them) writes the
+queues of all its writers in one :meth:`StoreTx.write` (one INSERT per table instead
+of one per writer: the clinical resources and the Provenance of a message go
+together): an interaction that ends does not write its queue, it is written at the
+next flush (before any read of the unit's own SQL, and at commit). Its audit record
+names the queued versions; if writing them then fails with a 409, that record becomes
+the refusal the interaction would have got had it written them itself (the status and
+code :meth:`Repository.record_failure` records), so the audit trail is the same.
 """
 
 from __future__ import annotations
@@ -25,7 +34,8 @@ from sqlalchemy.engine import Connection
 
 from gateway.access.context import AccessContext
 from gateway.audit.events import AuditRecord
-from gateway.record.audit_trail import record_of
+from gateway.errors import Conflict
+from gateway.record.audit_trail import Interaction, record_of
 from gateway.record.reader import RecordReader
 from gateway.record.repository import Repository
 from gateway.record.services import RecordServices
@@ -67,8 +77,12 @@ class BoundRepository(Repository):
         finally:
             self._depth -= 1
         if self._depth == 0 and self.interaction is not None:
-            self._writer.flush()
-            versions = [*self._writer.committed, *self._writer.disclosed]
+            if not self._unit.merge_writes:
+                self._writer.flush()
+            queued = self._writer.pending
+            versions = [*self._writer.committed, *queued, *self._writer.disclosed]
+            if queued:
+                self._unit.defer(self.interaction, self.ctx)
             self._unit.audit.append(
                 record_of(self.interaction, self.ctx, self.services.clock(), versions)
             )
@@ -88,11 +102,20 @@ class BoundRepository(Repository):
 
 
 class WriteUnit:
-    def __init__(self, services: RecordServices, tx: StoreTx) -> None:
+    def __init__(
+        self, services: RecordServices, tx: StoreTx, *, merge_writes: bool = False
+    ) -> None:
         self.services = services
         self.tx = tx
+        self.merge_writes = merge_writes
         self._writers: list[RecordWriter] = []
         self.audit: list[AuditRecord] = []  # appended at commit (or after a rollback)
+        # Audit records (index in ``audit``) whose interaction's versions are still queued.
+        self._deferred: list[tuple[int, Interaction, AccessContext]] = []
+
+    def defer(self, interaction: Interaction, ctx: AccessContext) -> None:
+        """The audit record about to be appended names versions not written yet."""
+        self._deferred.append((len(self.audit), interaction, ctx))
 
     @property
     def conn(self) -> Connection:
@@ -100,9 +123,13 @@ class WriteUnit:
         self.flush()
         return self.tx.conn
 
-    def writer(self, ctx: AccessContext, services: RecordServices | None = None) -> RecordWriter:
-        """A writer for ``ctx`` on this transaction; earlier writers' queues are flushed."""
-        self.flush()
+    def writer(
+        self, ctx: AccessContext, services: RecordServices | None = None, *, flush: bool = True
+    ) -> RecordWriter:
+        """A writer for ``ctx`` on this transaction; earlier writers' queues are flushed,
+        unless ``flush`` is false (a writer that reads nothing the others queued)."""
+        if flush:
+            self.flush()
         writer = RecordWriter(ctx, services or self.services, self.tx)
         self._writers.append(writer)
         return writer
@@ -111,8 +138,38 @@ class WriteUnit:
         return BoundRepository(self.writer(ctx), self)
 
     def flush(self) -> None:
-        for writer in self._writers:
-            writer.flush()
+        if not self.merge_writes:
+            for writer in self._writers:
+                writer.flush()
+            return
+        queues = [(w, ops) for w in self._writers if (ops := w.take_pending())]
+        if not queues:
+            return
+        ops = [op for _, queue in queues for op in queue]
+        try:
+            seqs = self.tx.write(ops)
+        except Conflict as exc:
+            self._refused(exc)
+            raise
+        start = 0
+        for writer, queue in queues:
+            writer.flushed(queue, seqs[start : start + len(queue)])
+            start += len(queue)
+        self._deferred.clear()
+
+    def _refused(self, exc: Conflict) -> None:
+        """The deferred interactions' writes failed: record them as refused."""
+        for at, interaction, ctx in self._deferred:
+            if at < len(self.audit):
+                self.audit[at] = record_of(
+                    interaction,
+                    ctx,
+                    self.services.clock(),
+                    (),
+                    status=exc.status,
+                    reason=exc.code,
+                )
+        self._deferred.clear()
 
     @property
     def committed(self) -> list[StoredVersion]:
@@ -137,6 +194,7 @@ class WriteUnit:
             savepoint.rollback()
             del self._writers[writers:]
             del self.audit[audit:]
+            self._deferred = [d for d in self._deferred if d[0] < audit]
             raise
         savepoint.commit()
 
@@ -158,14 +216,15 @@ def _sqlite_writer_lock(services: RecordServices) -> threading.Lock | None:
 
 
 @contextmanager
-def write_unit(services: RecordServices) -> Iterator[WriteUnit]:
-    """Open a write transaction; commit when the block ends without an exception."""
+def write_unit(services: RecordServices, *, merge_writes: bool = False) -> Iterator[WriteUnit]:
+    """Open a write transaction; commit when the block ends without an exception.
+    ``merge_writes``: see the module docstring."""
     lock = _sqlite_writer_lock(services)
     audit = services.audit
     unit: WriteUnit | None = None
     try:
         with lock if lock is not None else nullcontext(), services.store.writer() as tx:
-            unit = WriteUnit(services, tx)
+            unit = WriteUnit(services, tx, merge_writes=merge_writes)
             yield unit
             unit.flush()
             if audit is not None:

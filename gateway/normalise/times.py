@@ -17,11 +17,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from gateway.normalise.errors import NormalisationError
 
 PARIS = "Europe/Paris"
+#: Distinct texts remembered by :func:`hl7_ts` and :func:`french_datetime`. They are pure
+#: functions of their text (the zone rules are loaded once per process), and the same
+#: times come back again and again: MSH-7, OBR-7 and OBX-14 of one message, every row of
+#: a CSV export taken at one round. A refusal is not remembered (it raises each time).
+_MEMO = 4096
 
 _TS = re.compile(
     r"^(?P<y>\d{4})(?:(?P<mo>\d{2})(?:(?P<d>\d{2})(?:(?P<h>\d{2})(?:(?P<mi>\d{2})"
@@ -108,6 +114,7 @@ def _build(
         raise NormalisationError(f"not a valid date or time: {exc}") from exc
 
 
+@lru_cache(maxsize=_MEMO)
 def hl7_ts(text: str, *, tz: str = PARIS) -> FhirTime:
     """An HL7 v2 TS/DTM (its first component) as a FHIR date or dateTime."""
     raw = text.strip()
@@ -176,6 +183,7 @@ def french_time(text: str) -> tuple[int, int, int]:
     return hour, minute, second
 
 
+@lru_cache(maxsize=_MEMO)
 def french_datetime(date_text: str, time_text: str | None = None, *, tz: str = PARIS) -> FhirTime:
     """A local date (and optional time) from a French export as FHIR date or dateTime.
 

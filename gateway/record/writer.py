@@ -65,8 +65,22 @@ class RecordWriter(RecordReader):
         """Write the queued versions now (in bulk), so that reads see them."""
         if not self._pending:
             return
+        ops = self.take_pending()
+        self.flushed(ops, self._tx.write(ops))
+
+    @property
+    def pending(self) -> list[StoredVersion]:
+        """The queued versions, not written yet (without their ``pk`` and ``seq``)."""
+        return [_as_version(op) for op in self._pending]
+
+    def take_pending(self) -> list[WriteOp]:
+        """Hand the queue over to whoever writes it (several writers' queues can go to
+        the database in one :meth:`StoreTx.write`); :meth:`flushed` must follow."""
         ops, self._pending = self._pending, []
-        seqs = self._tx.write(ops)
+        return ops
+
+    def flushed(self, ops: list[WriteOp], seqs: list[int]) -> None:
+        """``ops`` (from :meth:`take_pending`) were written with these sequence numbers."""
         for op, seq in zip(ops, seqs, strict=True):
             self.committed.append(
                 StoredVersion(

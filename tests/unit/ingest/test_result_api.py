@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
+from hypothesis import given
+from hypothesis import strategies as st
 
 import gateway.ingest as ingest
 from gateway.ingest import rebind, transaction
 from gateway.ingest.hl7v2 import parse_hl7v2
-from gateway.ingest.result import PatientKey, identifier_query
+from gateway.ingest.result import PatientKey, _rewrite, identifier_query
 from gateway.normalise import Terminology
 
 from .support import EHPAD, PHARMACY, hl7_bytes
@@ -99,3 +103,48 @@ def test_transaction_merges_shared_objects(terminology: Terminology) -> None:
     assert types.count("PractitionerRole") == 2
     assert bundle["type"] == "transaction"
     assert all(e["request"]["method"] == "POST" for e in bundle["entry"])
+
+
+_TREE = st.recursive(
+    st.none() | st.integers(-1000, 1000) | st.sampled_from(["urn:a", "urn:b", "other"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["reference", "subject", "x"]), inner, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+def _remapped(node: Any, mapping: dict[str, str]) -> Any:
+    """The plain recursive definition: a deep copy with the mapped references swapped."""
+    if isinstance(node, dict):
+        return {
+            k: mapping[v]
+            if k == "reference" and isinstance(v, str) and v in mapping
+            else _remapped(v, mapping)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_remapped(v, mapping) for v in node]
+    return node
+
+
+def _shares_unchanged(before: Any, after: Any, mapping: dict[str, str]) -> bool:
+    """Containers with nothing to remap are the same objects after the rewrite."""
+    if _remapped(before, mapping) == before and isinstance(before, dict | list):
+        return after is before
+    if isinstance(before, dict):
+        return all(_shares_unchanged(v, after[k], mapping) for k, v in before.items())
+    if isinstance(before, list):
+        return all(_shares_unchanged(v, a, mapping) for v, a in zip(before, after, strict=True))
+    return True
+
+
+@given(tree=_TREE, to=st.sampled_from(["Patient/1", "urn:b"]))
+def test_rewrite_swaps_mapped_references_and_shares_the_rest(tree: Any, to: str) -> None:
+    mapping = {"urn:a": to}
+    snapshot = orjson.dumps(tree)
+    out = _rewrite(tree, mapping)
+    assert out == _remapped(tree, mapping)
+    assert orjson.dumps(tree) == snapshot, "input untouched"
+    assert _shares_unchanged(tree, out, mapping)

@@ -7,8 +7,9 @@ from urllib.parse import parse_qsl, urlencode
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.fhir.references import iter_reference_holders
 from gateway.ingest.result import Entry
-from gateway.intake.known import _identifier
+from gateway.intake.known import _conditional_references, _identifier
 
 _TEXT = st.text(st.characters(codec="utf-8"), min_size=1, max_size=20)
 
@@ -37,3 +38,28 @@ def test_lock_key_of_a_plain_identifier() -> None:
         "urn:oid:1.2.250.1",
         "B-1/2 x",
     )
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(["a", "b?", "Patient?x=1"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["reference", "subject", "item", "x"]), inner, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@given(resources=st.lists(st.dictionaries(st.sampled_from(["reference", "a", "b"]), _JSON)))
+def test_conditional_references_are_the_holders_with_a_question_mark(
+    resources: list[dict[str, object]],
+) -> None:
+    """The walk of :mod:`gateway.intake.known` finds what ``iter_reference_holders`` does."""
+    entries = [Entry(f"urn:uuid:{i}", r) for i, r in enumerate(resources)]
+    expected = {
+        h["reference"]
+        for r in resources
+        for h in iter_reference_holders(r)
+        if "?" in h["reference"]
+    }
+    assert _conditional_references(entries) == expected
