@@ -10,12 +10,15 @@ Observations through the repository at a steady total rate, publishing change ev
 the same Redis; each records the moment its commit returned. Consumers follow
 ``GET /sync/changes?_type=Observation&wait=30`` from ``start=now``. Prints the lag from
 commit to delivery (p50/p95/max over every consumer and event), the write rate achieved
-and the events/second delivered. A benchmark, not a test.
+and the events/second delivered, and the CPU time of the writers, of the server and of
+the bench database's PostgreSQL backends (writes, feed reads, audit appends). A
+benchmark, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
 import platform
@@ -296,6 +299,7 @@ def _run(url: str, pid: int, env: dict[str, str], args: argparse.Namespace) -> R
     # The server's CPU from the writers' start to the last delivery: the feed's cost (the
     # writers are other processes; the server serves nothing else meanwhile).
     cpu_start = cpu_seconds(pid)
+    pg = _PostgresCpu(env)
     spy = _py_spy(pid, args.profile) if args.profile else None
     commits: dict[str, float] = {}
     writer_cpu = 0.0
@@ -314,6 +318,12 @@ def _run(url: str, pid: int, env: dict[str, str], args: argparse.Namespace) -> R
     while time.time() < deadline and any(len({i for i, _ in s}) < len(commits) for s in seen):
         time.sleep(0.2)
     cpu = cpu_seconds(pid) - cpu_start
+    spent = pg.stop()
+    if spent is not None:
+        print(
+            f"PostgreSQL CPU: {spent:.1f} s, {spent * 1000 / max(1, len(commits)):.2f} ms per write"
+            " (the bench database's backends: the writes and the feed's reads)"
+        )
     if spy is not None:
         spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
         spy.wait(timeout=60)
@@ -324,6 +334,54 @@ def _run(url: str, pid: int, env: dict[str, str], args: argparse.Namespace) -> R
         f"feed answers: {polls} ({polls / max(1, len(commits)) * 1:.2f} per write, all consumers)"
     )
     return seen, commits, start_at, max(commits.values()), errors, cpu
+
+
+class _PostgresCpu:
+    """The CPU time of the PostgreSQL backends connected to the bench database, from now
+    to :meth:`stop`: read every half second (the writers' backends end with them, so
+    what one used after its last reading is missed), and once at the start."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self._name = env.get("GATEWAY_DATABASE_URL", "").rsplit("/", 1)[-1]
+        self._start: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        from sqlalchemy import create_engine
+
+        self._engine = create_engine(PG_ADMIN.replace("postgresql://", "postgresql+psycopg://", 1))
+        if "GATEWAY_DATABASE_URL" in env:
+            self._start = self._read()
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+
+    def _read(self) -> dict[int, float]:
+        from sqlalchemy import text
+
+        with self._engine.connect() as conn:
+            pids = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": self._name}
+            ).scalars()
+            found = {}
+            for backend in pids:
+                with contextlib.suppress(FileNotFoundError, PermissionError):
+                    found[int(backend)] = cpu_seconds(int(backend))
+            return found
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self._last.update(self._read())
+
+    def stop(self) -> float | None:
+        """Seconds of CPU used since the start, or None without PostgreSQL."""
+        if self._thread is None:
+            self._engine.dispose()
+            return None
+        self._stop.set()
+        self._thread.join()
+        self._last.update(self._read())
+        self._engine.dispose()
+        return sum(t - self._start.get(backend, 0.0) for backend, t in self._last.items())
 
 
 def _py_spy(pid: int, path: str) -> subprocess.Popen[bytes]:

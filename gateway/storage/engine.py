@@ -3,15 +3,18 @@
 SQLite (embedded default): one file in the data dir, WAL journal, foreign keys on, a
 busy timeout, and ``BEGIN IMMEDIATE`` for every writing transaction so that a read-then-write
 never fails on lock upgrade (https://www.sqlite.org/lang_transaction.html). PostgreSQL
-(production): psycopg 3 with a connection pool.
+(production): psycopg 3 with a connection pool, most recently used connection first, and
+a liveness check (``SELECT 1``) of a connection that sat idle in the pool (see
+:func:`ping_when_idle`).
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_PAGE_SIZE = 8192  # bytes, for new databases
@@ -20,18 +23,63 @@ SQLITE_PAGE_SIZE = 8192  # bytes, for new databases
 WRITE = {"gateway_write": True}
 """Execution options for a connection that will write: ``BEGIN IMMEDIATE`` on SQLite."""
 
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled PostgreSQL connection unused this long is checked before it is handed out."""
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+_RETURNED_AT = "gateway_returned_at"
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
+) -> Engine:
     """Create the engine for ``url`` (``sqlite:///…`` or ``postgresql+psycopg://…``)."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo=echo)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # The connection returned last is handed out first: under steady load the same
+        # few connections serve (and need no ping), the others stay idle.
+        pool_use_lifo=True,
         echo=echo,
     )
+    ping_when_idle(engine, ping_after_idle)
+    return engine
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Check a pooled connection on checkout when it was returned more than
+    ``idle_seconds`` ago: a dead one (the server restarted, a firewall cut it) is then
+    replaced, with every pooled connection older than it, before anyone uses it, as
+    ``pool_pre_ping`` does. Unlike ``pool_pre_ping``, a connection used within the
+    last ``idle_seconds`` is handed out without that round trip (two per feed answer,
+    one per write, ~0.3 ms of CPU each between client and server): one that died in
+    that moment fails the statement that meets it, which invalidates the pool the same
+    way, so the next checkout gets a new connection. A new connection is not checked."""
+    clock = time.monotonic
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = clock()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None or clock() - returned <= idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if engine.dialect.is_disconnect(error, dbapi_conn, None):
+                # What a failed pre-ping raises: this connection and every older pooled
+                # one are discarded, and the checkout is retried with a new connection.
+                raise exc.InvalidatePoolError() from error
+            raise
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:

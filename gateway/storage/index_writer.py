@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.search.rows import IndexRows
 from gateway.storage import schema as s
-from gateway.storage.pg_bulk import copy_rows
+from gateway.storage.pg_bulk import MAX_VALUES_PARAMS, Part, copy_rows, insert_together
 
 # Long values are cut before they reach a B-tree index (PostgreSQL refuses index entries
 # over ~2.7 kB); prefix and equality matching on the first 512 characters stay exact.
@@ -98,15 +98,22 @@ def insert_index_rows(conn: Connection, items: Iterable[tuple[int | None, str, I
             batch = batches[name]
             for row in found:
                 batch.append((pk, rtype, *_clipped(get(row), positions)))
+    if conn.dialect.name == "postgresql":
+        # A few rows per table (one write's): all tables in one statement; more: COPY.
+        few: list[Part] = []
+        for name, table in _TABLES:
+            batch = batches[name]
+            if batch:
+                columns = ("resource_pk", "resource_type", *_FIELDS[name])
+                if len(batch) * len(columns) <= MAX_VALUES_PARAMS:
+                    few.append((table, columns, batch))
+                else:
+                    copy_rows(conn, table, columns, batch)
+        insert_together(conn, few)
+        return
     style = conn.dialect.paramstyle
-    postgres = conn.dialect.name == "postgresql"
     for name, table in _TABLES:
-        if not batches[name]:
-            continue
-        if postgres:
-            columns = ("resource_pk", "resource_type", *_FIELDS[name])
-            copy_rows(conn, table, columns, batches[name])
-        else:
+        if batches[name]:
             conn.exec_driver_sql(_insert_sql(table, _FIELDS[name], style), batches[name])
 
 

@@ -172,7 +172,9 @@ def test_bulk_write_numbers_history_rows_in_the_order_given(store: SqlStore, cou
     assert [op.existing_pk for op in ops] == sorted(op.existing_pk or 0 for op in ops)
 
 
-@pytest.mark.parametrize("copies", [1, 12])  # a few rows, and enough for the bulk forms
+# 1: a few rows per table (one statement for all, on PostgreSQL); 3: a few tokens and
+# numbers with more quantities (COPY); 12: enough for the bulk forms everywhere.
+@pytest.mark.parametrize("copies", [1, 3, 12])
 def test_index_rows_of_mixed_numeric_kinds_and_odd_text_are_stored(
     store: SqlStore, copies: int
 ) -> None:

@@ -117,19 +117,23 @@ def test_read_group_blocks_until_a_publish(bus: EventBus) -> None:
 
 
 def test_wait_after_wakes_on_publish_and_times_out_otherwise(bus: EventBus) -> None:
+    # The publisher may still be reading its reply when the wait wakes: it is joined
+    # before the bus closes (closing under it failed the thread now and then).
+    publisher = threading.Thread(target=bus.publish, args=("t", b"x"))
+
     async def scenario() -> tuple[bool, bool, bool]:
         try:
             mark = bus.latest("t")
             quiet = await bus.wait_after("t", mark, 0.05)
             loop = asyncio.get_running_loop()
-            loop.call_later(
-                0.05, lambda: threading.Thread(target=bus.publish, args=("t", b"x")).start()
-            )
+            loop.call_later(0.05, publisher.start)
             woken = await bus.wait_after("t", mark, 10)
             already = await bus.wait_after("t", mark, 0)
             return quiet, woken, already
         finally:
             await bus.aclose()
+            if publisher.ident is not None:  # started
+                publisher.join(timeout=10)
 
     quiet, woken, already = asyncio.run(scenario())
     assert quiet is False
