@@ -51,6 +51,11 @@ class ReadAhead:
             self._advised += length
 
     @property
+    def size(self) -> int:
+        """The file's size when the scan began."""
+        return self._size
+
+    @property
     def advised(self) -> int:
         """The file is advised from its start up to this offset."""
         return self._advised
