@@ -21,29 +21,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from gateway.access.context import AccessContext
-from gateway.intake import (
-    ClientMisconfigured,
-    Intake,
-    ProfessionalIdentity,
-    Sender,
-    UnknownClient,
-    registered_context,
-    sender_for,
-)
-from gateway.intake.formats import DATA_SUFFIXES, UnknownFormat, detect, split_hl7
-from gateway.intake.outcome import STATUSES, Tally
+if TYPE_CHECKING:  # the intake is imported by the commands, not by every CLI start
+    from gateway.access.context import AccessContext
+    from gateway.intake import Intake, Sender
+    from gateway.intake.outcome import Tally
 
 HEADERS = ("kind", "accepted", "duplicate", "quarantined")
 
 
 def _files(paths: list[Path]) -> Iterator[Path]:
+    from gateway.intake.formats import DATA_SUFFIXES
+
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
@@ -65,7 +60,14 @@ def caller_context(
     profession: str | None,
 ) -> AccessContext:
     """The context the payloads are written with (exit 2 with a reason if impossible)."""
+    from gateway.access.context import AccessContext
     from gateway.auth import load_registry
+    from gateway.intake import (
+        ClientMisconfigured,
+        ProfessionalIdentity,
+        UnknownClient,
+        registered_context,
+    )
 
     if source is None:
         if settings_env != "dev":
@@ -90,6 +92,9 @@ def caller_context(
 
 def _ingest_file(intake: Intake, sender: Sender, path: Path, fmt: str, tally: Tally) -> int:
     """Ingest one file; returns the number of records quarantined."""
+    from gateway.intake.formats import UnknownFormat, detect, split_hl7
+    from gateway.intake.outcome import STATUSES
+
     data = path.read_bytes()
     try:
         kind_format, csv_kind = detect(path.name, data[:64], fmt, intake.csv_kinds)
@@ -115,6 +120,8 @@ def _ingest_file(intake: Intake, sender: Sender, path: Path, fmt: str, tally: Ta
 
 
 def _summary(tally: Tally) -> Table:
+    from gateway.intake.outcome import STATUSES
+
     table = Table(title="dmp-gateway ingest")
     for header in HEADERS:
         table.add_column(header, justify="left" if header == "kind" else "right")
@@ -143,6 +150,8 @@ def ingest(
 
     from gateway.app import access_rules, build_services, settle_heap
     from gateway.cli import load_settings
+    from gateway.intake import Intake, sender_for
+    from gateway.intake.outcome import Tally
     from gateway.storage import migrate
 
     settings = load_settings()

@@ -28,14 +28,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from gateway.cli.ingest import caller_context
-from gateway.mllp.handler import Observe
-from gateway.mllp.server import Network
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the intake is imported by the command, not by every CLI start
     from gateway.access.context import AccessContext as Caller
     from gateway.config import Settings
     from gateway.intake import Sender
+    from gateway.mllp.handler import Observe
+    from gateway.mllp.server import Network
 
 
 @dataclass(frozen=True)
@@ -124,6 +122,7 @@ def _prepare(options: ListenerOptions) -> tuple[tuple[Network, ...], Settings, C
     """The networks, settings, caller and sender of a listener; exit 2 with the reason
     when it could not run as configured."""
     from gateway.cli import load_settings
+    from gateway.cli.ingest import caller_context
     from gateway.intake import sender_for
 
     networks = _networks(options.allow)
