@@ -2,6 +2,7 @@
 
     python -m bench.sync [--rate 500] [--seconds 20] [--consumers 10]
                          [--backend postgresql|sqlite] [--no-redis] [--validation strict|off]
+                         [--client httpx|stdlib]
 
 Starts a fresh ``dmp-gateway serve`` (one process, ``GATEWAY_AUTH=disabled``, Redis
 Streams bus unless ``--no-redis``: then the writers' events cannot reach the server and
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client as http_client
 import multiprocessing as mp
 import os
 import platform
@@ -34,7 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import orjson
@@ -138,6 +140,47 @@ def consumer(
             cursor = _cursor(page)
 
 
+def lean_consumer(
+    url: str,
+    stop: threading.Event,
+    seen: list[tuple[str, float]],
+    errors: list[str],
+    requests: list[int],
+) -> None:
+    """:func:`consumer` over the standard library's keep-alive ``http.client``: a
+    fraction of httpx's client CPU, which otherwise competes with the server, the
+    writers and PostgreSQL for the same two cores (``--client stdlib``)."""
+    parts = urlsplit(url)
+    conn = http_client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+
+    def get(query: dict[str, str]) -> tuple[int, bytes]:
+        conn.request("GET", "/sync/changes?" + urlencode(query))
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+
+    try:
+        cursor = _cursor(orjson.loads(get({"start": "now", "_type": "Observation"})[1]))
+        while not stop.is_set():
+            query = {"cursor": cursor, "_type": "Observation", "wait": "5", "limit": "1000"}
+            try:
+                status, body = get(query)
+            except (OSError, http_client.HTTPException) as exc:
+                errors.append(type(exc).__name__)
+                conn.close()
+                continue
+            now = time.time()
+            requests[0] += 1
+            if status != 200:
+                errors.append(f"{status}: {body[:300]!r}")
+                stop.wait(0.5)
+                continue
+            page = orjson.loads(body)
+            seen.extend((e["resource"]["id"], now) for e in page.get("entry", []))
+            cursor = _cursor(page)
+    finally:
+        conn.close()
+
+
 def _cursor(bundle: dict[str, Any]) -> str:
     nxt = next(link["url"] for link in bundle["link"] if link["relation"] == "next")
     cursor: str = parse_qs(urlsplit(nxt).query)["cursor"][0]
@@ -194,6 +237,12 @@ def main() -> None:
         " write its collapsed stacks to PATH",
     )
     parser.add_argument("--linger-ms", type=int, default=20, help="GATEWAY_SYNC__FEED_LINGER_MS")
+    parser.add_argument(
+        "--client",
+        choices=["httpx", "stdlib"],
+        default="httpx",
+        help="the consumers' HTTP client (stdlib: http.client, less client CPU)",
+    )
     args = parser.parse_args()
 
     run = uuid.uuid4().hex[:8]
@@ -278,7 +327,9 @@ def _run(url: str, pid: int, env: dict[str, str], args: argparse.Namespace) -> R
     requests = [[0] for _ in range(args.consumers)]
     readers = [
         threading.Thread(
-            target=consumer, args=(url, stop, seen[i], errors, requests[i]), daemon=True
+            target=lean_consumer if args.client == "stdlib" else consumer,
+            args=(url, stop, seen[i], errors, requests[i]),
+            daemon=True,
         )
         for i in range(args.consumers)
     ]
@@ -434,7 +485,7 @@ def _report(
     )
     bus = "in-process (no Redis)" if args.no_redis else "Redis Streams"
     print(
-        f"back-end: {args.backend}, bus: {bus},"
+        f"back-end: {args.backend}, bus: {bus}, consumers' client: {args.client},"
         f" validation: {args.validation}, consumers: {args.consumers}, linger: {args.linger_ms} ms"
     )
     achieved = len(commits) / span
