@@ -7,6 +7,7 @@ long export is a consistent prefix of the log even while appends go on.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from gateway.storage.audit_head import read_head
 from gateway.storage.sealing import AuditOpener, open_audit
 
 _e = s.audit_entry
-_AHEAD_BATCH = 1000  # rows per fetch between two read-ahead calls
+_AHEAD_BATCH = 1000  # rows per fetch on SQLite (between two read-ahead calls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,47 +87,33 @@ def stored_entries(conn: Connection, *, batch: int = 10_000) -> Iterator[Entry]:
     """
     opened = AuditOpener(conn)
     dbapi: Any = conn.connection.dbapi_connection
-    ahead = None
+    scan: AbstractContextManager[read_ahead.ReadAhead | None]
     if conn.dialect.name == "postgresql":
         cursor = dbapi.cursor(name="audit_entries")  # server-side
-        cursor.itersize = batch
+        fetch, scan = batch, nullcontext(None)
     else:
         last = conn.exec_driver_sql("SELECT max(seq) FROM audit_entry").scalar()
-        ahead = read_ahead.for_sqlite_scan(conn, 0 if last is None else last + 1)
-        if ahead is not None:
-            # Memory-mapped reads (SQLite caps the map, 2 GiB by default): pages come
-            # from the page cache without a read() and a copy each; a cold million-entry
-            # scan spent 1.0-1.4 s in the kernel instead of 3.0-3.4. Undone below, so
-            # the pooled connection goes back as the engine made it.
-            conn.exec_driver_sql(f"PRAGMA mmap_size={int(ahead.size)}")
+        scan = read_ahead.sqlite_scan(conn, 0 if last is None else last + 1)
         cursor = dbapi.cursor()
-    try:
-        cursor.execute("SELECT seq, content, leaf FROM audit_entry ORDER BY seq")
-        # An entry that fails its integrity check is passed on as stored, so the
-        # verifier reports (and locates) a leaf mismatch.
-        if ahead is None:
-            for seq, content, leaf in cursor:
-                try:
-                    data = opened(seq, content)
-                except ContentIntegrityError:
-                    data = bytes(content)
-                yield seq, data, bytes(leaf)
-            return
-        done = 0
-        while rows := cursor.fetchmany(_AHEAD_BATCH):
-            for seq, content, leaf in rows:
-                try:
-                    data = opened(seq, content)
-                except ContentIntegrityError:
-                    data = bytes(content)
-                yield seq, data, leaf
-            done += len(rows)
-            ahead.at(done)
-    finally:
-        cursor.close()
-        if ahead is not None:
-            ahead.close()
-            conn.exec_driver_sql("PRAGMA mmap_size=0")
+        fetch = _AHEAD_BATCH
+    with scan as ahead:
+        try:
+            cursor.execute("SELECT seq, content, leaf FROM audit_entry ORDER BY seq")
+            done = 0
+            while rows := cursor.fetchmany(fetch):
+                for seq, content, leaf in rows:
+                    # An entry that fails its integrity check is passed on as stored,
+                    # so the verifier reports (and locates) a leaf mismatch.
+                    try:
+                        data = opened(seq, content)
+                    except ContentIntegrityError:
+                        data = bytes(content)
+                    yield seq, data, bytes(leaf)
+                if ahead is not None:
+                    done += len(rows)
+                    ahead.at(done)
+        finally:
+            cursor.close()
 
 
 def patient_entries(

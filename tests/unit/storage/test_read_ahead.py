@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from gateway.storage.read_ahead import ReadAhead, for_sqlite_scan
+from gateway.storage.read_ahead import ReadAhead, sqlite_scan
 
 MIB = 1 << 20
 
@@ -37,14 +37,6 @@ def test_it_advises_the_lead_first_then_follows_the_scan_never_past_the_end(
         ahead.close()
 
 
-def test_it_asks_about_once_per_step(ten_mib: Path) -> None:
-    ahead = ReadAhead(ten_mib, rows=1000, lead=MIB, step=MIB)
-    try:
-        assert ahead.every == 100  # 1 MiB of a 10 MiB file of 1,000 rows
-    finally:
-        ahead.close()
-
-
 def test_a_lead_larger_than_the_file_asks_for_the_file_only(ten_mib: Path) -> None:
     ahead = ReadAhead(ten_mib, rows=0, lead=64 * MIB, step=3 * MIB)
     try:
@@ -55,19 +47,20 @@ def test_a_lead_larger_than_the_file_asks_for_the_file_only(ten_mib: Path) -> No
 
 def test_nothing_for_an_in_memory_database() -> None:
     engine = create_engine("sqlite://")
-    with engine.connect() as conn:
-        assert for_sqlite_scan(conn, 10) is None
+    with engine.connect() as conn, sqlite_scan(conn, 10) as ahead:
+        assert ahead is None
 
 
-def test_a_file_database_gets_advice_for_its_own_file(tmp_path: Path) -> None:
+def test_a_file_database_gets_advice_for_its_own_file_and_a_map_while_it_lasts(
+    tmp_path: Path,
+) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'g.sqlite3'}")
     with engine.connect() as conn:
         conn.exec_driver_sql("CREATE TABLE t (x)")
         conn.commit()
-        ahead = for_sqlite_scan(conn, 10)
-        assert ahead is not None
-        try:
+        with sqlite_scan(conn, 10) as ahead:
+            assert ahead is not None
             assert ahead.advised == (tmp_path / "g.sqlite3").stat().st_size
-        finally:
-            ahead.close()
+            assert conn.exec_driver_sql("PRAGMA mmap_size").scalar_one() > 0
+        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == 0
     engine.dispose()
