@@ -32,8 +32,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -112,73 +112,73 @@ def writer_process(
     runtime.services.store.engine.dispose()
 
 
-def consumer(
-    url: str,
-    stop: threading.Event,
-    seen: list[tuple[str, float]],
-    errors: list[str],
-    requests: list[int],
-) -> None:
-    feed = url + "/sync/changes"
+Get = Callable[[dict[str, str]], tuple[int, bytes]]
+"""One feed request: query parameters in, status and body out."""
+
+
+@contextmanager
+def httpx_feed(url: str) -> Iterator[Get]:
     with httpx.Client(timeout=60) as http:
-        cursor = _cursor(http.get(feed, params={"start": "now", "_type": "Observation"}).json())
-        while not stop.is_set():
-            params = {"cursor": cursor, "_type": "Observation", "wait": "5", "limit": "1000"}
-            try:
-                answer = http.get(feed, params=params)
-            except httpx.HTTPError as exc:
-                errors.append(type(exc).__name__)
-                continue
-            now = time.time()
-            requests[0] += 1
-            if answer.status_code != 200:
-                errors.append(f"{answer.status_code}: {answer.text[:300]}")
-                stop.wait(0.5)
-                continue
-            page = orjson.loads(answer.content)
-            seen.extend((e["resource"]["id"], now) for e in page.get("entry", []))
-            cursor = _cursor(page)
+
+        def get(query: dict[str, str]) -> tuple[int, bytes]:
+            answer = http.get(url + "/sync/changes", params=query)
+            return answer.status_code, answer.content
+
+        yield get
 
 
-def lean_consumer(
-    url: str,
-    stop: threading.Event,
-    seen: list[tuple[str, float]],
-    errors: list[str],
-    requests: list[int],
-) -> None:
-    """:func:`consumer` over the standard library's keep-alive ``http.client``: a
-    fraction of httpx's client CPU, which otherwise competes with the server, the
-    writers and PostgreSQL for the same two cores (``--client stdlib``)."""
+@contextmanager
+def stdlib_feed(url: str) -> Iterator[Get]:
+    """The standard library's keep-alive ``http.client``: a fraction of httpx's client
+    CPU, which otherwise competes with the server, the writers and PostgreSQL for the
+    same two cores (``--client stdlib``)."""
     parts = urlsplit(url)
     conn = http_client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
 
     def get(query: dict[str, str]) -> tuple[int, bytes]:
-        conn.request("GET", "/sync/changes?" + urlencode(query))
-        answer = conn.getresponse()
-        return answer.status, answer.read()
+        try:
+            conn.request("GET", "/sync/changes?" + urlencode(query))
+            answer = conn.getresponse()
+            return answer.status, answer.read()
+        except BaseException:
+            conn.close()  # the next request reconnects
+            raise
 
     try:
+        yield get
+    finally:
+        conn.close()
+
+
+FEEDS = {"httpx": httpx_feed, "stdlib": stdlib_feed}
+
+
+def consumer(
+    feed: Callable[[str], AbstractContextManager[Get]],
+    url: str,
+    stop: threading.Event,
+    seen: list[tuple[str, float]],
+    errors: list[str],
+    requests: list[int],
+) -> None:
+    with feed(url) as get:
         cursor = _cursor(orjson.loads(get({"start": "now", "_type": "Observation"})[1]))
         while not stop.is_set():
             query = {"cursor": cursor, "_type": "Observation", "wait": "5", "limit": "1000"}
             try:
                 status, body = get(query)
-            except (OSError, http_client.HTTPException) as exc:
+            except (httpx.HTTPError, OSError, http_client.HTTPException) as exc:
                 errors.append(type(exc).__name__)
-                conn.close()
                 continue
             now = time.time()
             requests[0] += 1
             if status != 200:
-                errors.append(f"{status}: {body[:300]!r}")
+                errors.append(f"{status}: {body[:300].decode('utf-8', 'replace')}")
                 stop.wait(0.5)
                 continue
             page = orjson.loads(body)
             seen.extend((e["resource"]["id"], now) for e in page.get("entry", []))
             cursor = _cursor(page)
-    finally:
-        conn.close()
 
 
 def _cursor(bundle: dict[str, Any]) -> str:
@@ -239,7 +239,7 @@ def main() -> None:
     parser.add_argument("--linger-ms", type=int, default=20, help="GATEWAY_SYNC__FEED_LINGER_MS")
     parser.add_argument(
         "--client",
-        choices=["httpx", "stdlib"],
+        choices=sorted(FEEDS),
         default="httpx",
         help="the consumers' HTTP client (stdlib: http.client, less client CPU)",
     )
@@ -327,8 +327,8 @@ def _run(url: str, pid: int, env: dict[str, str], args: argparse.Namespace) -> R
     requests = [[0] for _ in range(args.consumers)]
     readers = [
         threading.Thread(
-            target=lean_consumer if args.client == "stdlib" else consumer,
-            args=(url, stop, seen[i], errors, requests[i]),
+            target=consumer,
+            args=(FEEDS[args.client], url, stop, seen[i], errors, requests[i]),
             daemon=True,
         )
         for i in range(args.consumers)
