@@ -122,7 +122,6 @@ class Walker:
     # -- objects -------------------------------------------------------------------------
     def object(self, shape: Shape, obj: dict[str, Any], path: str, is_resource: bool) -> None:
         members = shape.members
-        grouped = shape.grouped
         groups: list[tuple[ElementRule, TypeRef, list[Any], str]] | None = None
         for key, value in obj.items():
             entry = members.get(key)
@@ -132,12 +131,12 @@ class Walker:
                 elif key != "resourceType" or not is_resource:
                     self.unknown(shape, key, value, path)
                 continue
-            rule, tref, segment = entry
+            rule, tref, segment, grouped = entry
             if rule.array:
                 if value.__class__ is not list or not value:
                     self.array_shape(rule, value, path + segment)
                     continue
-                if id(rule) in grouped:
+                if grouped:
                     if groups is None:
                         groups = []
                     groups.append((rule, tref, value, path + segment))
@@ -171,7 +170,7 @@ class Walker:
                         self.primitive_checks(rule, tref, value, path + segment)
                 else:
                     self.item(rule, tref, value, path + segment, obj, key, -1)
-                if id(rule) in grouped:
+                if grouped:
                     if groups is None:
                         groups = []
                     groups.append((rule, tref, [value], path + segment))
@@ -263,7 +262,7 @@ class Walker:
         if entry is None or not entry[1].primitive or entry[0].bare:
             self.unknown(shape, key, value, path)
             return
-        rule, tref, segment = entry
+        rule, tref, segment, _ = entry
         here = path + segment
         with_value = key[1:] in obj
         if rule.array:
