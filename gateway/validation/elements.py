@@ -156,16 +156,20 @@ class ElementRule:
 Keys = tuple[tuple[str, str], ...]
 
 
+#: A JSON member of a :class:`Shape`: (rule, type, FHIRPath segment such as
+#: ``.value.ofType(Quantity)``, whether its items need slicing or extension lookup).
+Member = tuple[ElementRule, TypeRef, str, bool]
+
+
 @dataclass(slots=True, eq=False)
 class Shape:
     """How to walk an object of one type under one rule."""
 
-    #: JSON member name → (rule, type, FHIRPath segment such as ``.value.ofType(Quantity)``)
-    members: dict[str, tuple[ElementRule, TypeRef, str]]
+    #: JSON member name → its rule, type, segment and grouping (see :data:`Member`)
+    members: dict[str, Member]
     required: tuple[tuple[ElementRule, Keys], ...]  # min > 0
     limited: tuple[tuple[ElementRule, Keys], ...]  # bounded arrays, prohibited elements
     choice_groups: tuple[tuple[ElementRule, Keys], ...]  # one value[x] at most
-    grouped: frozenset[int]  # ids of rules whose items need slicing or extension lookup
     invariants: tuple[Invariant, ...]
     choices: dict[str, ElementRule]  # choice base name → rule, to name disallowed types
     type_code: str = ""  # the type of the objects it walks (extension contexts)

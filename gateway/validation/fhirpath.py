@@ -127,7 +127,45 @@ class _Compiler:
     def _InvocationExpression(self, n: dict[str, Any]) -> Node:
         left = self.expr(n["children"][0])
         right = self.invocation(n["children"][1])
-        return lambda focus, this, env: right(left(focus, this, env), this, env)
+        general: Node = lambda focus, this, env: right(left(focus, this, env), this, env)  # noqa: E731
+        return self.presence(n, general) or general
+
+    def presence(self, n: dict[str, Any], general: Node) -> Node | None:
+        """``name.exists()`` or ``name.empty()``: the commonest invariant term, fused.
+
+        Where the context is one object whose member ``name`` holds one value, or is absent
+        (and so is ``_name``), the answer needs no collection; anything else (arrays,
+        ``null``, choice names, primitives with only an extension part…) is left to the
+        general closure ``general``, so the two never disagree.
+        """
+        term, call = n["children"]
+        function = call["children"][0] if call.get("type") == "FunctionInvocation" else {}
+        invocation = term["children"][0] if term.get("type") == "TermExpression" else {}
+        if invocation.get("type") != "InvocationTerm" or len(function.get("children", ())) != 1:
+            return None
+        member = invocation["children"][0]
+        fname = function["children"][0].get("text")
+        if member.get("type") != "MemberInvocation" or fname not in ("exists", "empty"):
+            return None
+        name = member["children"][0]["text"].strip("`")
+        if name[:1].isupper() or name in self.choice_names:
+            return None
+        under = "_" + name
+        exists = fname == "exists"
+
+        def run(focus: Coll, this: Coll, env: Env) -> Coll:
+            if len(focus) == 1:
+                item = focus[0]
+                if item.__class__ is dict:
+                    value = item.get(name, _MISSING)
+                    if value is _MISSING:
+                        if under not in item:
+                            return [not exists]
+                    elif value is not None and value.__class__ is not list:
+                        return [exists]
+            return general(focus, this, env)
+
+        return run
 
     def _IndexerExpression(self, n: dict[str, Any]) -> Node:
         base, index = self.expr(n["children"][0]), self.expr(n["children"][1])

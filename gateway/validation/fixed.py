@@ -23,6 +23,8 @@ def same_primitive(a: Any, b: Any) -> bool:
 
 def matches_fixed(value: Any, fixed: Any) -> bool:
     """Exact JSON equality (type-strict for booleans)."""
+    if fixed.__class__ is str:  # the commonest (fixedUri, fixedCode): same_primitive, inlined
+        return value.__class__ is not bool and bool(value == fixed)
     if isinstance(fixed, dict):
         return (
             isinstance(value, dict)
@@ -40,6 +42,8 @@ def matches_fixed(value: Any, fixed: Any) -> bool:
 
 def matches_pattern(value: Any, pattern: Any) -> bool:
     """``value`` contains everything ``pattern`` has."""
+    if pattern.__class__ is str:  # as in matches_fixed
+        return value.__class__ is not bool and bool(value == pattern)
     if isinstance(pattern, dict):
         return isinstance(value, dict) and all(
             k in value and matches_pattern(value[k], v) for k, v in pattern.items()

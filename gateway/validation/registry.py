@@ -16,7 +16,7 @@ import threading
 from typing import Any, Final
 
 from gateway.validation.compiler import CompiledProfile, compile_structure, type_code
-from gateway.validation.elements import NO_VALUE, ElementRule, Keys, Shape, TypeRef
+from gateway.validation.elements import NO_VALUE, ElementRule, Keys, Member, Shape, TypeRef
 from gateway.validation.invariants import Invariant, InvariantCompiler
 from gateway.validation.package import HL7_STRUCTURE, ConformanceIndex, canonical_url, type_url
 from gateway.validation.primitives import Checker, build_checkers
@@ -209,10 +209,11 @@ def build_shape(
     checkers: dict[str, Checker],
     type_code: str,
 ) -> Shape:
-    members: dict[str, tuple[ElementRule, TypeRef, str]] = {}
+    members: dict[str, Member] = {}
     choices: dict[str, ElementRule] = {}
     keys: dict[int, Keys] = {}
     for name, child in children.items():
+        grouped = child.slicing is not None or any(t.code == "Extension" for t in child.types)
         child.checks = bool(
             child.fixed is not NO_VALUE
             or child.pattern is not NO_VALUE
@@ -226,12 +227,12 @@ def build_shape(
             types = child.types
             pairs = []
             for t in types:
-                members[base + t.suffix] = (child, t, f".{base}.ofType({t.code})")
+                members[base + t.suffix] = (child, t, f".{base}.ofType({t.code})", grouped)
                 pairs.append((base + t.suffix, "_" + base + t.suffix))
             keys[id(child)] = tuple(pairs)
         else:
             t = child.types[0] if child.types else TypeRef("BackboneElement")
-            members[name] = (child, t, "." + name)
+            members[name] = (child, t, "." + name, grouped)
             keys[id(child)] = ((name, "_" + name),)
         for t in child.types:
             if t.primitive:
@@ -250,11 +251,6 @@ def build_shape(
         limited=limited,
         choice_groups=choice_groups,
         checks=bool(required or limited or choice_groups or invariants),
-        grouped=frozenset(
-            id(r)
-            for r in rules
-            if r.slicing is not None or any(t.code == "Extension" for t in r.types)
-        ),
         invariants=invariants,
         choices=choices,
         type_code=type_code,

@@ -40,13 +40,15 @@ from gateway.validation.package import type_url
 from gateway.validation.primitives import json_kind
 from gateway.validation.references import BundleContext, check_reference
 from gateway.validation.registry import ProfileRegistry
-from gateway.validation.report import Report
+from gateway.validation.report import Recording, Report
 from gateway.validation.selection import ProfileChooser
 from gateway.validation.slicing import check_slice_counts, compile_matchers, match
 
 #: Invariants not applied to contained resources: "Contained resources do not have
 #: narrative" (R4 DomainResource.text, comment), so dom-6 does not concern them.
 CONTAINED_EXEMPT = frozenset({"dom-6"})
+#: The path a slice probe walks an item at (see :meth:`Walker.conforms`)
+_PROBE = "$probe"
 
 
 class Walker:
@@ -59,6 +61,7 @@ class Walker:
         "chooser",
         "contained",
         "env",
+        "probed",
         "registry",
         "report",
         "resource_codes",
@@ -86,6 +89,8 @@ class Walker:
         self.resource_path = ""
         self.checkers = registry.primitives
         self.resource_codes = registry.resource_codes
+        #: the probe walk of the slice :meth:`conforms` last accepted, if it can be replayed
+        self.probed: Recording | None = None
 
     # -- resources -----------------------------------------------------------------------
     def resource(
@@ -109,6 +114,7 @@ class Walker:
             report.in_base = in_base
 
     def nested(self, value: dict[str, Any], path: str, contained: bool) -> None:
+        self.report.path_dependent()  # its resource_path and in_base switches
         profiles = self.chooser.choose(value, (), path, self.report)
         if profiles:
             self.resource(value, profiles, path, root=not contained)
@@ -116,7 +122,6 @@ class Walker:
     # -- objects -------------------------------------------------------------------------
     def object(self, shape: Shape, obj: dict[str, Any], path: str, is_resource: bool) -> None:
         members = shape.members
-        grouped = shape.grouped
         groups: list[tuple[ElementRule, TypeRef, list[Any], str]] | None = None
         for key, value in obj.items():
             entry = members.get(key)
@@ -126,12 +131,12 @@ class Walker:
                 elif key != "resourceType" or not is_resource:
                     self.unknown(shape, key, value, path)
                 continue
-            rule, tref, segment = entry
+            rule, tref, segment, grouped = entry
             if rule.array:
                 if value.__class__ is not list or not value:
                     self.array_shape(rule, value, path + segment)
                     continue
-                if id(rule) in grouped:
+                if grouped:
                     if groups is None:
                         groups = []
                     groups.append((rule, tref, value, path + segment))
@@ -165,7 +170,7 @@ class Walker:
                         self.primitive_checks(rule, tref, value, path + segment)
                 else:
                     self.item(rule, tref, value, path + segment, obj, key, -1)
-                if id(rule) in grouped:
+                if grouped:
                     if groups is None:
                         groups = []
                     groups.append((rule, tref, [value], path + segment))
@@ -257,7 +262,7 @@ class Walker:
         if entry is None or not entry[1].primitive or entry[0].bare:
             self.unknown(shape, key, value, path)
             return
-        rule, tref, segment = entry
+        rule, tref, segment, _ = entry
         here = path + segment
         with_value = key[1:] in obj
         if rule.array:
@@ -392,16 +397,24 @@ class Walker:
         slicing = rule.slicing
         is_extension = tref.code == "Extension"
         slice_of: list[ElementRule | None] = [None] * len(items)
+        probed: list[Recording | None] = [None] * len(items)
         if slicing is not None and slicing.slices:
             if slicing.matchers is None:
                 slicing.matchers = compile_matchers(slicing, self.registry)
             for i, item in enumerate(items):
                 if item.__class__ is dict or tref.primitive:
+                    self.probed = None
                     slice_of[i] = match(slicing.matchers, item, tref, self.conforms)
+                    # conforms() returning True ends match(): a probe is of the chosen slice
+                    probed[i] = self.probed
+            self.probed = None
         for i, item in enumerate(items):
             where = f"{here}[{i}]" if rule.array else here
             chosen = slice_of[i]
-            if chosen is not None:
+            recording = probed[i]
+            if recording is not None:
+                recording.replay(self.report, where)
+            elif chosen is not None:
                 self.item(chosen, _slice_type(chosen, tref), item, where)
             elif is_extension:
                 self.extension(rule, tref, item, where, host)
@@ -429,6 +442,7 @@ class Walker:
                 kind = "modifier extension" if modifier else "extension"
                 self.report.add(severity, "extension", rc.EXTENSION, f"Unknown {kind} {url}", here)
             return
+        self.report.path_dependent()
         path = instance_path(here.rsplit(".", 1)[0], self.resource_path, self.env.resource)
         if profile.contexts and not in_context(profile.contexts, path, host, self.resource_codes):
             self.report.error(
@@ -441,14 +455,22 @@ class Walker:
         self.object(self.registry.root_shape(profile), item, here, False)
 
     def conforms(self, rule: ElementRule, item: Any, tref: TypeRef) -> bool:
-        """Whether ``item`` validates against ``rule`` without error (slice matching)."""
+        """Whether ``item`` validates against ``rule`` without error (slice matching).
+
+        When it does, the probe's report is kept in :attr:`probed`, for :meth:`group` to
+        replay at the item's path instead of walking the item again."""
+        recording = Recording(_PROBE)
         probe = Walker(
-            self.registry, self.chooser, Report(), self.bundle, self.strict, self.best_practice
+            self.registry, self.chooser, recording, self.bundle, self.strict, self.best_practice
         )
         probe.env = Env(self.env.resource, self.env.root_resource, None)
         probe.contained = self.contained
-        probe.item(rule, _slice_type(rule, tref), item, "$probe")
-        return probe.report.error_count == 0
+        probe.item(rule, _slice_type(rule, tref), item, _PROBE)
+        if recording.error_count:
+            return False
+        if recording.replayable:
+            self.probed = recording
+        return True
 
     def invariants(
         self, invariants: tuple[Invariant, ...], node: Any, here: str, type_code: str | None

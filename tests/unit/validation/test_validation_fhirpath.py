@@ -111,6 +111,42 @@ def test_undecidable_cases_defer_to_fhirpathpy(expression: str, node: dict[str, 
         evaluate(expression, node)
 
 
+@pytest.mark.parametrize("function", ["exists", "empty"])
+@pytest.mark.parametrize(
+    "node",
+    [
+        {"code": "x"},
+        {},
+        {"code": None},
+        {"code": []},
+        {"code": [None]},
+        {"code": ["a", None]},
+        {"code": {"text": "t"}},
+        {"_code": {"extension": []}},
+        {"code": "x", "_code": {"id": "a"}},
+        {"codeString": "x"},
+    ],
+)
+def test_fused_presence_agrees_with_the_general_evaluation(
+    function: str, node: dict[str, Any]
+) -> None:
+    """``name.exists()``/``name.empty()`` take a fused path (see ``_Compiler.presence``):
+    same answer as the same function applied to the parenthesised member, which is not
+    fused, and the same deferral to fhirpathpy."""
+    outcomes: list[object] = []
+    for expression in (f"code.{function}()", f"(code).{function}()"):
+        try:
+            outcomes.append(evaluate(expression, node))
+        except Unsupported:
+            outcomes.append("unsupported")
+    assert outcomes[0] == outcomes[1]
+    fused = compile_expression(f"code.{function}()", CHOICES, TYPES)
+    general = compile_expression(f"(code).{function}()", CHOICES, TYPES)
+    for context in ("x", [node]):  # not an object: the general path
+        env = Env(node, node, node)
+        assert fused(context, env) == general(context, env)
+
+
 def test_type_of_the_context_is_known() -> None:
     assert evaluate(
         "$this is dateTime implies $this.toString().length() >= 10", "2020-01", "dateTime"

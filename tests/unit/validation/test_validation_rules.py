@@ -214,6 +214,41 @@ def test_slice_cardinality(test_validator: Validator) -> None:
     assert (issue.code, issue.expression) == ("structure", ("Observation.category",))
 
 
+def test_issues_in_an_item_matched_by_probing_a_slice(validator: Validator) -> None:
+    """A component that only a walk against the slice can match (FR Core blood pressure:
+    the discriminator's code is fixed below a nested slice) reports its issues at its own
+    path, and the item that fails the first slice's probe is matched by the second."""
+    unknown = {"url": "https://example.org/unknown", "valueString": "x"}
+
+    def component(code: str, value: int) -> dict[str, Any]:
+        quantity = {"value": value, "unit": "mm[Hg]", "system": "http://unitsofmeasure.org"}
+        return {
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "valueQuantity": {**quantity, "code": "mm[Hg]", "extension": [unknown]},
+        }
+
+    bp = observation(
+        meta={
+            "profile": ["https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-observation-bp"]
+        },
+        category=[{"coding": [{"system": CATEGORY, "code": "vital-signs"}]}],
+        code={"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+        subject={"reference": "Patient/p"},
+        effectiveDateTime="2024-01-01T08:11:00+01:00",
+        component=[component("8480-6", 130), component("8462-4", 80)],
+    )
+    issues = problems(validator.validate(bp))
+    assert [(i.severity, i.code, i.expression) for i in issues] == [
+        (
+            "warning",
+            "extension",
+            (f"Observation.component[{n}].value.ofType(Quantity).extension[0]",),
+        )
+        for n in (0, 1)
+    ]
+    assert issues[0].diagnostics == "Unknown extension https://example.org/unknown"
+
+
 # -- the other rule kinds ----------------------------------------------------------------------
 def test_unknown_element(validator: Validator) -> None:
     issue = only_error(validator.validate({"resourceType": "Patient", "nickname": "Jo"}))
