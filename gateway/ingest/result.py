@@ -231,7 +231,12 @@ def _rewrite(node: Any, mapping: Mapping[str, str]) -> Any:
     if isinstance(node, dict):
         out: dict[str, Any] | None = None
         for key, value in node.items():
-            if isinstance(value, dict | list):
+            kind = type(value)
+            if kind is str:  # most values: settled without an isinstance() on a union
+                if key != "reference" or value not in mapping:
+                    continue
+                new = mapping[value]
+            elif kind is dict or kind is list or isinstance(value, dict | list):
                 new = _rewrite(value, mapping)
             elif key == "reference" and isinstance(value, str) and value in mapping:
                 new = mapping[value]
@@ -246,7 +251,8 @@ def _rewrite(node: Any, mapping: Mapping[str, str]) -> Any:
     if isinstance(node, list):
         items: list[Any] | None = None
         for i, value in enumerate(node):
-            if isinstance(value, dict | list):
+            kind = type(value)
+            if kind is dict or kind is list or (kind is not str and isinstance(value, dict | list)):
                 new = _rewrite(value, mapping)
                 if new is not value:
                     if items is None:

@@ -47,13 +47,23 @@ def _primitive(key: str, value: str) -> str:
     return "" if value.isspace() else value
 
 
+_SPECIAL_KEYS = _CODE_KEYS | _URI_KEYS
+
+
 def _list(items: list[Any], key: str) -> list[Any]:
     out = []
+    special = key in _SPECIAL_KEYS
     for value in items:
         kind = type(value)
         if kind is str:
-            value = _primitive(key, value)
-        elif kind is dict:
+            if not value.isprintable() or (special and " " in value):
+                value = _primitive(key, value)
+            elif value.isspace():
+                continue
+            if value:
+                out.append(value)
+            continue
+        if kind is dict:
             value = _dict(value)
         elif kind is list:
             value = _list(value, key)
@@ -69,8 +79,17 @@ def _dict(node: dict[str, Any]) -> dict[str, Any]:
     for key, value in node.items():
         kind = type(value)
         if kind is str:
-            value = _primitive(key, value)
-        elif kind is dict:
+            # The common case is settled here by C calls, no Python call: this loop runs
+            # over every node of every ingested resource. Printable text without a space
+            # is already a valid code and uri, and other keys only drop blank text.
+            if not value.isprintable() or (" " in value and key in _SPECIAL_KEYS):
+                value = _primitive(key, value)
+            elif value.isspace():
+                continue
+            if value:
+                out[key] = value
+            continue
+        if kind is dict:
             value = _dict(value)
         elif kind is list:
             value = _list(value, key)

@@ -44,7 +44,8 @@ def ts(comp: Composite, asm: Assembly, expression: str = "") -> FhirTime | None:
     except NormalisationError as exc:
         asm.refuse(exc, comp.location, expression)
         return None
-    asm.assume(value.assumption, comp.location)
+    if value.assumption:  # the location is only built for an assumption to record
+        asm.assume(value.assumption, comp.location)
     return value
 
 

@@ -103,17 +103,49 @@ def unescape(text: str, seps: Separators) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True, slots=True)
 class Composite:
-    """One repetition of a field: components of sub-components, with its location."""
+    """One repetition of a field: components of sub-components, with its location.
 
-    parts: tuple[tuple[str, ...], ...]
-    seps: Separators
-    location: Hl7Location
+    Immutable by contract. A plain slotted class whose :attr:`location` is built when
+    asked for, not a frozen dataclass holding one: a message splits every field it
+    reads into these, reports on few of them, and a frozen dataclass's ``__init__``
+    plus an :class:`Hl7Location` per repetition were a tenth of the parse.
+    """
+
+    __slots__ = ("_at", "parts", "seps")
+
+    def __init__(
+        self,
+        parts: tuple[tuple[str, ...], ...],
+        seps: Separators,
+        at: tuple[str, int, int, int],
+    ) -> None:
+        self.parts = parts
+        self.seps = seps
+        self._at = at  # segment, sequence, field, repetition
+
+    @property
+    def location(self) -> Hl7Location:
+        return Hl7Location(*self._at)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Composite):
+            return NotImplemented
+        return (self.parts, self.seps, self._at) == (other.parts, other.seps, other._at)
+
+    def __hash__(self) -> int:
+        return hash((self.parts, self.seps, self._at))
+
+    def __repr__(self) -> str:
+        return f"Composite(parts={self.parts!r}, location={self.location!r})"
 
     @property
     def empty(self) -> bool:
-        return not any(s.strip() for comp in self.parts for s in comp)
+        for comp in self.parts:
+            for sub in comp:
+                if sub and not sub.isspace():
+                    return False
+        return True
 
     def c(self, component: int = 1, sub: int = 1) -> str:
         """Component (1-based), sub-component (1-based), unescaped and stripped."""
@@ -131,8 +163,7 @@ class Composite:
         return self.seps.subcomponent.join(self.parts[component - 1])
 
     def at(self, component: int | None = None, sub: int | None = None) -> Hl7Location:
-        loc = self.location
-        return loc.at(loc.field, loc.repetition, component, sub)
+        return Hl7Location(*self._at, component, sub)
 
     def text(self) -> str:
         """The whole repetition as text (components joined by the component separator)."""
@@ -172,8 +203,9 @@ class Segment:
         cached = self._reps.get(n)
         if cached is None:
             text = self.fields[n] if n < len(self.fields) else ""
+            name, sequence, seps = self.name, self.sequence, self.seps
             cached = [
-                Composite(parts, self.seps, Hl7Location(self.name, self.sequence, n, r))
+                Composite(parts, seps, (name, sequence, n, r))
                 for r, parts in enumerate(self._split(n, text) if text else [], start=1)
             ]
             self._reps[n] = cached
@@ -188,7 +220,7 @@ class Segment:
         found = self._all(n)
         if found:
             return found[0]
-        return Composite((), self.seps, Hl7Location(self.name, self.sequence, n, 1))
+        return Composite((), self.seps, (self.name, self.sequence, n, 1))
 
     def value(self, n: int, component: int = 1, sub: int = 1) -> str:
         """Field ``n``, repetition 1, as text: the fast path for the most common read."""

@@ -9,6 +9,7 @@ import hl7
 import pytest
 
 from gateway.ingest.hl7v2.er7 import Separators, Unreadable, decode, read, unescape
+from gateway.ingest.issues import Hl7Location
 
 from .support import SAMPLES
 
@@ -108,6 +109,17 @@ def test_locations() -> None:
     assert str(rep.location) == "PID[2]-3[2]"
     assert str(rep.at(1)) == "PID[2]-3[2].1"
     assert rep.at(4, 2).erl() == "PID^2^3^2^4^2"
+    assert rep.location == Hl7Location("PID", 2, 3, 2)
+    assert pid.first(9).location == Hl7Location("PID", 2, 9, 1)  # absent field
+
+
+def test_repetitions_empty_and_equal() -> None:
+    text = MSG + "\rPID|1||7^^^Z^PI~ ^ & ~8^^^Z^PI|| \r"
+    pid, again = read(text).all("PID")[-1], read(text).all("PID")[-1]
+    assert [c.c(1) for c in pid.reps(3)] == ["7", "8"]  # the blank repetition is empty
+    assert pid.first(5).empty and pid.reps(5) == []
+    assert again.first(3) == pid.first(3) and hash(again.first(3)) == hash(pid.first(3))
+    assert pid.reps(3)[0] != pid.reps(3)[1]
 
 
 def _hl7_field(field: Any) -> tuple[tuple[tuple[str, ...], ...], ...]:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gateway.errors import operation_outcome
 from gateway.ingest.issues import CsvLocation, Hl7Location, IngestIssue, error, warning
-from gateway.ingest.tidy import tidy
+from gateway.ingest.tidy import _primitive, tidy
 from gateway.normalise import SourceConfig
 
 
@@ -75,6 +80,34 @@ def test_tidy_makes_primitives_valid() -> None:
         "valueInteger": 0,
         "subject": {"reference": "Patient?identifier=x|y"},
     }
+
+
+def _reference_tidy(node: Any, key: str = "") -> Any:
+    """tidy as first written (every string through _primitive): the fast paths must agree."""
+    if isinstance(node, dict):
+        pairs = ((k, _reference_tidy(v, k)) for k, v in node.items() if v is not None)
+        return {k: v for k, v in pairs if v or v is False or v == 0}
+    if isinstance(node, list):
+        items = (_reference_tidy(v, key) for v in node if v is not None)
+        return [v for v in items if v or v is False or v == 0]
+    if type(node) is str:
+        return _primitive(key, node)
+    return node
+
+
+_KEYS = st.sampled_from(["code", "system", "reference", "status", "text", "display", "value"])
+_TEXT = st.text(alphabet=st.sampled_from("aB1 \t\n\r\x00\x07\xa0|é"), max_size=6)
+_SCALARS = st.none() | st.booleans() | st.integers(-1, 1) | st.floats(0, 1) | _TEXT
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(_KEYS, _JSON, max_size=5))
+def test_tidy_agrees_with_its_reference(resource: dict[str, Any]) -> None:
+    assert tidy(resource) == _reference_tidy(resource)
 
 
 def test_source_authorities() -> None:
