@@ -162,10 +162,11 @@ class Committer:
         """Entries whose business identifier is stored already (:mod:`.known`)."""
         self.unit.flush()
         owners: dict[str, set[int]] = {}
+        entries: dict[str, Entry] = {}
         for i, result in self.results.items():
             for entry in result.entries:
                 owners.setdefault(entry.full_url, set()).add(i)
-        entries = {e.full_url: e for r in self.results.values() for e in r.entries}
+                entries[entry.full_url] = entry
         mapping, absent = known_entries(
             self.unit.tx, entries.values(), self.unit.services.blind.identifier
         )

@@ -40,8 +40,8 @@ _ESCAPES = ("\\", "|", ",", "$")
 _BATCH = 400
 
 
-def _identifier(entry: Entry) -> tuple[str, str, str] | None:
-    """(lock key, system, value) of a single-identifier conditional create, else None."""
+def _identifier(entry: Entry) -> tuple[str, str] | None:
+    """(system, value) of a single-identifier conditional create, else None."""
     if not entry.if_none_exist or entry.resource_type in SKIPPED_TYPES:
         return None
     pairs = parse_qsl(entry.if_none_exist, keep_blank_values=True)
@@ -50,9 +50,14 @@ def _identifier(entry: Entry) -> tuple[str, str, str] | None:
     system, bar, value = pairs[0][1].partition("|")
     if not bar or not system or not value or any(c in value for c in _ESCAPES):
         return None
-    # urlencode() of the one pair, without its generic machinery (on every entry).
-    name, criterion = pairs[0]
-    return f"{entry.resource_type}?{quote_plus(name)}={quote_plus(criterion)}", system, value
+    return system, value
+
+
+def _lock_key(resource_type: str, system: str, value: str) -> str:
+    """The key :func:`gateway.rest.type_level.single_match` locks for
+    ``Type?identifier=system|value``: urlencode() of the one pair, without its generic
+    machinery."""
+    return f"{resource_type}?identifier={quote_plus(f'{system}|{value}')}"
 
 
 def known_entries(
@@ -66,17 +71,14 @@ def known_entries(
     entries = list(entries)
     conditional = _conditional_references(entries)
     wanted: dict[tuple[str, str, str], list[Entry]] = {}
-    locks: set[str] = set()
     for entry in entries:
         found = _identifier(entry)
-        if found is None:
-            continue
-        lock, system, value = found
-        locks.add(lock)
-        wanted.setdefault((entry.resource_type, system, value), []).append(entry)
+        if found is not None:
+            wanted.setdefault((entry.resource_type, *found), []).append(entry)
     if not wanted:
         return {}, set()
-    tx.lock(*locks)
+    if tx.dialect == "postgresql":  # SQLite's BEGIN IMMEDIATE already serialises writers
+        tx.lock(*(_lock_key(*key) for key in wanted))
     found_ids = _lookup(tx, list(wanted), stored)
     mapping: dict[str, str] = {}
     absent: set[str] = set()

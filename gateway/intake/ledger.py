@@ -52,6 +52,7 @@ class LedgerRecord:
 _T = s.intake_message
 # Built once: constructing ``in_`` clauses per message cost more than running the query.
 _FIND = select(_T).where(_T.c.key.in_(bindparam("keys", expanding=True)))
+_INSERT = insert(_T)
 
 
 def _row(conn: Connection, record: LedgerRecord) -> dict[str, object]:
@@ -107,7 +108,7 @@ def find(conn: Connection, keys: Sequence[str]) -> dict[str, LedgerRecord]:
 
 def add(conn: Connection, records: Sequence[LedgerRecord]) -> None:
     if records:
-        conn.execute(insert(_T), [_row(conn, r) for r in records])
+        conn.execute(_INSERT, [_row(conn, r) for r in records])
 
 
 def supersede(conn: Connection, record: LedgerRecord) -> None:

@@ -98,10 +98,11 @@ def resolve(req: FhirRequest) -> Route:
         )
     if segs and segs[-1].startswith("$"):
         return Route(req.method, tuple(segs), "operation", run_operation)
-    allowed = [r for r in ROUTES if _matches(r.shape, segs)]
-    for route in allowed:
-        if route.method == req.method:
+    # The method is compared before the shape: every entry of a transaction comes here.
+    for route in ROUTES:
+        if route.method == req.method and _matches(route.shape, segs):
             return route
+    allowed = [r for r in ROUTES if _matches(r.shape, segs)]
     if req.method == "HEAD":
         for route in allowed:
             if route.method == "GET":

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from gateway.fhir.references import iter_reference_holders
 from gateway.ingest.result import Entry
-from gateway.intake.known import _conditional_references, _identifier
+from gateway.intake.known import _conditional_references, _identifier, _lock_key
 
 _TEXT = st.text(st.characters(codec="utf-8"), min_size=1, max_size=20)
 
@@ -23,8 +23,8 @@ def test_lock_key_is_the_one_a_conditional_create_takes(system: str, value: str)
     found = _identifier(entry)
     pairs = parse_qsl(criteria, keep_blank_values=True)
     if found is not None:
-        assert found[0] == f"Observation?{urlencode(sorted(pairs))}"
-        assert (found[1], found[2]) == tuple(pairs[0][1].partition("|")[::2])
+        assert _lock_key("Observation", *found) == f"Observation?{urlencode(sorted(pairs))}"
+        assert found == tuple(pairs[0][1].partition("|")[::2])
 
 
 def test_lock_key_of_a_plain_identifier() -> None:
@@ -33,10 +33,11 @@ def test_lock_key_of_a_plain_identifier() -> None:
         {"resourceType": "Observation"},
         if_none_exist="identifier=urn:oid:1.2.250.1|B-1/2 x",
     )
-    assert _identifier(entry) == (
-        "Observation?identifier=urn%3Aoid%3A1.2.250.1%7CB-1%2F2+x",
-        "urn:oid:1.2.250.1",
-        "B-1/2 x",
+    found = _identifier(entry)
+    assert found == ("urn:oid:1.2.250.1", "B-1/2 x")
+    assert (
+        _lock_key("Observation", *found)
+        == "Observation?identifier=urn%3Aoid%3A1.2.250.1%7CB-1%2F2+x"
     )
 
 
