@@ -111,23 +111,38 @@ def _text(value: str | None) -> str | None:
     plain space, lone surrogates replaced, blank made None (FHIR forbids empty strings)."""
     if value is None:
         return None
+    if value.isascii() and value.isprintable():
+        # The usual claim: no surrogates, and space is its only whitespace (printable
+        # ASCII has no control characters), so only the strip applies. Every append
+        # cleans about seven strings; the general path is a Python loop per character.
+        return value.strip() or None
     value = value.encode("utf-8", "replace").decode("utf-8")
     return "".join(" " if c.isspace() else c for c in value).strip() or None
 
 
 def cleaned(record: AuditRecord) -> AuditRecord:
-    """``record`` with its free strings made valid FHIR strings (idempotent)."""
+    """``record`` with its free strings made valid FHIR strings (idempotent).
+
+    Returns ``record`` itself when it is clean already (the usual case, and always the
+    case for a cleaned record): :func:`dataclasses.replace` costs more than the checks.
+    """
     c = record.ctx
+    strings = (c.client_id, c.subject, c.structure, c.justification, c.software, c.request_id)
+    clean = tuple(_text(v) for v in strings)
+    reason = _text(record.reason)
+    if clean == strings and reason == record.reason:
+        return record
+    client_id, subject, structure, justification, software, request_id = clean
     ctx = replace(
         c,
-        client_id=_text(c.client_id),
-        subject=_text(c.subject),
-        structure=_text(c.structure),
-        justification=_text(c.justification),
-        software=_text(c.software),
-        request_id=_text(c.request_id),
+        client_id=client_id,
+        subject=subject,
+        structure=structure,
+        justification=justification,
+        software=software,
+        request_id=request_id,
     )
-    return replace(record, ctx=ctx, reason=_text(record.reason))
+    return replace(record, ctx=ctx, reason=reason)
 
 
 def _subject_system(ctx: AccessContext) -> str | None:

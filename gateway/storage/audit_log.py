@@ -30,9 +30,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
@@ -40,9 +40,8 @@ from gateway.audit.checkpoint import Signer
 from gateway.audit.entries import LogEntry, log_entries
 from gateway.audit.events import AuditRecord
 from gateway.audit.merkle import leaf_hash
-from gateway.audit.tree import Frontier
+from gateway.audit.tree import Frontier, Node
 from gateway.config import Settings
-from gateway.storage import schema as s
 from gateway.storage.audit_append_pg import append_from
 from gateway.storage.audit_checkpoints import CheckpointSigner, StoredCheckpoint
 from gateway.storage.audit_errors import AuditIntegrityError, AuditUnavailable
@@ -50,16 +49,12 @@ from gateway.storage.audit_group import GroupCommit
 from gateway.storage.audit_head import Head, read_head, write_head
 from gateway.storage.audit_keys import load_signer
 from gateway.storage.audit_nodes import NodeCache
+from gateway.storage.audit_rows import EntryRow, entry_row, insert_rows
 from gateway.storage.engine import SQLITE_BUSY_TIMEOUT_MS, WRITE
 from gateway.storage.sealing import seal_audit
 
 T = TypeVar("T")
 log = logging.getLogger("gateway.audit")
-
-# Built once: SQLAlchemy then reuses their compiled form (every append runs them).
-_INSERT_ENTRY = insert(s.audit_entry)
-_INSERT_PATIENT = insert(s.audit_patient)
-_INSERT_NODE = insert(s.audit_node)
 
 
 def wall_clock() -> int:
@@ -135,27 +130,28 @@ class AuditLog:
         if conn.dialect.name == "sqlite" and not conn.get_execution_options().get("gateway_write"):
             raise RuntimeError("audit appends on SQLite need a writer connection (WRITE)")
         head = read_head(conn, lock=True)
+        if conn.dialect.name == "postgresql":
+            new = self._append_in_one_statement(conn, head, entries)
+            if new is not None:
+                return list(range(head.size, new.size)), new
         frontier, cp_size = head.frontier, head.checkpoint_size
         first = frontier.size
-        rows: list[dict[str, Any]] = []
-        patients: list[dict[str, Any]] = []
-        nodes: list[dict[str, Any]] = []
+        rows: list[EntryRow] = []
+        patients: list[tuple[str, int]] = []
+        nodes: list[Node] = []
         due: list[Frontier] = []
         for entry in entries:
             seq = frontier.size
             leaf = leaf_hash(entry.content)
             frontier, new_nodes = frontier.append(leaf)
-            nodes += [n._asdict() for n in new_nodes]
-            rows.append(_entry_row(seq, entry, leaf, seal_audit(conn, seq, entry.content)))
-            patients += [{"patient_id": p, "seq": seq} for p in entry.patients]
+            nodes += new_nodes
+            rows.append(entry_row(seq, entry, leaf, seal_audit(conn, seq, entry.content)))
+            patients += [(p, seq) for p in entry.patients]
             if frontier.size - cp_size >= self.checkpoint_every:
                 due.append(frontier)
                 cp_size = frontier.size
         try:
-            conn.execute(_INSERT_ENTRY, rows)
-            if patients:
-                conn.execute(_INSERT_PATIENT, patients)
-            conn.execute(_INSERT_NODE, nodes)
+            insert_rows(conn, rows, patients, nodes)
         except IntegrityError:
             raise AuditIntegrityError(
                 "The audit log head is behind its stored entries; an operator must verify the log"
@@ -167,6 +163,26 @@ class AuditLog:
         new = Head(frontier, cp_size, cp_time)
         write_head(conn, new)
         return list(range(first, frontier.size)), new
+
+    def _append_in_one_statement(
+        self, conn: Connection, head: Head, entries: Sequence[LogEntry]
+    ) -> Head | None:
+        """PostgreSQL, with the head locked and read on ``conn``: the rest of the append
+        in one statement (:mod:`gateway.storage.audit_append_pg`) instead of four round
+        trips, writing the same rows. None when a checkpoint is due (the general path
+        signs it)."""
+        try:
+            return append_from(
+                conn,
+                head,
+                entries,
+                checkpoint_every=self.checkpoint_every,
+                now=head.checkpoint_time or self.clock(),
+            )
+        except IntegrityError:
+            raise AuditIntegrityError(
+                "The audit log head is behind its stored entries; an operator must verify the log"
+            ) from None
 
     def append_standalone(self, entries: Sequence[LogEntry]) -> list[int]:
         """Append ``entries`` in their own transaction and commit durably.
@@ -316,22 +332,3 @@ def _pragmas(conn: Connection, *, busy_timeout: int, synchronous: str, autocheck
         cursor.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint:d}")
     finally:
         cursor.close()
-
-
-def _entry_row(seq: int, entry: LogEntry, leaf: bytes, stored: bytes) -> dict[str, Any]:
-    """The row of one entry; ``stored`` is its content as stored (sealed under the log's
-    key when encryption is on; the leaf hash is over the plaintext either way)."""
-    return {
-        "seq": seq,
-        "recorded": entry.recorded,
-        "event_type": entry.event_type,
-        "interaction": entry.interaction,
-        "action": entry.action,
-        "outcome": entry.outcome,
-        "purpose": entry.purpose,
-        "agent": entry.agent,
-        "client": entry.client,
-        "structure": entry.structure,
-        "content": stored,
-        "leaf": leaf,
-    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any, get_args
 
 import orjson
@@ -24,7 +25,7 @@ from gateway.audit.codes import (
     outcome_for_status,
 )
 from gateway.audit.entries import as_resource, authentication_failure, canonical_json, log_entries
-from gateway.audit.events import AuditRecord, ResourceVersion
+from gateway.audit.events import AuditRecord, ResourceVersion, cleaned
 from gateway.fhir.identifiers import IDNAT_PS, IDNAT_STRUCT, INS_NIR
 
 ORIGIN = "audit.test.example/log"
@@ -287,3 +288,30 @@ def test_any_record_gives_valid_events(
         assert entry.content == canonical_json(event)
         view = access_view(0, entry.content)
         assert view["mode"] == ctx.purpose_of_use
+
+
+def _fhir_string(value: str) -> str | None:
+    """The cleaning rule, spelled out: lone surrogates replaced, every whitespace a
+    plain space, trimmed, blank made None."""
+    value = value.encode("utf-8", "replace").decode("utf-8")
+    return "".join(" " if c.isspace() else c for c in value).strip() or None
+
+
+# Any code point, ASCII controls and lone surrogates included (the fast ASCII path of
+# the cleaning must agree with the general one everywhere).
+_any_text = st.text(st.characters(codec=None), max_size=20) | st.text(
+    st.characters(max_codepoint=0x7F), max_size=20
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(subject=_any_text, reason=_any_text, software=_any_text)
+def test_cleaning_follows_the_rule_for_any_text(subject: str, reason: str, software: str) -> None:
+    rec = AuditRecord(
+        "read", replace(DOCTOR, subject=subject, software=software), T0, reason=reason
+    )
+    out = cleaned(rec)
+    assert out.ctx.subject == _fhir_string(subject)
+    assert out.ctx.software == _fhir_string(software)
+    assert out.reason == _fhir_string(reason)
+    assert cleaned(out) is out  # idempotent, and a clean record is returned as it is
