@@ -13,7 +13,10 @@ rejects them, and indexing must not fail on what validation let through.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import fields
 from functools import cache
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +24,30 @@ from gateway.search.builders import Builder, builder_for
 from gateway.search.compiler import walk_from
 from gateway.search.fallback import infer_type
 from gateway.search.registry import SearchRegistry
-from gateway.search.rows import IndexRows
+from gateway.search.rows import (
+    DateRow,
+    IndexRows,
+    NumberRow,
+    QuantityRow,
+    ReferenceRow,
+    StringRow,
+    TokenRow,
+    UriRow,
+)
+
+# The rows of each list of IndexRows as plain tuples of their fields (dedupe check).
+_ROW_FIELDS: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+    name: attrgetter(*(f.name for f in fields(row_class)))
+    for name, row_class in (
+        ("tokens", TokenRow),
+        ("strings", StringRow),
+        ("dates", DateRow),
+        ("references", ReferenceRow),
+        ("quantities", QuantityRow),
+        ("numbers", NumberRow),
+        ("uris", UriRow),
+    )
+}
 
 DEFAULT_TZ = "Europe/Paris"
 
@@ -38,8 +64,10 @@ def extract(
     *,
     tz: ZoneInfo | None = None,
     only: frozenset[str] | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> IndexRows:
-    """All index rows of ``resource``; ``only`` restricts to some parameter codes.
+    """All index rows of ``resource``; ``only`` restricts to some parameter codes and
+    ``skip`` leaves some out.
 
     ``tz`` (default Europe/Paris) is the zone of dates and date-times written without
     a UTC offset.
@@ -57,13 +85,13 @@ def extract(
             continue
         start = value if value.__class__ is list else [value]
         for code, rest, builder in steps:
-            if only is not None and code not in only:
+            if (only is not None and code not in only) or code in skip:
                 continue
             values = walk_from(start, rest, resource) if rest else start
             if values:
                 builder(code, values, rows, resource, zone)
     for code, getter, maybe_builder, ptype in plan.other:
-        if only is not None and code not in only:
+        if (only is not None and code not in only) or code in skip:
             continue
         values = getter.values(resource)
         if values:
@@ -92,12 +120,13 @@ def _build(
 
 
 def _dedupe(rows: IndexRows) -> None:
-    for name in ("tokens", "strings", "dates", "references", "quantities", "numbers", "uris"):
+    for name, as_tuple in _ROW_FIELDS.items():
         lst = getattr(rows, name)
-        if len(lst) > 1:
-            unique = list(dict.fromkeys(lst))
-            if len(unique) != len(lst):
-                setattr(rows, name, unique)
+        # Duplicates are rare. Field tuples are hashed in C, the dataclasses' generated
+        # ``__hash__`` in Python: check with the tuples, which are equal exactly when the
+        # rows are, and de-duplicate the rows themselves only when there is one to drop.
+        if len(lst) > 1 and len(set(map(as_tuple, lst))) != len(lst):
+            setattr(rows, name, list(dict.fromkeys(lst)))
 
 
 __all__ = ["DEFAULT_TZ", "default_tz", "extract"]

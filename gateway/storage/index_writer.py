@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import Any
@@ -50,6 +51,16 @@ _CLIPPED: dict[str, tuple[int, ...]] = {
 }
 
 
+def _has_long(values: list[tuple[Any, ...]], positions: tuple[int, ...]) -> bool:
+    """Whether one of ``values`` has a long text value at one of ``positions``."""
+    for row in values:
+        for i in positions:
+            value = row[i]
+            if value.__class__ is str and len(value) > MAX_INDEXED_CHARS:
+                return True
+    return False
+
+
 def _clipped(values: tuple[Any, ...], positions: tuple[int, ...]) -> tuple[Any, ...]:
     """``values`` with its long text values at ``positions`` cut."""
     for i in positions:
@@ -66,6 +77,8 @@ def _clipped(values: tuple[Any, ...], positions: tuple[int, ...]) -> tuple[Any, 
     return tuple(cut)
 
 
+# One text per (table, driver) for the life of the process: built on every write before.
+@functools.cache
 def _insert_sql(table: Table, names: tuple[str, ...], paramstyle: str) -> str:
     marker = "?" if paramstyle == "qmark" else "%s"
     # Table and column names come from the schema module, never from input.
@@ -90,14 +103,18 @@ def insert_index_rows(conn: Connection, items: Iterable[tuple[int | None, str, I
     for pk, rtype, rows in items:
         if pk is None:
             raise ValueError("index rows need the resource's primary key")
+        key = (pk, rtype)
         for name, _table in _TABLES:
             found = getattr(rows, name)
             if not found:
                 continue
-            get, positions = _GETTERS[name], _CLIPPED[name]
-            batch = batches[name]
-            for row in found:
-                batch.append((pk, rtype, *_clipped(get(row), positions)))
+            # Long values are rare: one scan of the resource's rows for them, and the
+            # row-by-row cut only when there is one (a tenth of this loop's time before).
+            values = list(map(_GETTERS[name], found))
+            positions = _CLIPPED[name]
+            if _has_long(values, positions):
+                values = [_clipped(v, positions) for v in values]
+            batches[name].extend([key + v for v in values])
     if conn.dialect.name == "postgresql":
         # A few rows per table (one write's): all tables in one statement; more: COPY.
         few: list[Part] = []

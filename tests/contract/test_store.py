@@ -149,6 +149,25 @@ def test_long_values_are_clipped_before_the_index(store: SqlStore) -> None:
     assert len(norm) == 512 and exact == long
 
 
+def test_only_the_long_values_of_a_write_are_clipped(store: SqlStore) -> None:
+    long = "y" * 600
+    tokens = [
+        TokenRow("identifier", "s", "1"),
+        TokenRow("identifier", long, long, long),
+        TokenRow("identifier", None, "2", "two"),
+    ]
+    with store.writer() as tx:
+        tx.write([_op("a", 1, 1, rows=IndexRows(tokens=tokens))])
+    with store.reader() as tx:
+        t = s.idx_token
+        got = tx.conn.execute(select(t.c.system, t.c.code, t.c.text).order_by(t.c.code)).all()
+    assert [tuple(r) for r in got] == [
+        ("s", "1", None),
+        (None, "2", "two"),
+        (long[:512], long[:512], long[:512]),
+    ]
+
+
 def test_advisory_lock_is_callable_in_a_writer(store: SqlStore) -> None:
     with store.writer() as tx:
         tx.lock("Patient?identifier=s|v")

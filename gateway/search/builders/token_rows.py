@@ -35,14 +35,15 @@ def token_boolean(code: str, values: list[Any], rows: IndexRows, root: Any, tz: 
 def _coding_row(code: str, c: Any, fallback_text: str | None) -> TokenRow | None:
     if c.__class__ is not dict:
         return None
-    system, value, display = (
-        text_of(c.get("system")),
-        text_of(c.get("code")),
-        text_of(c.get("display")),
-    )
+    # text_of, inlined: three calls per coding, for every concept of every write.
+    system, value, display = c.get("system"), c.get("code"), c.get("display")
+    if not (isinstance(system, str) and system):
+        system = None
+    if not (isinstance(value, str) and value):
+        value = None
     if system is None and value is None:
         return None
-    text = display or fallback_text
+    text = display if isinstance(display, str) and display else fallback_text
     return TokenRow(code, system, value, normalise(text) if text else None)
 
 
@@ -60,17 +61,16 @@ def token_concept(code: str, values: list[Any], rows: IndexRows, root: Any, tz: 
             continue
         text = text_of(cc.get("text"))
         codings = cc.get("coding")
-        displays: set[str] = set()
+        start = len(out)
         if isinstance(codings, list):
             for c in codings:
                 row = _coding_row(code, c, text)
                 if row is not None:
                     out.append(row)
-                    if row.text:
-                        displays.add(row.text)
         if text is not None:
             norm = normalise(text)
-            if norm not in displays:
+            # Whether a coding already carries it, asked only of concepts with a text.
+            if norm not in {row.text for row in out[start:] if row.text}:
                 out.append(TokenRow(code, None, None, norm))
 
 

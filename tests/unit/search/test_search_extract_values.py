@@ -436,6 +436,35 @@ def test_rows_are_deduplicated(registry: SearchRegistry) -> None:
     assert rows_for(registry, patient, "identifier") == [TokenRow("identifier", "s", "1")]
 
 
+def test_deduplication_keeps_the_first_of_each_row_in_order(registry: SearchRegistry) -> None:
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [
+            {"system": "s", "value": "2"},
+            {"system": "s", "value": "1"},
+            {"system": "s", "value": "2"},
+        ],
+    }
+    assert rows_for(registry, patient, "identifier") == [
+        TokenRow("identifier", "s", "2"),
+        TokenRow("identifier", "s", "1"),
+    ]
+
+
+def test_skip_leaves_parameters_out(registry: SearchRegistry) -> None:
+    obs = {
+        "resourceType": "Observation",
+        "id": "o1",
+        "status": "final",
+        "subject": {"reference": "Patient/1"},
+    }
+    full = extract(obs, registry)
+    rows = extract(obs, registry, skip=frozenset({"_id", "subject"}))
+    assert rows.tokens == [t for t in full.tokens if t.param != "_id"]
+    assert rows.references == [r for r in full.references if r.param != "subject"]
+    assert [t.param for t in rows.tokens] == ["status"]
+
+
 def test_only_restricts_parameters(registry: SearchRegistry) -> None:
     obs = {"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/1"}}
     rows = extract(obs, registry, only=frozenset({"status"}))

@@ -30,7 +30,8 @@ def test_exported_members() -> None:
 def test_signatures() -> None:
     assert str(inspect.signature(search.extract)) == (
         "(resource: 'dict[str, Any]', registry: 'SearchRegistry', *, "
-        "tz: 'ZoneInfo | None' = None, only: 'frozenset[str] | None' = None) -> 'IndexRows'"
+        "tz: 'ZoneInfo | None' = None, only: 'frozenset[str] | None' = None, "
+        "skip: 'frozenset[str]' = frozenset()) -> 'IndexRows'"
     )
     params = inspect.signature(search.parse_search).parameters
     assert list(params) == [
