@@ -35,6 +35,7 @@ from gateway.errors import Severity
 from gateway.validation import narrative
 from gateway.validation import report as rc
 from gateway.validation.fhirpath import Env, Unsupported, compile_expression, parse
+from gateway.validation.fhirpath_fused import compile_condition
 from gateway.validation.report import Report
 
 BEST_PRACTICE = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
@@ -204,6 +205,16 @@ class InvariantCompiler:
             except Exception as exc:  # never let an expression crash validation
                 return f"{type(exc).__name__}: {exc}"
             return _verdict(result)
+
+        decide = compile_condition(tree, self.choice_names, self.type_names)
+        if decide is not None:
+            general = check
+
+            def check(node: Any, env: Env) -> Verdict:
+                # the fused forms decide most contexts without building collections; the
+                # general evaluation runs whenever they cannot (see fhirpath_fused)
+                verdict = decide(node)
+                return general(node, env) if verdict is None else verdict
 
         return check, self._guard(tree, check)
 
