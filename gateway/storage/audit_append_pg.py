@@ -20,6 +20,13 @@ that the head is exactly the one the entries were numbered and hashed from. Ever
 insert reads from ``h``, so when the head has moved on (another process appended) the
 statement changes nothing, and the caller falls back to the general append. Appends
 that are due to sign a checkpoint always take the general path.
+
+The column arrays are sent as PostgreSQL array literals (text, cast in the statement),
+built here rather than by psycopg: its list dumper inspects every list in Python to
+find the element type, which cost a third of this statement's client CPU. The
+literals follow the array input syntax exactly (every text element double-quoted with
+``\\`` and ``"`` escaped, ``NULL`` unquoted; bytea as quoted hex), so the server stores
+the very same values.
 """
 
 from __future__ import annotations
@@ -65,14 +72,43 @@ SELECT count(*) FROM h
 """
 
 
-_ENTRY_FIELDS: tuple[str, ...] = (
-    *("recorded", "event_type", "interaction", "action", "outcome", "purpose"),
-    *("agent", "client", "structure"),
-)
-_ARRAYS: tuple[str, ...] = (
-    *(*_ENTRY_FIELDS, "seq", "content", "leaf"),
-    *("p_patient", "p_seq", "n_level", "n_idx", "n_hash"),
-)
+_INT_FIELDS = ("recorded", "outcome")
+_TEXT_FIELDS = ("event_type", "interaction", "action", "purpose", "agent", "client", "structure")
+_ENTRY_FIELDS: tuple[str, ...] = (*_INT_FIELDS, *_TEXT_FIELDS)
+_INT_ARRAYS = (*_INT_FIELDS, "seq", "p_seq", "n_level", "n_idx")
+_TEXT_ARRAYS = (*_TEXT_FIELDS, "p_patient")
+_BYTEA_ARRAYS = ("content", "leaf", "n_hash")
+_ARRAYS: tuple[str, ...] = (*_INT_ARRAYS, *_TEXT_ARRAYS, *_BYTEA_ARRAYS)
+
+
+def int_array(values: list[int]) -> str:
+    """The array literal of integers: ``{1,2,3}``."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _quoted(value: str | None) -> str:
+    if value is None:
+        return "NULL"
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def text_array(values: list[str | None]) -> str:
+    """The array literal of strings: each double-quoted, ``\\`` and ``"`` escaped by a
+    backslash (inside quotes nothing else is special); None is ``NULL``."""
+    return "{" + ",".join([_quoted(v) for v in values]) + "}"
+
+
+def bytea_array(values: list[bytes]) -> str:
+    """The array literal of bytea values in hex input format: ``{"\\\\x00ff"}`` (the
+    quoted element is ``\\x00ff``)."""
+    return "{" + ",".join(['"\\\\x' + v.hex() + '"' for v in values]) + "}"
+
+
+def _literals(p: dict[str, list[Any]]) -> dict[str, str]:
+    out = {name: int_array(p[name]) for name in _INT_ARRAYS}
+    out.update((name, text_array(p[name])) for name in _TEXT_ARRAYS)
+    out.update((name, bytea_array(p[name])) for name in _BYTEA_ARRAYS)
+    return out
 
 
 def append_from(
@@ -119,7 +155,7 @@ def append_from(
         "size": new.size,
         "peaks": b"".join(new.frontier.peak_hashes),
         "cp_time": new.checkpoint_time,
-        **p,
+        **_literals(p),
     }
     written = conn.exec_driver_sql(_STATEMENT, params).scalar_one()
     return new if written == 1 else None

@@ -5,6 +5,7 @@ head handled."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -138,3 +139,34 @@ def test_a_log_appended_by_many_processes_verifies(engine: Engine) -> None:
     verdict = verify(stored, notes, [signer.verifier_key])
     assert verdict.ok and verdict.entries_checked == 40, verdict.message
     assert_log_is(engine, [e.content for e in items])
+
+
+AWKWARD = ['"', "\\", '\\"', "NULL", "", " {a,b} ", "é漢字🙂", "\t\n", "a'b", "NULL "]
+
+
+def test_awkward_column_values_are_stored_as_they_are(engine: Engine) -> None:
+    """The one-statement append sends its columns as array literals (quoting and
+    escaping of its own): quotes, backslashes, braces, the word NULL, empty strings,
+    None and non-ASCII come back exactly, as the general append stores them."""
+    log = new_log(engine, checkpoint_every=1000)
+    log.append_standalone(entries(1))  # the first append learns the head
+    items = [
+        replace(item, agent=text, client=None if i % 2 else text, structure=text, purpose=text)
+        for i, (item, text) in enumerate(zip(entries(len(AWKWARD), start=1), AWKWARD, strict=True))
+    ]
+    items[0] = replace(items[0], patients=tuple(AWKWARD))
+    for item in items:
+        log.append_standalone([item])
+    columns = (s.audit_entry.c.agent, s.audit_entry.c.client, s.audit_entry.c.structure)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(*columns, s.audit_entry.c.purpose).order_by(s.audit_entry.c.seq)
+        ).all()
+        named = conn.execute(
+            select(s.audit_patient.c.patient_id).where(s.audit_patient.c.seq == 1)
+        ).scalars()
+        assert sorted(named) == sorted(AWKWARD)
+    assert [tuple(r) for r in rows[1:]] == [
+        (i.agent, i.client, i.structure, i.purpose) for i in items
+    ]
+    assert_log_is(engine, [e.content for e in [*entries(1), *items]])

@@ -1,4 +1,5 @@
-"""The verifier's fast opener builds the same associated data as the general path."""
+"""The verifier's fast opener and every audit append build the same associated data as
+the general path."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import pytest
 from sqlalchemy import create_engine
 
 from gateway.crypto import envelope
-from gateway.storage.sealing import AuditOpener
+from gateway.storage.sealing import AuditOpener, audit_aad
 
 
 @pytest.mark.parametrize("seq", [0, 7, 10, 999, 1_000_000, 123_456_789_012_345])
 def test_its_associated_data_is_the_general_one(seq: int) -> None:
     with create_engine("sqlite://").connect() as conn:
         assert AuditOpener(conn).aad(seq) == envelope.aad("audit", seq)
+    assert audit_aad(seq) == envelope.aad("audit", seq)
 
 
 def test_plaintext_passes_through_and_sealed_content_needs_keys() -> None:
