@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Collection
+from datetime import datetime
 
 from gateway.policy import PatientFacts
-from gateway.storage.store import STAMPED_TYPES
+from gateway.record.patient_facts import load_patients_facts
+from gateway.storage.store import STAMPED_TYPES, StoreTx
 
 FACT_TYPES = tuple(sorted(STAMPED_TYPES))
 
@@ -52,3 +55,17 @@ class FactsCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def warm(cache: FactsCache, tx: StoreTx, patient_ids: Collection[str], *, now: datetime) -> None:
+    """Fill ``cache`` with the facts of the ``patient_ids`` it lacks at the stamp ``tx``
+    reads now, loaded together (:func:`load_patients_facts`) in ``tx``: what each
+    unit's first :meth:`RecordReader.patient_facts` of them would load and cache one at
+    a time, under the same conditions. ``tx`` must have nothing queued: when it has
+    written a fact-bearing type, its facts are its own and the cache is left alone."""
+    if not tx.written.isdisjoint(FACT_TYPES):
+        return
+    generation = tx.generation()
+    missing = [i for i in patient_ids if cache.get(i, generation) is None]
+    for patient_id, facts in load_patients_facts(tx, missing, now=now).items():
+        cache.put(patient_id, generation, facts)

@@ -158,7 +158,11 @@ def _response_bundle(
             response["outcome"] = res.outcome
         item["response"] = response
         out.append(item)
-    return FhirResponse(200, bundle(btype, out, now=repo.services.clock()))
+    return FhirResponse(
+        200,
+        bundle(btype, out, now=repo.services.clock()),
+        entries=tuple(responses[entry.index] for entry in entries),
+    )
 
 
 __all__ = ["process"]

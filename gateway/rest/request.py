@@ -66,10 +66,16 @@ class FhirRequest:
 
 @dataclass(slots=True)
 class FhirResponse:
-    """Status, headers and a JSON body (already serialised), or no body."""
+    """Status, headers and a JSON body (already serialised), or no body.
+
+    ``entries`` holds, for a batch or transaction, the responses of its entries in
+    entry order: what the body says, for in-process callers (the intake) that would
+    otherwise parse the response Bundle again.
+    """
 
     status: int
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     outcome: dict[str, Any] | None = None  # an OperationOutcome for Bundle.entry.response
     version: StoredVersion | None = None  # the version a resource interaction returned
+    entries: tuple[FhirResponse, ...] | None = None  # a batch's or transaction's entries
