@@ -71,6 +71,25 @@ def compile_expression(
     return run
 
 
+def presence_term(n: dict[str, Any]) -> tuple[str, bool] | None:
+    """``(name, exists)`` when the parsed InvocationExpression ``n`` is ``name.exists()``
+    or ``name.empty()`` on the context (``exists`` False for ``empty()``); None for any
+    other form, and for a capitalised name (a type filter, not a member)."""
+    term, call = n["children"]
+    function = call["children"][0] if call.get("type") == "FunctionInvocation" else {}
+    invocation = term["children"][0] if term.get("type") == "TermExpression" else {}
+    if invocation.get("type") != "InvocationTerm" or len(function.get("children", ())) != 1:
+        return None
+    member = invocation["children"][0]
+    fname = function["children"][0].get("text")
+    if member.get("type") != "MemberInvocation" or fname not in ("exists", "empty"):
+        return None
+    name = str(member["children"][0]["text"]).strip("`")
+    if name[:1].isupper():
+        return None
+    return name, fname == "exists"
+
+
 class _Compiler:
     def __init__(self, choice_names: frozenset[str], type_names: frozenset[str]) -> None:
         self.choice_names = choice_names
@@ -138,20 +157,11 @@ class _Compiler:
         ``null``, choice names, primitives with only an extension part…) is left to the
         general closure ``general``, so the two never disagree.
         """
-        term, call = n["children"]
-        function = call["children"][0] if call.get("type") == "FunctionInvocation" else {}
-        invocation = term["children"][0] if term.get("type") == "TermExpression" else {}
-        if invocation.get("type") != "InvocationTerm" or len(function.get("children", ())) != 1:
+        term = presence_term(n)
+        if term is None or term[0] in self.choice_names:
             return None
-        member = invocation["children"][0]
-        fname = function["children"][0].get("text")
-        if member.get("type") != "MemberInvocation" or fname not in ("exists", "empty"):
-            return None
-        name = member["children"][0]["text"].strip("`")
-        if name[:1].isupper() or name in self.choice_names:
-            return None
+        name, exists = term
         under = "_" + name
-        exists = fname == "exists"
 
         def run(focus: Coll, this: Coll, env: Env) -> Coll:
             if len(focus) == 1:

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from gateway.validation.fhirpath import presence_term
+
 __all__ = ["Decider", "compile_condition"]
 
 #: context → ``True``/``False`` (decided) or ``None`` (use the general evaluator)
@@ -73,19 +75,11 @@ class _Builder:
         """``name.exists()``/``name.empty()`` on the context, as ``_Compiler.presence``
         recognises it, extended to choice names (``value.exists()`` finds ``valueQuantity``
         as ``_Compiler.member`` does)."""
-        term, call = n["children"]
-        function = call["children"][0] if call.get("type") == "FunctionInvocation" else {}
-        invocation = term["children"][0] if term.get("type") == "TermExpression" else {}
-        if invocation.get("type") != "InvocationTerm" or len(function.get("children", ())) != 1:
+        term = presence_term(n)
+        if term is None:
             return None
-        member = invocation["children"][0]
-        fname = function["children"][0].get("text")
-        if member.get("type") != "MemberInvocation" or fname not in ("exists", "empty"):
-            return None
-        name = str(member["children"][0]["text"]).strip("`")
-        if name[:1].isupper():
-            return None  # a type filter, not a member
-        return _presence(name, fname == "exists", name in self.choice_names, self.type_names)
+        name, exists = term
+        return _presence(name, exists, name in self.choice_names, self.type_names)
 
 
 def _presence(name: str, exists: bool, choice: bool, suffixes: frozenset[str]) -> Decider:
