@@ -185,6 +185,17 @@ _READ_STAMP = select(s.type_stamp.c.n).where(s.type_stamp.c.id == 1)
 _MOVE_STAMP = update(s.type_stamp).where(s.type_stamp.c.id == 1).values(n=s.type_stamp.c.n + 1)
 
 
+#: Values per ``IN (...)`` list: well under SQLite's and psycopg's parameter limits.
+IN_CHUNK = 500
+
+
+def _slices(values: Collection[Any]) -> Iterator[list[Any]]:
+    """``values`` in lists of at most :data:`IN_CHUNK`, for one ``IN`` query each."""
+    items = list(values)
+    for i in range(0, len(items), IN_CHUNK):
+        yield items[i : i + IN_CHUNK]
+
+
 class StoreTx:
     """One open database transaction."""
 
@@ -210,9 +221,7 @@ class StoreTx:
         500 keys (a feed page asks for hundreds at once)."""
         out: dict[tuple[str, str], int] = {}
         r = s.resource
-        pending = list(keys)
-        for i in range(0, len(pending), 500):
-            chunk = pending[i : i + 500]
+        for chunk in _slices(keys):
             stmt = select(r.c.resource_type, r.c.id, r.c.version).where(
                 tuple_(r.c.resource_type, r.c.id).in_(chunk)
             )
@@ -246,11 +255,8 @@ class StoreTx:
         :meth:`current` reads it, in one query per 500 keys."""
         out: dict[tuple[str, str], StoredVersion] = {}
         r = s.resource
-        pending = list(keys)
-        for i in range(0, len(pending), 500):
-            stmt = select(*CURRENT_COLUMNS).where(
-                tuple_(r.c.resource_type, r.c.id).in_(pending[i : i + 500])
-            )
+        for chunk in _slices(keys):
+            stmt = select(*CURRENT_COLUMNS).where(tuple_(r.c.resource_type, r.c.id).in_(chunk))
             for row in self.conn.execute(stmt):
                 out[(row.resource_type, row.id)] = current_version(row, self.conn)
         return out
@@ -261,13 +267,12 @@ class StoreTx:
         """:meth:`current_of_patient` for several types and patients at once, in ``pk``
         order (one query per 500 patients)."""
         r = s.resource
-        ids = sorted(patient_ids)
         out: list[StoredVersion] = []
-        for i in range(0, len(ids), 500):
+        for chunk in _slices(sorted(patient_ids)):
             rows = self.conn.execute(
                 select(*CURRENT_COLUMNS)
                 .where(
-                    r.c.patient_id.in_(ids[i : i + 500]),
+                    r.c.patient_id.in_(chunk),
                     r.c.resource_type.in_(sorted(resource_types)),
                     r.c.deleted.is_(False),
                 )
@@ -282,9 +287,8 @@ class StoreTx:
         """:meth:`referring` for several targets of one type: target id -> the ids of
         the live ``resource_type`` resources whose ``param`` references it."""
         r, x = s.resource, s.idx_reference
-        ids = sorted(target_ids)
         out: dict[str, list[str]] = {}
-        for i in range(0, len(ids), 500):
+        for chunk in _slices(sorted(target_ids)):
             rows = self.conn.execute(
                 select(x.c.target_id, r.c.id)
                 .join(x, x.c.resource_pk == r.c.pk)
@@ -292,7 +296,7 @@ class StoreTx:
                     x.c.resource_type == resource_type,
                     x.c.param == param,
                     x.c.target_type == target_type,
-                    x.c.target_id.in_(ids[i : i + 500]),
+                    x.c.target_id.in_(chunk),
                     r.c.deleted.is_(False),
                 )
                 .distinct()
