@@ -25,9 +25,11 @@ MAGIC = b"\x00GW"
 VERSION = 1
 KEY_ID_BYTES = 16
 NONCE_BYTES = 12
-_HEAD = len(MAGIC) + 1
-_BODY = _HEAD + KEY_ID_BYTES + NONCE_BYTES
-OVERHEAD = _BODY + 16
+HEAD = len(MAGIC) + 1
+"""Where the key id starts."""
+BODY = HEAD + KEY_ID_BYTES + NONCE_BYTES
+"""Where the ciphertext starts (the nonce ends)."""
+OVERHEAD = BODY + 16
 
 
 def is_sealed(blob: bytes) -> bool:
@@ -38,7 +40,7 @@ def key_id_of(blob: bytes) -> bytes:
     """The data key id a sealed blob names (raises on a malformed header)."""
     if len(blob) < OVERHEAD or blob[3] != VERSION:
         raise ContentIntegrityError("Stored content is malformed or of an unknown version")
-    return blob[_HEAD : _HEAD + KEY_ID_BYTES]
+    return blob[HEAD : HEAD + KEY_ID_BYTES]
 
 
 def seal(aead: AESGCM, key_id: bytes, plaintext: bytes, aad: bytes) -> bytes:
@@ -50,7 +52,7 @@ def open_sealed(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
     """The plaintext of a sealed blob; :class:`ContentIntegrityError` if it does not verify."""
     key_id_of(blob)
     try:
-        return aead.decrypt(blob[_HEAD + KEY_ID_BYTES : _BODY], blob[_BODY:], aad)
+        return aead.decrypt(blob[HEAD + KEY_ID_BYTES : BODY], blob[BODY:], aad)
     except InvalidTag:
         raise ContentIntegrityError(
             "Stored content failed its integrity check (altered or moved)"
