@@ -25,7 +25,8 @@ from gateway.intake.identity import StoredPatient
 from gateway.record.services import RecordServices
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
-from gateway.storage.store import CURRENT_COLUMNS, StoreTx, bulk_version
+from gateway.storage.store import StoreTx
+from gateway.storage.version_rows import CURRENT_COLUMNS, bulk_version
 
 MAX_CANDIDATES = 50
 

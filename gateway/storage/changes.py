@@ -36,7 +36,8 @@ from sqlalchemy.engine import Connection, Row
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
 from gateway.storage.sealing import open_resource_or_none
-from gateway.storage.store import HISTORY_COLUMNS, StoreTx
+from gateway.storage.store import StoreTx
+from gateway.storage.version_rows import HISTORY_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)

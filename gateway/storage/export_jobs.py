@@ -15,7 +15,8 @@ from sqlalchemy import delete, insert, or_, select, update
 
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
-from gateway.storage.store import CURRENT_COLUMNS, StoreTx, bulk_version
+from gateway.storage.store import StoreTx
+from gateway.storage.version_rows import CURRENT_COLUMNS, bulk_version
 
 ACTIVE = ("queued", "running")
 

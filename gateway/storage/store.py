@@ -24,7 +24,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import Conflict
@@ -33,105 +33,14 @@ from gateway.storage.engine import WRITE
 from gateway.storage.index_writer import delete_index_rows, insert_index_rows
 from gateway.storage.pg_bulk import insert_rows
 from gateway.storage.records import StoredVersion, WriteOp
-from gateway.storage.sealing import open_resource, open_resource_or_none, seal_resource
+from gateway.storage.sealing import seal_resource
 from gateway.storage.sqlite_bulk import insert_returning
-
-CURRENT_COLUMNS = (
-    s.resource.c.pk,
-    s.resource.c.resource_type,
-    s.resource.c.id,
-    s.resource.c.version,
-    s.resource.c.last_updated,
-    s.resource.c.deleted,
-    s.resource.c.content,
-    s.resource.c.patient_id,
-    s.resource.c.author,
-    s.resource.c.author_structure,
-    s.resource.c.created,
+from gateway.storage.version_rows import (
+    CURRENT_COLUMNS,
+    HISTORY_COLUMNS,
+    current_version,
+    historic_version,
 )
-_HISTORY_COLS = (
-    s.history.c.seq,
-    s.history.c.resource_type,
-    s.history.c.id,
-    s.history.c.version,
-    s.history.c.last_updated,
-    s.history.c.deleted,
-    s.history.c.content,
-    s.history.c.patient_id,
-    s.history.c.method,
-    s.history.c.author,
-    s.history.c.author_structure,
-    s.history.c.created,
-)
-
-
-def current_version(row: Row[Any, *tuple[Any, ...]], conn: Connection) -> StoredVersion:
-    """A current row as a version, its content opened (decrypted)."""
-    return StoredVersion(
-        resource_type=row.resource_type,
-        id=row.id,
-        version=row.version,
-        last_updated=row.last_updated,
-        deleted=bool(row.deleted),
-        content=open_resource(
-            conn, row.resource_type, row.id, row.version, row.patient_id, row.content
-        ),
-        patient_id=row.patient_id,
-        pk=row.pk,
-        author=row.author,
-        author_structure=row.author_structure,
-        created=row.created,
-    )
-
-
-def _historic(row: Row[Any, *tuple[Any, ...]], conn: Connection) -> StoredVersion:
-    """A history row as a version, its content opened (decrypted)."""
-    return StoredVersion(
-        resource_type=row.resource_type,
-        id=row.id,
-        version=row.version,
-        last_updated=row.last_updated,
-        deleted=bool(row.deleted),
-        content=open_resource(
-            conn, row.resource_type, row.id, row.version, row.patient_id, row.content
-        ),
-        patient_id=row.patient_id,
-        seq=row.seq,
-        method=row.method,
-        author=row.author,
-        author_structure=row.author_structure,
-        created=row.created,
-    )
-
-
-# Public names for the other readers of history (the change feed, gateway.storage.changes).
-HISTORY_COLUMNS = _HISTORY_COLS
-historic_version = _historic
-
-
-def bulk_version(row: Row[Any, *tuple[Any, ...]], conn: Connection) -> StoredVersion:
-    """A current or history row for a bulk reader (change feed, export, patient index):
-    an erased (crypto-shredded) version reads as a deletion instead of failing."""
-    content, erased = open_resource_or_none(
-        conn, row.resource_type, row.id, row.version, row.patient_id, row.content
-    )
-    fields = row._mapping
-    return StoredVersion(
-        resource_type=row.resource_type,
-        id=row.id,
-        version=row.version,
-        last_updated=row.last_updated,
-        deleted=bool(row.deleted) or erased,
-        content=content,
-        patient_id=row.patient_id,
-        pk=fields.get("pk"),
-        seq=fields.get("seq"),
-        method=fields.get("method"),
-        author=row.author,
-        author_structure=row.author_structure,
-        created=row.created,
-    )
-
 
 _HISTORY_INSERT = (
     "resource_type",
@@ -337,13 +246,13 @@ class StoreTx:
 
     def version(self, resource_type: str, rid: str, version: int) -> StoredVersion | None:
         row = self.conn.execute(
-            select(*_HISTORY_COLS).where(
+            select(*HISTORY_COLUMNS).where(
                 s.history.c.resource_type == resource_type,
                 s.history.c.id == rid,
                 s.history.c.version == version,
             )
         ).first()
-        return _historic(row, self.conn) if row else None
+        return historic_version(row, self.conn) if row else None
 
     def history(
         self,
@@ -362,7 +271,7 @@ class StoreTx:
         ``before_seq`` continues a previous page.
         """
         h = s.history
-        stmt = select(*_HISTORY_COLS)
+        stmt = select(*HISTORY_COLUMNS)
         conds = []
         if resource_type is not None:
             conds.append(h.c.resource_type == resource_type)
@@ -387,7 +296,7 @@ class StoreTx:
         if conds:
             stmt = stmt.where(and_(*conds))
         rows = self.conn.execute(stmt.order_by(h.c.seq.desc()).limit(limit)).all()
-        return [_historic(row, self.conn) for row in rows]
+        return [historic_version(row, self.conn) for row in rows]
 
     def count_history(
         self,

@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection
 
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
-from gateway.storage.store import CURRENT_COLUMNS, StoreTx, bulk_version
+from gateway.storage.store import StoreTx
+from gateway.storage.version_rows import CURRENT_COLUMNS, bulk_version
 
 
 def insert_ignoring_duplicates(

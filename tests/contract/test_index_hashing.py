@@ -21,7 +21,7 @@ from gateway.record.repository import Repository
 from gateway.record.services import RecordServices
 from gateway.storage import schema as s
 from gateway.storage.patient_lookup import patient_ids_for_ins
-from gateway.storage.store import CURRENT_COLUMNS, current_version
+from gateway.storage.version_rows import CURRENT_COLUMNS, current_version
 from tests.contract.searching import idset, seed
 
 INS_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"

@@ -2,7 +2,7 @@
 
 Search pages and ``$everything`` build thousands of versions per request; reading a
 SQLAlchemy row by position is about four times cheaper than by column name
-(``gateway.storage.store.current_version``). The columns are listed here, in the
+(``gateway.storage.version_rows.current_version``). The columns are listed here, in the
 order :func:`version_of` unpacks them.
 """
 

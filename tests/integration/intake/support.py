@@ -19,7 +19,7 @@ from gateway.record.services import RecordServices
 from gateway.rest.request import FhirRequest
 from gateway.rest.router import dispatch
 from gateway.storage import schema as s
-from gateway.storage.store import CURRENT_COLUMNS, current_version
+from gateway.storage.version_rows import CURRENT_COLUMNS, current_version
 
 ROOT = Path(__file__).resolve().parents[3]
 HL7 = ROOT / "fixtures" / "hl7v2"
