@@ -45,43 +45,44 @@ HISTORY_COLUMNS = (
 )
 
 
-def current_version(row: Row[Any, *tuple[Any, ...]], conn: Connection) -> StoredVersion:
-    """A current row as a version, its content opened (decrypted)."""
+def _version(
+    row: Row[Any, *tuple[Any, ...]],
+    content: bytes | None,
+    deleted: bool,
+    pk: int | None,
+    seq: int | None,
+    method: str | None,
+) -> StoredVersion:
+    """The fields every row has, with those that depend on the table or the reader."""
     return StoredVersion(
         resource_type=row.resource_type,
         id=row.id,
         version=row.version,
         last_updated=row.last_updated,
-        deleted=bool(row.deleted),
-        content=open_resource(
-            conn, row.resource_type, row.id, row.version, row.patient_id, row.content
-        ),
+        deleted=deleted,
+        content=content,
         patient_id=row.patient_id,
-        pk=row.pk,
+        pk=pk,
+        seq=seq,
+        method=method,
         author=row.author,
         author_structure=row.author_structure,
         created=row.created,
     )
+
+
+def _opened(row: Row[Any, *tuple[Any, ...]], conn: Connection) -> bytes | None:
+    return open_resource(conn, row.resource_type, row.id, row.version, row.patient_id, row.content)
+
+
+def current_version(row: Row[Any, *tuple[Any, ...]], conn: Connection) -> StoredVersion:
+    """A current row as a version, its content opened (decrypted)."""
+    return _version(row, _opened(row, conn), bool(row.deleted), row.pk, None, None)
 
 
 def historic_version(row: Row[Any, *tuple[Any, ...]], conn: Connection) -> StoredVersion:
     """A history row as a version, its content opened (decrypted)."""
-    return StoredVersion(
-        resource_type=row.resource_type,
-        id=row.id,
-        version=row.version,
-        last_updated=row.last_updated,
-        deleted=bool(row.deleted),
-        content=open_resource(
-            conn, row.resource_type, row.id, row.version, row.patient_id, row.content
-        ),
-        patient_id=row.patient_id,
-        seq=row.seq,
-        method=row.method,
-        author=row.author,
-        author_structure=row.author_structure,
-        created=row.created,
-    )
+    return _version(row, _opened(row, conn), bool(row.deleted), None, row.seq, row.method)
 
 
 def bulk_version(row: Row[Any, *tuple[Any, ...]], conn: Connection) -> StoredVersion:
@@ -91,18 +92,7 @@ def bulk_version(row: Row[Any, *tuple[Any, ...]], conn: Connection) -> StoredVer
         conn, row.resource_type, row.id, row.version, row.patient_id, row.content
     )
     fields = row._mapping
-    return StoredVersion(
-        resource_type=row.resource_type,
-        id=row.id,
-        version=row.version,
-        last_updated=row.last_updated,
-        deleted=bool(row.deleted) or erased,
-        content=content,
-        patient_id=row.patient_id,
-        pk=fields.get("pk"),
-        seq=fields.get("seq"),
-        method=fields.get("method"),
-        author=row.author,
-        author_structure=row.author_structure,
-        created=row.created,
+    deleted = bool(row.deleted) or erased
+    return _version(
+        row, content, deleted, fields.get("pk"), fields.get("seq"), fields.get("method")
     )
