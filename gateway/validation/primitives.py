@@ -17,7 +17,13 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from gateway.validation import report as rc
+from gateway.validation.report import Report
+
+if TYPE_CHECKING:
+    from gateway.validation.elements import TypeRef
 
 REGEX_EXTENSION = "http://hl7.org/fhir/StructureDefinition/regex"
 _INT32 = (-(2**31), 2**31 - 1)
@@ -31,6 +37,12 @@ _MAX_STRING = 1024 * 1024
 
 Problem = tuple[str, str]  # (FHIR issue code: structure for a JSON type, value otherwise; why)
 Checker = Callable[[Any], Problem | None]
+
+
+def report_invalid(tref: TypeRef, problem: Problem, here: str, out: Report) -> None:
+    """What a checker found wrong with a value of type ``tref`` at ``here``."""
+    message = f"Invalid {tref.code}: {problem[1]}"
+    out.error(problem[0], rc.VALUE, message, here, True)
 
 
 def json_kind(value: Any) -> str:

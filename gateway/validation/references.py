@@ -70,6 +70,16 @@ class BundleContext:
         return None
 
 
+def contained_types(resource: dict[str, Any]) -> dict[str, str]:
+    """The resources ``resource`` contains: id → resource type, for ``#id`` references."""
+    out: dict[str, str] = {}
+    contained = resource.get("contained")
+    for c in contained if isinstance(contained, list) else ():
+        if isinstance(c, dict) and isinstance(c.get("id"), str):
+            out[c["id"]] = str(c.get("resourceType"))
+    return out
+
+
 def reference_type(reference: str) -> str | None:
     """The resource type a literal reference names in its URL, if any."""
     m = _URL.fullmatch(reference)

@@ -219,6 +219,14 @@ def match(
     return None
 
 
+def slice_type(rule: ElementRule, tref: TypeRef) -> TypeRef:
+    """The type an item of type ``tref`` is walked as in slice ``rule``."""
+    for t in rule.types:
+        if t.code == tref.code:
+            return t
+    return rule.types[0] if rule.types else tref
+
+
 def check_slice_counts(
     slicing: Slicing,
     slice_of: list[ElementRule | None],

@@ -9,6 +9,12 @@ Expressions are FHIRPath with an index on every array item
 (``Patient.identifier[0].value``) and ``ofType()`` on choice elements
 (``Observation.value.ofType(Quantity)``); a missing element is reported at its own path.
 
+The walker decides what to check and where; what is wrong is said by the module of each
+concept: :mod:`~gateway.validation.structure`, :mod:`~gateway.validation.cardinality`,
+:mod:`~gateway.validation.primitives`, :mod:`~gateway.validation.bindings`,
+:mod:`~gateway.validation.references`, :mod:`~gateway.validation.domain` and
+:mod:`~gateway.validation.invariants`.
+
 See https://hl7.org/fhir/R4/validation.html and https://hl7.org/fhir/R4/json.html.
 """
 
@@ -19,6 +25,7 @@ from typing import Any
 from gateway.errors import Severity
 from gateway.validation import report as rc
 from gateway.validation.bindings import check_binding
+from gateway.validation.cardinality import count, report_cardinality
 from gateway.validation.compiler import CompiledProfile
 from gateway.validation.domain import identifier_problem
 from gateway.validation.elements import (
@@ -28,7 +35,6 @@ from gateway.validation.elements import (
     PRIMITIVE,
     REFERENCE,
     ElementRule,
-    Keys,
     Shape,
     TypeRef,
 )
@@ -37,12 +43,13 @@ from gateway.validation.fhirpath import Env
 from gateway.validation.fixed import describe, matches_fixed, matches_pattern
 from gateway.validation.invariants import Invariant, evaluate
 from gateway.validation.package import type_url
-from gateway.validation.primitives import json_kind
-from gateway.validation.references import BundleContext, check_reference
+from gateway.validation.primitives import json_kind, report_invalid
+from gateway.validation.references import BundleContext, check_reference, contained_types
 from gateway.validation.registry import ProfileRegistry
 from gateway.validation.report import Recording, Report
 from gateway.validation.selection import ProfileChooser
-from gateway.validation.slicing import check_slice_counts, compile_matchers, match
+from gateway.validation.slicing import check_slice_counts, compile_matchers, match, slice_type
+from gateway.validation.structure import has_extension_part, report_array_shape, report_unknown
 
 #: Invariants not applied to contained resources: "Contained resources do not have
 #: narrative" (R4 DomainResource.text, comment), so dom-6 does not concern them.
@@ -103,7 +110,7 @@ class Walker:
         self.resource_path = path
         if root:
             env.root_resource = resource
-            self.contained = _contained_types(resource)
+            self.contained = contained_types(resource)
         try:
             for profile in profiles:
                 # The chooser drops the base definition when a profile derives from it.
@@ -129,12 +136,12 @@ class Walker:
                 if key[:1] == "_":
                     self.element_only(shape, obj, key, value, path)
                 elif key != "resourceType" or not is_resource:
-                    self.unknown(shape, key, value, path)
+                    report_unknown(shape, key, path, self.registry, self.report)
                 continue
             rule, tref, segment, grouped = entry
             if rule.array:
                 if value.__class__ is not list or not value:
-                    self.array_shape(rule, value, path + segment)
+                    report_array_shape(rule, value, path + segment, self.report)
                     continue
                 if grouped:
                     if groups is None:
@@ -150,7 +157,7 @@ class Walker:
                         if element is None or checker is None:
                             self.item(rule, tref, element, f"{path}{segment}[{i}]", obj, key, i)
                         elif (problem := checker(element)) is not None:
-                            self.invalid(tref, problem, f"{path}{segment}[{i}]")
+                            report_invalid(tref, problem, f"{path}{segment}[{i}]", self.report)
                         elif rule.checks:
                             self.primitive_checks(rule, tref, element, f"{path}{segment}[{i}]")
                 else:
@@ -160,12 +167,12 @@ class Walker:
                         item(rule, tref, element, f"{here}[{i}]", obj, key, i)
             else:
                 if value.__class__ is list:
-                    self.array_shape(rule, value, path + segment)
+                    report_array_shape(rule, value, path + segment, self.report)
                     continue
                 if tref.kind == PRIMITIVE and value is not None:
                     checker = tref.checker or self.checkers.get(tref.code)
                     if checker is not None and (problem := checker(value)) is not None:
-                        self.invalid(tref, problem, path + segment)
+                        report_invalid(tref, problem, path + segment, self.report)
                     elif rule.checks:
                         self.primitive_checks(rule, tref, value, path + segment)
                 else:
@@ -176,19 +183,6 @@ class Walker:
                     groups.append((rule, tref, [value], path + segment))
         if groups is not None or shape.checks:
             self.finish(shape, obj, path, groups, is_resource)
-
-    def array_shape(self, rule: ElementRule, value: Any, here: str) -> None:
-        if value.__class__ is list:
-            message = (
-                "an array must not be empty" if rule.array else f"{rule.name} must not be an array"
-            )
-        else:
-            message = f"{rule.name} must be a JSON array"
-        self.report.error("structure", rc.STRUCTURE, message, here, True)
-
-    def invalid(self, tref: TypeRef, problem: tuple[str, str], here: str) -> None:
-        message = f"Invalid {tref.code}: {problem[1]}"
-        self.report.error(problem[0], rc.VALUE, message, here, True)
 
     def finish(
         self,
@@ -204,16 +198,16 @@ class Walker:
                 if key in obj or ext_key in obj:
                     break
             else:
-                self.cardinality(rule, 0, path)
+                report_cardinality(rule, 0, path, self.report)
                 continue
             if rule.min > 1:
-                found = _count(obj, keys)
+                found = count(obj, keys)
                 if found < rule.min:
-                    self.cardinality(rule, found, path)
+                    report_cardinality(rule, found, path, self.report)
         for rule, keys in shape.limited:
-            found = _count(obj, keys)
+            found = count(obj, keys)
             if rule.max is not None and found > rule.max:
-                self.cardinality(rule, found, path)
+                report_cardinality(rule, found, path, self.report)
         for rule, keys in shape.choice_groups:
             present = [k for k, _ in keys if k in obj]
             if len(present) > 1:
@@ -233,25 +227,6 @@ class Walker:
         if invariants:
             self.invariants(invariants, obj, path, None)
 
-    def cardinality(self, rule: ElementRule, found: int, path: str) -> None:
-        malformed = found < rule.base_min or (rule.base_max is not None and found > rule.base_max)
-        if found < rule.min:
-            self.report.error(
-                "required",
-                rc.CARDINALITY,
-                f"{rule.path}: minimum required = {rule.min}, but only found {found}",
-                f"{path}.{rule.name}",
-                malformed,
-            )
-        else:
-            self.report.error(
-                "structure",
-                rc.CARDINALITY,
-                f"{rule.path}: maximum allowed = {rule.max}, but found {found}",
-                f"{path}.{rule.name}",
-                malformed,
-            )
-
     def element_only(
         self, shape: Shape, obj: dict[str, Any], key: str, value: Any, path: str
     ) -> None:
@@ -260,7 +235,7 @@ class Walker:
         # Resource.id, Element.id and Extension.url are FHIRPath System.String: no id,
         # no extensions.
         if entry is None or not entry[1].primitive or entry[0].bare:
-            self.unknown(shape, key, value, path)
+            report_unknown(shape, key, path, self.registry, self.report)
             return
         rule, tref, segment, _ = entry
         here = path + segment
@@ -283,28 +258,6 @@ class Walker:
         else:
             self.object(self.registry.shape(rule, tref), part, here, False)
 
-    def unknown(self, shape: Shape, key: str, value: Any, path: str) -> None:
-        for base, rule in shape.choices.items():
-            if key.startswith(base) and key[len(base) : len(base) + 1].isupper():
-                allowed = ", ".join(t.code for t in rule.types)
-                suffix = key[len(base) :]
-                self.report.error(
-                    "structure",
-                    rc.VALUE,
-                    f"{key}: type {suffix} is not allowed for {rule.path} (allowed: {allowed})",
-                    f"{path}.{base}",
-                    # Malformed R4 when the base definition refuses the type as well.
-                    not self.registry.base_allows_type(rule.path, suffix),
-                )
-                return
-        self.report.error(
-            "structure",
-            rc.STRUCTURE,
-            f"Unknown element {key!r}",
-            f"{path}.{key.lstrip('_')}",
-            True,
-        )
-
     # -- values --------------------------------------------------------------------------
     def item(
         self,
@@ -320,13 +273,13 @@ class Walker:
         kind = tref.kind
         if kind == PRIMITIVE:
             if value is None:
-                if not _has_extension_part(owner, key, index):
+                if not has_extension_part(owner, key, index):
                     self.report.error("structure", rc.STRUCTURE, "null is not a value", here, True)
                 return
             checker = tref.checker or self.checkers.get(tref.code)
             problem = checker(value) if checker is not None else None
             if problem is not None:
-                self.invalid(tref, problem, here)
+                report_invalid(tref, problem, here, self.report)
             elif rule.checks:
                 self.primitive_checks(rule, tref, value, here)
             return
@@ -415,7 +368,7 @@ class Walker:
             if recording is not None:
                 recording.replay(self.report, where)
             elif chosen is not None:
-                self.item(chosen, _slice_type(chosen, tref), item, where)
+                self.item(chosen, slice_type(chosen, tref), item, where)
             elif is_extension:
                 self.extension(rule, tref, item, where, host)
             elif slicing is not None and slicing.rules == "closed" and slicing.slices:
@@ -465,7 +418,7 @@ class Walker:
         )
         probe.env = Env(self.env.resource, self.env.root_resource, None)
         probe.contained = self.contained
-        probe.item(rule, _slice_type(rule, tref), item, _PROBE)
+        probe.item(rule, slice_type(rule, tref), item, _PROBE)
         if recording.error_count:
             return False
         if recording.replayable:
@@ -479,41 +432,3 @@ class Walker:
         env.context = node
         env.context_type = type_code
         evaluate(invariants, node, here, env, self.report, self.best_practice)
-
-
-def _count(obj: dict[str, Any], keys: Keys) -> int:
-    """How many values the members ``keys`` hold (a value, or only its extension part)."""
-    found = 0
-    for key, ext_key in keys:
-        value = obj.get(key)
-        if value is None:
-            value = obj.get(ext_key)
-        if value is not None:
-            found += len(value) if value.__class__ is list else 1
-    return found
-
-
-def _has_extension_part(owner: dict[str, Any] | None, key: str, index: int) -> bool:
-    """A ``null`` primitive is allowed where its ``_key`` part carries extensions."""
-    if owner is None:
-        return False
-    part = owner.get("_" + key)
-    if index >= 0:
-        return part.__class__ is list and index < len(part) and bool(part[index])
-    return bool(part)
-
-
-def _slice_type(rule: ElementRule, tref: TypeRef) -> TypeRef:
-    for t in rule.types:
-        if t.code == tref.code:
-            return t
-    return rule.types[0] if rule.types else tref
-
-
-def _contained_types(resource: dict[str, Any]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    contained = resource.get("contained")
-    for c in contained if isinstance(contained, list) else ():
-        if isinstance(c, dict) and isinstance(c.get("id"), str):
-            out[c["id"]] = str(c.get("resourceType"))
-    return out
