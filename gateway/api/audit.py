@@ -30,6 +30,7 @@ from gateway.api.caller import authenticated_here
 from gateway.audit.access_view import access_view
 from gateway.audit.codes import Interaction, Outcome
 from gateway.audit.events import AuditRecord
+from gateway.audit.merkle import leaf_hash
 from gateway.audit.proofs import MissingNode
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
 from gateway.fhir.instant import parse_range
@@ -269,7 +270,10 @@ def _access_log(log: AuditLog, patient: str, *, count: int, before: int | None) 
             )
         for (seq, content), proof in zip(rows, proofs, strict=True):
             view = access_view(seq, content)
-            view["entry"] = _b64(content)
+            # The leaf hash, never the entry's bytes: an entry may name other patients
+            # (a search over several, its raw query), which this patient must not see.
+            # The proof shows the entry is in the signed log; an auditor holds its bytes.
+            view["leaf_hash"] = _b64(leaf_hash(content))
             view["proof"] = {"index": seq, "size": cp.size, "hashes": [_b64(h) for h in proof]}
             entries.append(view)
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -159,14 +160,55 @@ def test_the_access_log_lists_who_saw_a_record_with_proofs(
     assert newest["interaction"] == "search-type"
     assert emergency["mode"] == "bris_de_glace" and emergency["justification"] == "inconscient"
     assert emergency["actor"]["identifier"]["value"] == "810000000001"
+    with audit.engine.connect() as conn:
+        stored = dict(audit_reads.patient_entries(conn, "p7", upto=cp.size, before=None, limit=9))
     for item in body["entries"]:
-        entry = b64(item["entry"])
+        assert "entry" not in item  # its bytes may name other patients
+        leaf = b64(item["leaf_hash"])
+        assert leaf == leaf_hash(stored[item["seq"]])
         proof = [b64(h) for h in item["proof"]["hashes"]]
         assert item["proof"]["size"] == cp.size
-        assert verify_inclusion(leaf_hash(entry), item["seq"], cp.size, proof, cp.root)
+        assert verify_inclusion(leaf, item["seq"], cp.size, proof, cp.root)
     r = http.get("/me/access-log", params={"patient": "p7", "_count": 1})
     assert [e["seq"] for e in r.json()["entries"]] == [6]
     assert r.json()["next_before"] == 6
+
+
+def test_the_access_log_shows_nothing_of_other_patients(
+    http: httpx.Client, audit: AuditLog
+) -> None:
+    """A search whose results held two patients is in both patients' logs; neither log
+    shows the other patient, nor the query that named them."""
+    query = b"identifier=urn:oid:1.2.250.1.213.1.4.8|245101305502104"
+    audit.record_standalone(
+        AuditRecord(
+            "search-type",
+            professional(2),
+            T0 + 3,
+            patients=["p7", "p8-other-resident"],
+            query=query,
+        )
+    )
+    r = http.get("/me/access-log", params={"patient": "p7"})
+    assert r.status_code == 200, r.text
+    assert [e["interaction"] for e in r.json()["entries"]] == ["search-type"]
+    for text in _strings(r.json()):  # as sent, and decoded where it is base64
+        forms = [text.encode()]
+        with contextlib.suppress(ValueError):
+            forms.append(base64.b64decode(text, validate=True))
+        for form in forms:
+            assert b"p8-other-resident" not in form and b"245101305502104" not in form
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
 
 
 # -- callers of other kinds: an app that takes the caller's kind from a test header --------
