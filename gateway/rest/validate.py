@@ -3,7 +3,8 @@
 Input: the resource as the body, or a Parameters body with ``resource``, ``mode``
 (create | update | delete) and ``profile``; ``mode`` and ``profile`` may also come in the
 query. Output: 200 with an OperationOutcome listing every issue (structure, profiles,
-and for ``update``/``delete`` whether the caller may do it), or "All OK". Nothing is
+and whether the caller may make the write the mode names, under the access rules), or
+"All OK". Nothing is
 written. An unknown ``profile`` is a 400.
 """
 
@@ -86,10 +87,12 @@ def validate(req: FhirRequest, repo: Repository) -> FhirResponse:
         structural += found.structural  # malformed R4, as a write would refuse it (400)
     if structural:
         return _answer(issues)
-    if mode == "update" and rid is not None:
-        with repo.reading() as reader:
+    with repo.reading() as reader:
+        if mode == "update" and rid is not None:
             current = reader.read(rtype, rid)
             issues += _permission(repo, reader, Action.UPDATE, resource, current)
+        else:  # a create, as POST [type] would decide it
+            issues += _permission(repo, reader, Action.CREATE, resource, None)
     return _answer(issues)
 
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+
+from gateway.auth import demo
+from tests.demo_server import DemoGateway, demo_gateway
 
 GW = "https://dmp-gateway.fr/fhir/StructureDefinition/"
 
@@ -77,3 +83,46 @@ def test_writes_refuse_profile_errors_with_422(client: httpx.Client) -> None:
     )
     assert warned.status_code == 201
     assert any(i["severity"] == "warning" for i in warned.json()["issue"])
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[DemoGateway]:
+    with demo_gateway(tmp_path_factory.mktemp("demo"), sqlite_template) as gateway:
+        yield gateway
+
+
+def _heart_rate(patient: str | None) -> dict[str, Any]:
+    obs: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "valueQuantity": {
+            "value": 72,
+            "unit": "/min",
+            "system": "http://unitsofmeasure.org",
+            "code": "/min",
+        },
+    }
+    if patient is not None:
+        obs["subject"] = {"reference": f"Patient/{patient}"}
+    return obs
+
+
+@pytest.mark.parametrize("patient", ["alice", None], ids=["no-relationship", "no-subject"])
+def test_validate_create_reports_what_the_create_would_be_refused_for(
+    gw: DemoGateway, patient: str | None
+) -> None:
+    """mode=create answers with the rule a POST would be refused by, and writes nothing."""
+    alice = demo.PATIENT_INS[0]
+    with gw.client("dentist", patient=alice) as dentist:
+        refused = dentist.post("/Observation", json=_heart_rate(patient))
+        assert refused.status_code == 403
+        rule = refused.json()["issue"][0]
+        checked = dentist.post("/Observation/$validate", json=_heart_rate(patient))
+    assert checked.status_code == 200
+    issues = checked.json()["issue"]
+    assert (rule["code"], rule["diagnostics"]) in [(i["code"], i["diagnostics"]) for i in issues]
+    assert all(i["severity"] in ("error", "fatal") for i in issues if i["code"] == rule["code"])
+    with gw.client("physician", patient=alice) as physician:
+        allowed = physician.post("/Observation/$validate", json=_heart_rate("alice"))
+    assert _codes(allowed.json()) == [("information", "informational", [])]
