@@ -139,6 +139,80 @@ def test_explain(gw: DemoGateway) -> None:
     assert forbidden.status_code == 403
 
 
+def _outcome(r: httpx.Response) -> tuple[int, list[tuple[Any, ...]]]:
+    issues = r.json()["issue"]
+    return r.status_code, [
+        (
+            i.get("code"),
+            i.get("diagnostics"),
+            [c.get("code") for c in i.get("details", {}).get("coding", [])],
+        )
+        for i in issues
+    ]
+
+
+def test_explain_is_no_identity_or_consent_oracle_for_admins(gw: DemoGateway) -> None:
+    """Regression: an admin chose the ``as`` facts freely and learnt whether an INS is
+    Bruno's (``patient-mismatch`` vs ``no-relationship``), that he opposed
+    break-the-glass (``btg-opposed``) and whether a Patient id exists, none of which they
+    may see (``GET /fhir/Patient/bruno`` is 404 for them). Every admin question now gets
+    the same 403, whatever the patient facts."""
+    physician = {
+        "kind": "professional",
+        "sub": demo.PHYSICIAN.subject,
+        "profession": "10",
+        "structure": demo.HOSPITAL,
+    }
+    questions = [
+        ("Patient/bruno", {**physician, "patient": BRUNO}),
+        ("Patient/bruno", {**physician, "patient": ALICE}),
+        (
+            "Patient/bruno",
+            {
+                **physician,
+                "patient": BRUNO,
+                "purpose_of_use": "bris_de_glace",
+                "justification": "inconscient",
+            },
+        ),
+        (
+            "Patient/chloe",
+            {
+                **physician,
+                "patient": CHLOE,
+                "purpose_of_use": "bris_de_glace",
+                "justification": "inconscient",
+            },
+        ),
+        ("Patient/nobody-x", {**physician, "patient": BRUNO}),
+        ("Organization/org-ehpad", {**physician, "patient": BRUNO}),
+    ]
+    answers = []
+    with gw.client("admin") as admin:
+        for resource, facts in questions:
+            r = admin.get(
+                gw.server.url + "/access/explain",
+                params={"resource": resource, "as": json.dumps(facts)},
+            )
+            answers.append(_outcome(r))
+    assert answers[0][0] == 403
+    assert all(a == answers[0] for a in answers), answers
+    assert not any(
+        word in str(answers)
+        for word in ("patient-mismatch", "no-relationship", "btg", "opposed", BRUNO, "bruno")
+    )
+    # the auditor, whose job this is, still gets the distinctions
+    with gw.client("auditor") as auditor:
+        codes = [
+            auditor.get(
+                gw.server.url + "/access/explain",
+                params={"resource": resource, "as": json.dumps(facts)},
+            ).json()["code"]
+            for resource, facts in questions[:3]
+        ]
+    assert codes == ["no-relationship", "patient-mismatch", "btg-opposed"]
+
+
 def test_transaction_with_one_refused_entry_fails_whole(gw: DemoGateway) -> None:
     bundle = {
         "resourceType": "Bundle",
