@@ -1,9 +1,21 @@
-"""``GET /access/explain``: why a caller would (not) see a resource, for auditors and admins.
+"""``GET /access/explain``: why a caller would (not) see a resource, for auditors.
 
 ``resource=Type/id`` names the resource; ``as`` is a JSON object of token facts (``kind``,
 ``sub``, ``profession``, ``specialty``, ``role``, ``structure``, ``patient``,
 ``purpose_of_use``, ``justification``, ``group``). The answer is the decision, the rule
 and reason that made it and the votes cast; never the resource's content.
+
+Who may ask: auditors (and the ``dev`` caller, which exists only in dev mode). An
+explanation is made of patient facts: whether a resource exists, whether an INS is the
+patient's (``patient-mismatch`` vs ``no-relationship``), the patient's choices
+(``btg-opposed``, ``general-opposition``, blocked professionals, consents). Auditors
+already see every patient's audit trail, which is the material such questions are about;
+administrators see no patient identity and no Consent, and choosing the ``as`` facts
+freely would let them probe both (an INS against ``Patient/x``, an opposition with
+``purpose_of_use=bris_de_glace``). Reducing the admin answer to allow/deny would still
+leak them (allow vs deny differs with the same facts), so administrators get 403 like
+every other caller who is not an auditor, whatever the resource, before anything is
+read.
 """
 
 from __future__ import annotations
@@ -35,7 +47,7 @@ FACTS = (
     "justification",
     "group",
 )
-EXPLAINERS = frozenset({"auditor", "admin", "dev"})
+EXPLAINERS = frozenset({"auditor", "dev"})
 
 
 def _subject_context(raw: str | None) -> AccessContext:
@@ -68,7 +80,7 @@ def explain(
     caller: AccessContext, services: Any, resource: str | None, as_: str | None
 ) -> dict[str, Any]:
     if caller.kind not in EXPLAINERS:
-        raise Forbidden("Only auditors and administrators may ask for explanations")
+        raise Forbidden("Only auditors may ask for explanations")
     ref = parse_reference(resource or "")
     if ref is None:
         raise BadRequest("'resource' must be Type/id", expression="resource")

@@ -132,6 +132,7 @@ class RecordWriter(RecordReader):
         findings = self.services.validator.check(resource)
         current = self._tx_current(resource_type, rid)
         if current is not None and not self.visible(current, Action.READ):
+            self._refuse_as_new(resource_type, rid, resource, if_match)
             # Hidden from this caller: as absent as it is to a read, and not theirs to take.
             raise NotFound(f"{resource_type}/{rid} is not known", code="GW-3004")
         _check_if_match(current, if_match, resource_type, rid)
@@ -184,6 +185,31 @@ class RecordWriter(RecordReader):
         return WriteResult("deleted", _as_version(op))
 
     # -- steps -------------------------------------------------------------------------
+
+    def _refuse_as_new(
+        self, resource_type: str, rid: str, resource: dict[str, Any], if_match: int | None
+    ) -> None:
+        """An update of a resource hidden from the caller answers what an update of an id
+        that does not exist would answer whenever that answer is a refusal: a failed
+        If-Match (412), no update-as-create (405), or the create refused by the access
+        rules (403, same code and reason). Otherwise the answer would tell whether a hidden
+        resource exists (404 for one, 403 for a new id). Only when the caller could create
+        that body does the caller get the hiding 404 (they cannot take the id).
+
+        The create is judged on the body under a fresh id that exists nowhere, so that a
+        Patient body is not judged on the stored facts of the hidden patient (their
+        consents, their INS): the decision must not depend on what the caller may not see.
+        """
+        _check_if_match(None, if_match, resource_type, rid)
+        if not self.services.settings.update_create:
+            raise MethodNotAllowed(
+                f"{resource_type}/{rid} does not exist and this server does not allow "
+                "update-as-create",
+                code="GW-3007",
+            )
+        probe = {**resource, "id": new_id()}
+        prepared = self._prepared(resource_type, probe, None)
+        self.services.policy.check_write(self, Action.CREATE, prepared, None)
 
     def _tx_current(self, resource_type: str, rid: str) -> StoredVersion | None:
         return self.tx.current(resource_type, rid, lock=True)

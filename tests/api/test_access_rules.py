@@ -139,6 +139,80 @@ def test_explain(gw: DemoGateway) -> None:
     assert forbidden.status_code == 403
 
 
+def _outcome(r: httpx.Response) -> tuple[int, list[tuple[Any, ...]]]:
+    issues = r.json()["issue"]
+    return r.status_code, [
+        (
+            i.get("code"),
+            i.get("diagnostics"),
+            [c.get("code") for c in i.get("details", {}).get("coding", [])],
+        )
+        for i in issues
+    ]
+
+
+def test_explain_is_no_identity_or_consent_oracle_for_admins(gw: DemoGateway) -> None:
+    """Regression: an admin chose the ``as`` facts freely and learnt whether an INS is
+    Bruno's (``patient-mismatch`` vs ``no-relationship``), that he opposed
+    break-the-glass (``btg-opposed``) and whether a Patient id exists, none of which they
+    may see (``GET /fhir/Patient/bruno`` is 404 for them). Every admin question now gets
+    the same 403, whatever the patient facts."""
+    physician = {
+        "kind": "professional",
+        "sub": demo.PHYSICIAN.subject,
+        "profession": "10",
+        "structure": demo.HOSPITAL,
+    }
+    questions = [
+        ("Patient/bruno", {**physician, "patient": BRUNO}),
+        ("Patient/bruno", {**physician, "patient": ALICE}),
+        (
+            "Patient/bruno",
+            {
+                **physician,
+                "patient": BRUNO,
+                "purpose_of_use": "bris_de_glace",
+                "justification": "inconscient",
+            },
+        ),
+        (
+            "Patient/chloe",
+            {
+                **physician,
+                "patient": CHLOE,
+                "purpose_of_use": "bris_de_glace",
+                "justification": "inconscient",
+            },
+        ),
+        ("Patient/nobody-x", {**physician, "patient": BRUNO}),
+        ("Organization/org-ehpad", {**physician, "patient": BRUNO}),
+    ]
+    answers = []
+    with gw.client("admin") as admin:
+        for resource, facts in questions:
+            r = admin.get(
+                gw.server.url + "/access/explain",
+                params={"resource": resource, "as": json.dumps(facts)},
+            )
+            answers.append(_outcome(r))
+    assert answers[0][0] == 403
+    assert all(a == answers[0] for a in answers), answers
+    assert not any(
+        word in str(answers)
+        for word in ("patient-mismatch", "no-relationship", "btg", "opposed", BRUNO, "bruno")
+    )
+    # the auditor, whose job this is, still gets the distinctions
+    with gw.client("auditor") as auditor:
+        codes = [
+            auditor.get(
+                gw.server.url + "/access/explain",
+                params={"resource": resource, "as": json.dumps(facts)},
+            ).json()["code"]
+            for resource, facts in questions[:3]
+        ]
+    assert codes == ["no-relationship", "patient-mismatch", "btg-opposed"]
+
+
 def test_transaction_with_one_refused_entry_fails_whole(gw: DemoGateway) -> None:
     bundle = {
         "resourceType": "Bundle",
@@ -285,3 +359,70 @@ def test_a_professional_cannot_split_a_record_they_cannot_see(gw: DemoGateway) -
             assert issue["expression"] == ["Patient.identifier"]
     with gw.client("dentist", patient=ALICE) as dentist:  # may not write: 403, not 409
         assert dentist.post("/Patient", json=lea).status_code == 403
+
+
+def _patient_body(rid: str, ins: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "id": rid,
+        "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": ins}],
+        "name": [{"family": "Essai", "given": ["Zoé"]}],
+        "gender": "female",
+        "birthDate": "1985-03-07",
+    }
+
+
+def _put_outcome(r: httpx.Response, rid: str) -> tuple[int, list[tuple[Any, ...]]]:
+    status, issues = _outcome(r)
+    return status, [(c, (d or "").replace(rid, "<id>"), g) for c, d, g in issues]
+
+
+# (actor, token facts, type, id hidden from the actor, body for a given id)
+HIDDEN_PUTS = [
+    ("dentist", {"patient": BRUNO}, "Patient", "bruno", lambda rid: _patient_body(rid, BRUNO)),
+    ("dentist", {"patient": ALICE}, "Patient", "bruno", lambda rid: _patient_body(rid, BRUNO)),
+    ("dentist", {"patient": ALICE}, "Patient", "bruno", lambda rid: _patient_body(rid, ALICE)),
+    ("dentist", {"patient": GASTON}, "Observation", "bp-gaston-1", lambda rid: _hr_id(rid)),
+    ("dentist", {"patient": ALICE}, "Observation", "bp-gaston-1", lambda rid: _hr_id(rid)),
+    ("physician", {"patient": BRUNO}, "Observation", "bp-gaston-1", lambda rid: _hr_id(rid)),
+]
+
+
+def _hr_id(rid: str, patient: str = "bruno") -> dict[str, Any]:
+    return {**_hr(patient), "id": rid}
+
+
+@pytest.mark.parametrize(("actor", "facts", "rtype", "hidden", "body"), HIDDEN_PUTS)
+@pytest.mark.parametrize("if_match", [None, 'W/"1"'])
+def test_put_to_a_hidden_id_answers_as_a_put_to_a_new_id(
+    gw: DemoGateway,
+    actor: str,
+    facts: dict[str, Any],
+    rtype: str,
+    hidden: str,
+    body: Any,
+    if_match: str | None,
+) -> None:
+    """Regression: a PUT to an existing resource hidden from the caller answered 404, to
+    an id that does not exist 403 (patient-mismatch / no-relationship): the answer told
+    whether the hidden resource exists. A write the caller could not make as a create is
+    now refused the same way for both; no patient fact of the hidden resource shows."""
+    headers = {"If-Match": if_match} if if_match else {}
+    with gw.client(actor, **facts) as http:
+        assert http.get(f"/{rtype}/{hidden}").status_code == 404, "hidden from this caller"
+        answers = []
+        for rid in (hidden, "nobody-x"):
+            r = http.put(f"/{rtype}/{rid}", json=body(rid), headers=headers)
+            answers.append(_put_outcome(r, rid))
+        assert http.get(f"/{rtype}/nobody-x").status_code == 404, "nothing was created"
+    assert answers[0] == answers[1], answers
+    assert answers[0][0] == (412 if if_match else 403)
+
+
+def test_put_to_a_hidden_id_the_caller_could_create_is_404(gw: DemoGateway) -> None:
+    """When the body is one the caller may create, the hidden id is still not theirs to
+    take: 404, as before."""
+    with gw.client("physician", patient=ALICE) as physician:
+        r = physician.put("/Observation/bp-gaston-1", json=_hr_id("bp-gaston-1", "alice"))
+        assert r.status_code == 404
+        assert r.json()["issue"][0]["code"] == "not-found"
