@@ -33,33 +33,39 @@ _TYPE_INTERACTIONS = (
 
 def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
     from gateway.rest.operations import OPERATIONS
-    from gateway.rest.router import ROUTES
+    from gateway.rest.router import GATEWAY_WRITTEN, ROUTES, type_interactions
 
     settings = repo.services.settings
-    type_codes = {r.interaction for r in ROUTES if r.shape[:1] == ("{type}",)}
     system_codes = {r.interaction for r in ROUTES if r.shape[:1] != ("{type}",)}
     search = repo.services.search
     resources = []
     for rtype in sorted(RESOURCE_TYPES):
+        codes = type_interactions(rtype)
+        writable = bool(codes & {"create", "update", "patch", "delete"})
         entry: dict[str, Any] = {
             "type": rtype,
-            "interaction": [{"code": c} for c in _TYPE_INTERACTIONS if c in type_codes],
-            "versioning": "versioned-update",
-            "readHistory": True,
-            "updateCreate": settings.update_create,
-            "conditionalCreate": True,
-            "conditionalRead": "full-support",
-            "conditionalUpdate": True,
-            "conditionalDelete": "single",
+            "interaction": [{"code": c} for c in _TYPE_INTERACTIONS if c in codes],
         }
+        if writable:
+            entry |= {
+                "versioning": "versioned-update",
+                "readHistory": True,
+                "updateCreate": settings.update_create,
+                "conditionalCreate": True,
+                "conditionalRead": "full-support",
+                "conditionalUpdate": True,
+                "conditionalDelete": "single",
+            }
         params = search.describe(rtype)
         if params:
             entry["searchParam"] = params
+        # A gateway-written type's own paths reach its routes only, never an operation.
         ops = [
             {"name": op.name, "definition": op.definition}
             for op in OPERATIONS.values()
             if op.levels & {"type", "instance"}
             and (op.resource_types is None or rtype in op.resource_types)
+            and rtype not in GATEWAY_WRITTEN
         ]
         if ops:
             entry["operation"] = ops

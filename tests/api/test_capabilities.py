@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -33,3 +34,45 @@ def test_capability_statement(client: httpx.Client) -> None:
     assert {i["code"] for i in patient["interaction"]} == served
     assert patient["conditionalDelete"] == "single"
     assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch", "history-system"}
+
+
+def _resource(cs: dict[str, Any], rtype: str) -> dict[str, Any]:
+    return next(r for r in cs["rest"][0]["resource"] if r["type"] == rtype)
+
+
+# One request per interaction code, on an id that need not exist: any answer but 405.
+_PROBES = {
+    "read": ("GET", "/AuditEvent/1"),
+    "vread": ("GET", "/AuditEvent/1/_history/1"),
+    "update": ("PUT", "/AuditEvent/1"),
+    "patch": ("PATCH", "/AuditEvent/1"),
+    "delete": ("DELETE", "/AuditEvent/1"),
+    "history-instance": ("GET", "/AuditEvent/1/_history"),
+    "history-type": ("GET", "/AuditEvent/_history"),
+    "create": ("POST", "/AuditEvent"),
+    "search-type": ("GET", "/AuditEvent"),
+}
+_WRITES = {"create", "update", "patch", "delete"}
+
+
+def test_audit_event_lists_only_what_is_served(client: httpx.Client) -> None:
+    """The gateway alone writes AuditEvents: no write interaction is listed for them,
+    and every listed one is answered (not 405), every write one 405."""
+    cs = client.get("/metadata").json()
+    audit = _resource(cs, "AuditEvent")
+    listed = {i["code"] for i in audit["interaction"]}
+    assert listed == {"read", "search-type"}
+    assert "operation" not in audit
+    assert "updateCreate" not in audit and "readHistory" not in audit
+    event = {"resourceType": "AuditEvent"}
+    for code in listed:
+        method, path = _PROBES[code]
+        assert client.request(method, path).status_code != 405, code
+    for code in _WRITES:
+        method, path = _PROBES[code]
+        body = [{"op": "add", "path": "/id", "value": "1"}] if method == "PATCH" else event
+        r = client.request(method, path, json=body)
+        assert r.status_code == 405, (code, r.status_code)
+        assert "written by the gateway only" in r.text
+    # Any other type still lists every write interaction.
+    assert {i["code"] for i in _resource(cs, "Observation")["interaction"]} >= _WRITES
