@@ -61,7 +61,7 @@ def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
             entry["searchParam"] = params
         # A gateway-written type's own paths reach its routes only, never an operation.
         ops = [
-            {"name": op.name, "definition": op.definition}
+            {"name": op.name, "definition": op.definition_for(rtype)}
             for op in OPERATIONS.values()
             if op.levels & {"type", "instance"}
             and (op.resource_types is None or rtype in op.resource_types)
@@ -84,7 +84,7 @@ def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
         ],
     }
     system_ops = [
-        {"name": op.name, "definition": op.definition}
+        {"name": op.name, "definition": op.definition_for(None)}
         for op in OPERATIONS.values()
         if "system" in op.levels
     ]

@@ -76,3 +76,15 @@ def test_audit_event_lists_only_what_is_served(client: httpx.Client) -> None:
         assert "written by the gateway only" in r.text
     # Any other type still lists every write interaction.
     assert {i["code"] for i in _resource(cs, "Observation")["interaction"]} >= _WRITES
+
+
+def test_export_operations_point_to_their_own_definitions(client: httpx.Client) -> None:
+    cs = client.get("/metadata").json()
+    bulk = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
+
+    def export_of(rtype: str) -> str:
+        ops = _resource(cs, rtype)["operation"]
+        return str(next(op["definition"] for op in ops if op["name"] == "export"))
+
+    assert export_of("Patient") == bulk + "patient-export"
+    assert export_of("Group") == bulk + "group-export"
