@@ -38,6 +38,8 @@ def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
     settings = repo.services.settings
     system_codes = {r.interaction for r in ROUTES if r.shape[:1] != ("{type}",)}
     search = repo.services.search
+    # Types whose resources the search engine stores and finds (not the audit log).
+    searchable = sorted(RESOURCE_TYPES - GATEWAY_WRITTEN.keys())
     resources = []
     for rtype in sorted(RESOURCE_TYPES):
         codes = type_interactions(rtype)
@@ -59,6 +61,13 @@ def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
         params = search.describe(rtype)
         if params:
             entry["searchParam"] = params
+        if rtype not in GATEWAY_WRITTEN:
+            includes = search.registry.capability_includes(rtype)
+            if includes:
+                entry["searchInclude"] = includes
+            revincludes = search.registry.capability_revincludes(rtype, searchable)
+            if revincludes:
+                entry["searchRevInclude"] = revincludes
         # A gateway-written type's own paths reach its routes only, never an operation.
         ops = [
             {"name": op.name, "definition": op.definition_for(rtype)}

@@ -88,3 +88,24 @@ def test_export_operations_point_to_their_own_definitions(client: httpx.Client) 
 
     assert export_of("Patient") == bulk + "patient-export"
     assert export_of("Group") == bulk + "group-export"
+
+
+def test_search_include_and_revinclude_are_what_the_search_accepts(
+    client: httpx.Client,
+) -> None:
+    cs = client.get("/metadata").json()
+    observation = _resource(cs, "Observation")
+    assert {"*", "Observation:subject", "Observation:patient"} <= set(observation["searchInclude"])
+    patient = _resource(cs, "Patient")
+    assert {"*", "Observation:subject", "Observation:patient"} <= set(patient["searchRevInclude"])
+    assert not any(v.startswith("AuditEvent:") for v in patient["searchRevInclude"])
+    assert "searchInclude" not in _resource(cs, "AuditEvent")
+    for value in observation["searchInclude"]:
+        r = client.get("/Observation", params={"_include": value})
+        assert r.status_code == 200, (value, r.text)
+    for value in patient["searchRevInclude"]:
+        r = client.get("/Patient", params={"_revinclude": value})
+        assert r.status_code == 200, (value, r.text)
+    # Something the search refuses is not listed.
+    assert client.get("/Observation", params={"_include": "Observation:code"}).status_code == 400
+    assert "Observation:code" not in observation["searchInclude"]
