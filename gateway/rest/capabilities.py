@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import __version__
+from gateway.config import Settings
 from gateway.fhir.instant import format_instant
 from gateway.fhir.json import dumps
 from gateway.fhir.resource_types import RESOURCE_TYPES
@@ -29,6 +30,35 @@ _TYPE_INTERACTIONS = (
     "create",
     "search-type",
 )
+
+
+# https://hl7.org/fhir/R4/valueset-restful-security-service.html
+_SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
+
+
+def _security(settings: Settings) -> dict[str, Any]:
+    """``rest.security``: bearer JWS signed by each registered client (no SMART
+    authorization server, no ``.well-known/smart-configuration``), CORS as configured."""
+    if settings.auth == "disabled":
+        description = "Authentication is disabled (development only): every call is trusted."
+    else:
+        description = (
+            "Every call but GET /metadata carries 'Authorization: Bearer <JWS>', signed by a "
+            "registered client (dmp-gateway clients) with the VIHF facts as claims (iss, "
+            f"aud '{settings.audience}', iat, exp at most 5 minutes later, single-use jti, "
+            "kind, sub, profession, structure, patient, purpose_of_use). There is no SMART "
+            "authorization endpoint. A bad token is a 401 OperationOutcome."
+        )
+    return {
+        "cors": bool(settings.http.cors_origins),
+        "service": [
+            {
+                "coding": [{"system": _SECURITY_SERVICE, "code": "OAuth", "display": "OAuth"}],
+                "text": "Bearer JWS signed by a registered client",
+            }
+        ],
+        "description": description,
+    }
 
 
 def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
@@ -81,6 +111,7 @@ def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
         resources.append(entry)
     rest: dict[str, Any] = {
         "mode": "server",
+        "security": _security(settings),
         "resource": resources,
         "compartment": [
             f"http://hl7.org/fhir/CompartmentDefinition/{c.lower()}"

@@ -109,3 +109,17 @@ def test_search_include_and_revinclude_are_what_the_search_accepts(
     # Something the search refuses is not listed.
     assert client.get("/Observation", params={"_include": "Observation:code"}).status_code == 400
     assert "Observation:code" not in observation["searchInclude"]
+
+
+def test_security_says_how_calls_are_authenticated(client: httpx.Client) -> None:
+    security = client.get("/metadata").json()["rest"][0]["security"]
+    assert security["cors"] is False  # no cors_origins configured on the test server
+    (service,) = security["service"]
+    assert service["coding"] == [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+            "code": "OAuth",
+            "display": "OAuth",
+        }
+    ]
+    assert security["description"]
