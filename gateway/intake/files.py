@@ -80,7 +80,11 @@ class FileIntake:
         """Ingest one export of ``kind`` (``KeyError`` for an unknown kind)."""
         mapping = self.mappings[kind]
         received = self.services.clock()
-        parsed = parse_csv(payload, mapping, sender.source, self.terminology)
+        # A replayed record (its file's header, then it) keeps its line in the file sent.
+        first = replay.line if replay is not None else None
+        parsed = parse_csv(
+            payload, mapping, sender.source, self.terminology, first_record_line=first
+        )
         header = first_line(decode(payload).text)
         facts = CsvFile(
             sender, kind, name, received, digest_of(payload), parsed.assumptions, replay

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import __version__
+from gateway.config import Settings
 from gateway.fhir.instant import format_instant
 from gateway.fhir.json import dumps
 from gateway.fhir.resource_types import RESOURCE_TYPES
@@ -31,41 +32,86 @@ _TYPE_INTERACTIONS = (
 )
 
 
+# https://hl7.org/fhir/R4/valueset-restful-security-service.html
+_SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
+
+
+def _security(settings: Settings) -> dict[str, Any]:
+    """``rest.security``: bearer JWS signed by each registered client (no SMART
+    authorization server, no ``.well-known/smart-configuration``), CORS as configured."""
+    if settings.auth == "disabled":
+        description = "Authentication is disabled (development only): every call is trusted."
+    else:
+        description = (
+            "Every call but GET /metadata carries 'Authorization: Bearer <JWS>', signed by a "
+            "registered client (dmp-gateway clients) with the VIHF facts as claims (iss, "
+            f"aud '{settings.audience}', iat, exp at most 5 minutes later, single-use jti, "
+            "kind, sub, profession, structure, patient, purpose_of_use). There is no SMART "
+            "authorization endpoint. A bad token is a 401 OperationOutcome."
+        )
+    return {
+        "cors": bool(settings.http.cors_origins),
+        "service": [
+            {
+                "coding": [{"system": _SECURITY_SERVICE, "code": "OAuth", "display": "OAuth"}],
+                "text": "Bearer JWS signed by a registered client",
+            }
+        ],
+        "description": description,
+    }
+
+
 def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
     from gateway.rest.operations import OPERATIONS
-    from gateway.rest.router import ROUTES
+    from gateway.rest.router import GATEWAY_WRITTEN, ROUTES, type_interactions
 
     settings = repo.services.settings
-    type_codes = {r.interaction for r in ROUTES if r.shape[:1] == ("{type}",)}
     system_codes = {r.interaction for r in ROUTES if r.shape[:1] != ("{type}",)}
     search = repo.services.search
+    # Types whose resources the search engine stores and finds (not the audit log).
+    searchable = sorted(RESOURCE_TYPES - GATEWAY_WRITTEN.keys())
     resources = []
     for rtype in sorted(RESOURCE_TYPES):
+        codes = type_interactions(rtype)
+        writable = bool(codes & {"create", "update", "patch", "delete"})
         entry: dict[str, Any] = {
             "type": rtype,
-            "interaction": [{"code": c} for c in _TYPE_INTERACTIONS if c in type_codes],
-            "versioning": "versioned-update",
-            "readHistory": True,
-            "updateCreate": settings.update_create,
-            "conditionalCreate": True,
-            "conditionalRead": "full-support",
-            "conditionalUpdate": True,
-            "conditionalDelete": "single",
+            "interaction": [{"code": c} for c in _TYPE_INTERACTIONS if c in codes],
         }
+        if writable:
+            entry |= {
+                "versioning": "versioned-update",
+                "readHistory": True,
+                "updateCreate": settings.update_create,
+                "conditionalCreate": True,
+                "conditionalRead": "full-support",
+                "conditionalUpdate": True,
+                "conditionalDelete": "single",
+            }
         params = search.describe(rtype)
         if params:
             entry["searchParam"] = params
+        if rtype not in GATEWAY_WRITTEN:
+            includes = search.registry.capability_includes(rtype)
+            if includes:
+                entry["searchInclude"] = includes
+            revincludes = search.registry.capability_revincludes(rtype, searchable)
+            if revincludes:
+                entry["searchRevInclude"] = revincludes
+        # A gateway-written type's own paths reach its routes only, never an operation.
         ops = [
-            {"name": op.name, "definition": op.definition}
+            {"name": op.name, "definition": op.definition_for(rtype)}
             for op in OPERATIONS.values()
             if op.levels & {"type", "instance"}
             and (op.resource_types is None or rtype in op.resource_types)
+            and rtype not in GATEWAY_WRITTEN
         ]
         if ops:
             entry["operation"] = ops
         resources.append(entry)
     rest: dict[str, Any] = {
         "mode": "server",
+        "security": _security(settings),
         "resource": resources,
         "compartment": [
             f"http://hl7.org/fhir/CompartmentDefinition/{c.lower()}"
@@ -78,7 +124,7 @@ def capability_statement(base: str, repo: Repository) -> dict[str, Any]:
         ],
     }
     system_ops = [
-        {"name": op.name, "definition": op.definition}
+        {"name": op.name, "definition": op.definition_for(None)}
         for op in OPERATIONS.values()
         if "system" in op.levels
     ]

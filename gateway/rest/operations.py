@@ -7,8 +7,8 @@ lists them from here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from gateway.errors import MethodNotAllowed, NotFound
 from gateway.fhir.resource_types import RESOURCE_TYPES
@@ -27,6 +27,15 @@ class Operation:
     methods: frozenset[str]
     handler: OperationHandler
     definition: str  # canonical URL of the OperationDefinition
+    # Per resource type, when a type's OperationDefinition is another one (Bulk Data:
+    # Patient/$export is patient-export, Group/[id]/$export group-export).
+    type_definitions: Mapping[str, str] = field(default_factory=dict)
+
+    def definition_for(self, resource_type: str | None) -> str:
+        """The canonical URL of the OperationDefinition at ``resource_type`` (None: system)."""
+        if resource_type is None:
+            return self.definition
+        return self.type_definitions.get(resource_type, self.definition)
 
 
 OPERATIONS: dict[str, Operation] = {}

@@ -78,20 +78,33 @@ AUDIT_ROUTES: tuple[Route, ...] = (
     Route("GET", ("AuditEvent", "{id}"), "read", audit_events.read),
 )
 
+# Types the gateway alone writes: their type and instance paths are served by these
+# routes only, any other verb is 405 (the CapabilityStatement lists these alone).
+GATEWAY_WRITTEN: dict[str, tuple[Route, ...]] = {"AuditEvent": AUDIT_ROUTES}
+
+
+def type_interactions(resource_type: str) -> frozenset[str]:
+    """The FHIR interaction codes served on ``resource_type``'s own paths."""
+    own = GATEWAY_WRITTEN.get(resource_type)
+    if own is not None:
+        return frozenset(r.interaction for r in own)
+    return frozenset(r.interaction for r in ROUTES if r.shape[:1] == ("{type}",))
+
 
 def resolve(req: FhirRequest) -> Route:
     """The route for ``req``; 404 for an unknown path, 405 for a known path and wrong verb."""
     segs = req.segments
-    if segs and segs[0] == "AuditEvent" and len(segs) <= 2:
+    if segs and segs[0] in GATEWAY_WRITTEN and len(segs) <= 2:
         # The audit log: read and search only; the gateway alone writes AuditEvents.
-        for route in AUDIT_ROUTES:
+        own = GATEWAY_WRITTEN[segs[0]]
+        for route in own:
             if (
                 _matches(route.shape, segs)
                 and route.method in (req.method, "GET")
                 and (req.method in ("GET", "HEAD"))
             ):
                 return route
-        verbs = sorted({r.method for r in AUDIT_ROUTES if _matches(r.shape, segs)})
+        verbs = sorted({r.method for r in own if _matches(r.shape, segs)})
         raise MethodNotAllowed(
             f"AuditEvents are written by the gateway only; allowed: {', '.join(verbs)}",
             headers={"Allow": ", ".join(verbs)},
@@ -174,4 +187,13 @@ def _raw_query(req: FhirRequest) -> bytes:
     return (f"{path}?{urlencode(req.query)}" if req.query else path).encode("utf-8")
 
 
-__all__ = ["OPERATIONS", "ROUTES", "Route", "dispatch", "record_refusal", "resolve"]
+__all__ = [
+    "GATEWAY_WRITTEN",
+    "OPERATIONS",
+    "ROUTES",
+    "Route",
+    "dispatch",
+    "record_refusal",
+    "resolve",
+    "type_interactions",
+]

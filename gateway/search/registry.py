@@ -240,6 +240,24 @@ class SearchRegistry:
             out.append(entry)
         return out
 
+    def capability_includes(self, resource_type: str) -> list[str]:
+        """``searchInclude``: what ``_include`` accepts on a search of ``resource_type``:
+        ``*`` and ``Type:param`` for each served reference parameter of the type."""
+        refs = sorted(p.code for p in self.served(resource_type) if p.type == "reference")
+        return ["*", *(f"{resource_type}:{code}" for code in refs)] if refs else []
+
+    def capability_revincludes(self, resource_type: str, sources: Iterable[str]) -> list[str]:
+        """``searchRevInclude``: what ``_revinclude`` accepts on a search of
+        ``resource_type``: ``*`` and ``Source:param`` for each served reference parameter
+        of a type in ``sources`` that may point to ``resource_type``."""
+        found = sorted(
+            f"{source}:{p.code}"
+            for source in sources
+            for p in self.served(source)
+            if p.type == "reference" and (not p.targets or resource_type in p.targets)
+        )
+        return ["*", *found] if found else []
+
     def stats(self) -> RegistryStats:
         bound = [p for table in self._params.values() for p in table.values()]
         served = [p for p in bound if p.served]

@@ -114,5 +114,9 @@ register(
         methods=frozenset({"GET"}),
         handler=kick_off,
         definition="http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export",
+        type_definitions={
+            "Patient": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
+            "Group": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export",
+        },
     )
 )

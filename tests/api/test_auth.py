@@ -104,7 +104,11 @@ def test_metadata_is_public_and_everything_else_is_not(
     secured: tuple[LiveServer, dict[str, Any], Path],
 ) -> None:
     live, _, _ = secured
-    assert _get(live, None, "/fhir/metadata").status_code == 200
+    metadata = _get(live, None, "/fhir/metadata")
+    assert metadata.status_code == 200
+    security = metadata.json()["rest"][0]["security"]
+    assert security["service"][0]["coding"][0]["code"] == "OAuth"
+    assert "Authorization: Bearer" in security["description"]
     assert _get(live, None, "/fhir/Patient").status_code == 401
     post = httpx.post(live.url + "/fhir/Patient", json={"resourceType": "Patient"})
     assert post.status_code == 401

@@ -109,6 +109,13 @@ def test_cors_allows_only_the_configured_origin(hardened: LiveServer) -> None:
     assert "access-control-allow-origin" not in other.headers
 
 
+def test_capability_statement_says_cors_when_origins_are_configured(
+    hardened: LiveServer,
+) -> None:
+    cs = httpx.get(hardened.url + "/fhir/metadata").json()
+    assert cs["rest"][0]["security"]["cors"] is True
+
+
 def test_no_cors_without_origins(client: httpx.Client) -> None:
     r = client.get("/metadata", headers={"origin": ORIGIN})
     assert "access-control-allow-origin" not in r.headers

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 
 from gateway.ingest.assembly import Assembly
 from gateway.ingest.csv import administrations, care_notes, residents, vitals
@@ -149,8 +150,16 @@ def parse_csv(
     mapping: CsvMapping,
     source: SourceConfig,
     terminology: Terminology,
+    *,
+    first_record_line: int | None = None,
 ) -> CsvParseResult:
-    """Parse one CSV export of ``mapping.kind``."""
+    """Parse one CSV export of ``mapping.kind``.
+
+    ``first_record_line``: the line, in its original file, of the first record after the
+    header; the lines of all records (and so of their issues) are shifted to match. A
+    record replayed from quarantine is its file's header then it: its issues keep the
+    line it had in the file sent.
+    """
     if mapping.kind not in BUILDERS:
         raise ValueError(f"no builder for CSV kind {mapping.kind!r}")
     decoded = decode(payload)
@@ -167,9 +176,14 @@ def parse_csv(
     file_issues: list[IngestIssue] = []
     accepted: list[CsvRow] = []
     rejected: list[RejectedRow] = []
+    shift: int | None = None
     for record in records(decoded.text, delimiter):
         if record.blank:
             continue
+        if header is not None and first_record_line is not None:
+            if shift is None:
+                shift = first_record_line - record.line
+            record = replace(record, line=record.line + shift)
         if header is None:
             if record.cells is None:
                 file_issues.append(

@@ -41,13 +41,16 @@ def _measure(
     effective: str,
     performer: str | None,
     key: str,
+    label_location: CsvLocation | None = None,
 ) -> None:
+    """``location``: where the value is; ``label_location``: where the label is (the
+    parameter column of the long layout), when not the same place."""
     asm = row.asm
     code = observed_code(asm, label, label)
     if code is None or code.spec is None:
         asm.refuse(
             NormalisationError(f"unknown measurement {label!r}", "code"),
-            location,
+            label_location or location,
             "Observation.code",
         )
         return
@@ -102,6 +105,7 @@ def build(row: Row) -> PatientRef | None:
             when.value,
             performer,
             "long",
+            label_location=row.location("measure"),
         )
         return patient
     for column in row.header.measures:

@@ -136,6 +136,34 @@ def test_discard_erases_the_payload_and_keeps_the_count(
     assert by_id(feeding, "Group/ehpad-residents")["resourceType"] == "Group"
 
 
+def test_a_replayed_record_keeps_its_line_and_the_column_of_its_unknown_measurement(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    """A replay parses the header then the record, a 2-line text: its issues still
+    name the record's line in the file sent, and the column that holds the label."""
+    sender = ehpad_sender()
+    intake.csv((CSV / "residents.csv").read_bytes(), "residents", sender)
+    lines = ["Num. résident,Date,Heure,Paramètre,Valeur,Unité"]
+    lines += ["R0042,16/01/2024,07:00,Pouls,70,bpm"]
+    lines += ["R0042,16/01/2024,08:00,Foo,70,bpm"]
+    table = intake.csv(("\r\n".join(lines) + "\r\n").encode(), "vitals", sender)
+    assert [(r.line, r.status) for r in table.rows] == [(2, "accepted"), (3, "quarantined")]
+    desk = QuarantineDesk(intake)
+    entry_id = table.rows[1].quarantine_id or ""
+    first = desk.show(EHPAD_CTX, entry_id)
+    assert first["line"] == 3
+    assert [i["location"] for i in first["issues"]] == [["line 3, column 'Paramètre'"]]
+    assert first["payload"] == f"{lines[0]}\r\n{lines[2]}\r\n"
+    replayed = desk.replay(EHPAD_CTX, entry_id)
+    assert isinstance(replayed, FileOutcome)
+    assert [(r.line, r.status) for r in replayed.rows] == [(3, "quarantined")]
+    assert [str(i.location) for i in replayed.rows[0].issues] == ["line 3, column 'Paramètre'"]
+    again = desk.show(EHPAD_CTX, entry_id)
+    assert again["line"] == 3
+    assert [i["location"] for i in again["issues"]] == [["line 3, column 'Paramètre'"]]
+    assert "unknown measurement 'Foo'" in again["issues"][0]["diagnostics"]
+
+
 def test_a_refused_row_in_the_middle_of_a_chunk_is_quarantined_and_the_rest_stored(
     intake: Intake, feeding: RecordServices
 ) -> None:

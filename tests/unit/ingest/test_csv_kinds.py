@@ -341,3 +341,23 @@ def test_missing_required_column_rejects_every_row(terminology: Terminology) -> 
     assert result.rejected[0].raw == "R0042;Pouls;72\r\n"
     assert result.rejected[0].issues[0].gateway_code == "GW-4109"
     assert result.rejected[0].issues[0].expression == ("Observation.effectiveDateTime",)
+
+
+def test_unknown_measurement_is_located_at_the_parameter_column(
+    terminology: Terminology,
+) -> None:
+    """The label 'Foo' is in the parameter column, not in the value column."""
+    data = (
+        "Num. résident,Date,Heure,Paramètre,Valeur,Unité\r\n"
+        "R0042,16/01/2024,08:00,Foo,70,bpm\r\n"
+        "R0042,16/01/2024,08:00,Pouls,abc,bpm\r\n"
+    ).encode()
+    result = parse("", "vitals", terminology, data)
+    assert [r.line for r in result.rejected] == [2, 3]
+    (unknown,) = result.rejected[0].issues
+    assert unknown.gateway_code == "GW-4105"
+    assert "unknown measurement 'Foo'" in unknown.diagnostics
+    assert str(unknown.location) == "line 2, column 'Paramètre'"
+    assert unknown.expression == ("Observation.code",)
+    # A bad value is still located at the value column.
+    assert [str(i.location) for i in result.rejected[1].issues] == ["line 3, column 'Valeur'"]
