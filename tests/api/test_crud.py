@@ -106,6 +106,36 @@ def test_patch(client: httpx.Client) -> None:
     assert r.status_code == 400, "the patched resource is validated like any update"
 
 
+def test_patch_errors_name_the_operation_and_path_never_the_resource(
+    client: httpx.Client,
+) -> None:
+    weight = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+        "valueQuantity": {"value": 73.25, "unit": "kg"},
+    }
+    rid = _create(client, weight)["id"]
+    patch_json = {"content-type": "application/json-patch+json"}
+    missing = [{"op": "replace", "path": "/nope/x", "value": 1}]
+    r = client.patch(f"/Observation/{rid}", json=missing, headers=patch_json)
+    assert r.status_code == 422
+    text = r.json()["issue"][0]["diagnostics"]
+    assert "operation 0 (replace)" in text and "'nope'" in text and "/nope/x" in text
+    failing = [
+        {"op": "test", "path": "/status", "value": "final"},
+        {"op": "test", "path": "/valueQuantity/value", "value": 80},
+    ]
+    r = client.patch(f"/Observation/{rid}", json=failing, headers=patch_json)
+    assert r.status_code == 422
+    tested = r.json()["issue"][0]["diagnostics"]
+    assert "operation 1 (test)" in tested and "/valueQuantity/value" in tested
+    assert "73.25" not in r.text and "<class" not in r.text
+    for body in (text, tested):
+        for value in ("73.25", "kg", "29463-7", "loinc", "resourceType", "<class", "{", "'str'"):
+            assert value not in body, (value, body)
+
+
 def test_delete_then_gone_and_history_kept(client: httpx.Client) -> None:
     rid = _create(client, _patient())["id"]
     assert client.delete(f"/Patient/{rid}").status_code == 204
