@@ -63,6 +63,38 @@ def test_update_versions_and_if_match(client: httpx.Client) -> None:
     assert client.get(f"/Patient/{rid}/_history/1").json()["meta"]["versionId"] == "1"
 
 
+def test_update_if_none_match_star_writes_only_what_does_not_exist(client: httpx.Client) -> None:
+    created = _create(client, _patient())
+    rid = created["id"]
+    star = {"if-none-match": "*"}
+    exists = client.put(f"/Patient/{rid}", json={**created, "gender": "male"}, headers=star)
+    assert exists.status_code == 412, exists.text
+    assert exists.json()["issue"][0]["code"] == "conflict"
+    assert client.get(f"/Patient/{rid}").json() == created, "not written"
+    new = client.put("/Patient/inm-new", json=_patient(id="inm-new"), headers=star)
+    assert new.status_code == 201 and new.json()["meta"]["versionId"] == "1"
+    assert (
+        client.put("/Patient/inm-new", json=_patient(id="inm-new"), headers=star).status_code == 412
+    )
+    assert client.delete("/Patient/inm-new").status_code == 204
+    revived = client.put("/Patient/inm-new", json=_patient(id="inm-new"), headers=star)
+    assert revived.status_code == 201, "a deleted resource has no current version"
+
+
+def test_update_if_none_match_etags(client: httpx.Client) -> None:
+    created = _create(client, _patient())
+    rid = created["id"]
+    changed = {**created, "gender": "male"}
+    current = client.put(f"/Patient/{rid}", json=changed, headers={"if-none-match": 'W/"9", W/"1"'})
+    assert current.status_code == 412
+    other = client.put(f"/Patient/{rid}", json=changed, headers={"if-none-match": 'W/"9"'})
+    assert other.status_code == 200 and other.json()["meta"]["versionId"] == "2"
+    assert (
+        client.put(f"/Patient/{rid}", json=changed, headers={"if-none-match": "x"}).status_code
+        == 400
+    )
+
+
 def test_update_errors(client: httpx.Client) -> None:
     created = _create(client, _patient())
     rid = created["id"]
