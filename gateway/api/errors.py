@@ -38,6 +38,11 @@ def _request_id(request: Request) -> str | None:
 
 async def gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
+    if exc.status == 405 and "Allow" not in exc.headers:
+        # A 405 decided below the route table (update-as-create refused): the URL's
+        # methods but the one refused, as RFC 9110 §15.5.6 asks of every 405.
+        refused = request.method
+        exc.headers["Allow"] = ", ".join(m for m in _fhir_methods(request) if m != refused)
     return outcome_response(exc, request_id=_request_id(request))
 
 
@@ -62,10 +67,10 @@ def _method_not_allowed(request: Request, exc: StarletteHTTPException) -> Gatewa
     (and a FHIR path that serves nothing is a 404, as for any other verb).
     """
     if request.scope.get("endpoint") is fhir_endpoint:
-        segments = [unquote(s) for s in str(request.path_params.get("path", "")).split("/") if s]
-        verbs = allowed_methods(segments)
+        verbs = _fhir_methods(request)
         if not verbs:
-            return NotFound(f"No FHIR interaction at '{'/'.join(segments)}'", code="GW-3002")
+            path = request.path_params.get("path", "")
+            return NotFound(f"No FHIR interaction at '{path.strip('/')}'", code="GW-3002")
         allow = ", ".join(verbs)
     else:
         allow = (exc.headers or {}).get("Allow", "")
@@ -73,6 +78,14 @@ def _method_not_allowed(request: Request, exc: StarletteHTTPException) -> Gatewa
         f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
         headers={"Allow": allow},
     )
+
+
+def _fhir_methods(request: Request) -> list[str]:
+    """The methods the FHIR route table serves at this request's URL; [] elsewhere."""
+    if request.scope.get("endpoint") is not fhir_endpoint:
+        return []
+    path = str(request.path_params.get("path", ""))
+    return allowed_methods([unquote(s) for s in path.split("/") if s])
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:

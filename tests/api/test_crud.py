@@ -243,4 +243,5 @@ def test_update_as_create_can_be_refused(tmp_path: object, sqlite_template: obje
     with live_server(app) as live, httpx.Client(base_url=live.url + "/fhir") as http:
         r = http.put("/Patient/x1", json={"resourceType": "Patient", "id": "x1"})
         assert r.status_code == 405
+        assert r.headers["allow"] == "DELETE, GET, PATCH", "every 405 carries Allow"
         assert http.get("/metadata").json()["rest"][0]["resource"][0]["updateCreate"] is False
