@@ -8,6 +8,7 @@ and the exception type, never the request body or a token.
 from __future__ import annotations
 
 import logging
+from urllib.parse import unquote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from gateway.api.fhir import fhir_endpoint
 from gateway.api.hygiene import security_headers
 from gateway.api.responses import outcome_response
 from gateway.errors import (
@@ -25,6 +27,7 @@ from gateway.errors import (
     NotFound,
     ServiceUnavailable,
 )
+from gateway.rest.router import allowed_methods
 
 log = logging.getLogger("gateway.api")
 
@@ -35,6 +38,11 @@ def _request_id(request: Request) -> str | None:
 
 async def gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
+    if exc.status == 405 and "Allow" not in exc.headers:
+        # A 405 decided below the route table (update-as-create refused): the URL's
+        # methods but the one refused, as RFC 9110 §15.5.6 asks of every 405.
+        refused = request.method
+        exc.headers["Allow"] = ", ".join(m for m in _fhir_methods(request) if m != refused)
     return outcome_response(exc, request_id=_request_id(request))
 
 
@@ -44,11 +52,40 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         err = NotFound(f"No endpoint at {request.url.path}", code="GW-3002")
     elif exc.status_code == 405:
-        err = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        err = _method_not_allowed(request, exc)
     else:
         err = BadRequest(str(exc.detail))
         err.status = exc.status_code  # type: ignore[misc]
     return outcome_response(err, request_id=_request_id(request))
+
+
+def _method_not_allowed(request: Request, exc: StarletteHTTPException) -> GatewayError:
+    """A verb no route takes: 405 with the ``Allow`` of that URL (RFC 9110 §15.5.6).
+
+    Starlette's ``Allow`` is right for the plain routes; the FHIR catch-all route takes
+    every verb it serves on any path, so its ``Allow`` comes from the FHIR route table
+    (and a FHIR path that serves nothing is a 404, as for any other verb).
+    """
+    if request.scope.get("endpoint") is fhir_endpoint:
+        verbs = _fhir_methods(request)
+        if not verbs:
+            path = request.path_params.get("path", "")
+            return NotFound(f"No FHIR interaction at '{path.strip('/')}'", code="GW-3002")
+        allow = ", ".join(verbs)
+    else:
+        allow = (exc.headers or {}).get("Allow", "")
+    return MethodNotAllowed(
+        f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
+        headers={"Allow": allow},
+    )
+
+
+def _fhir_methods(request: Request) -> list[str]:
+    """The methods the FHIR route table serves at this request's URL; [] elsewhere."""
+    if request.scope.get("endpoint") is not fhir_endpoint:
+        return []
+    path = str(request.path_params.get("path", ""))
+    return allowed_methods([unquote(s) for s in path.split("/") if s])
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from gateway.access.context import AccessContext
 from gateway.api.caller import authenticated
-from gateway.api.media import body_kind, check_format, response_type
+from gateway.api.media import body_kind, check_format, response_type, search_body_is_form
 from gateway.config import Settings
 from gateway.errors import BadRequest, GatewayError
 from gateway.fhir.json import _default, loads
@@ -87,7 +87,11 @@ async def _read_request(
     method = request.method
     resource: Any = None
     content_type = request.headers.get("content-type")
-    if method in ("POST", "PUT", "PATCH"):
+    if method == "POST" and path.rstrip("/").rsplit("/", 1)[-1] == "_search":
+        body = await request.body()
+        if search_body_is_form(content_type, body):
+            query += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    elif method in ("POST", "PUT", "PATCH"):
         kind = body_kind(content_type, method)
         body = await request.body()
         if kind == "form":

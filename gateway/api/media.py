@@ -70,3 +70,23 @@ def body_kind(content_type: str | None, method: str) -> str:
         + (f" or {JSON_PATCH}" if method == "PATCH" else ""),
         code="GW-1015",
     )
+
+
+def search_body_is_form(content_type: str | None, body: bytes) -> bool:
+    """Whether a POST ``_search`` body holds form parameters; 415 for any other body.
+
+    https://hl7.org/fhir/R4/http.html#search: the body is
+    ``application/x-www-form-urlencoded``; an empty body (the parameters all in the URL)
+    is fine whatever its Content-Type. Any other body is refused, never ignored: a JSON
+    body's criteria would otherwise be dropped and the search answer unfiltered.
+    """
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media == FORM:
+        return True
+    if not body.strip():
+        return False
+    raise UnsupportedMediaType(
+        f"Content-Type {media or 'none'} is not accepted for POST _search: send the "
+        f"search parameters as {FORM}",
+        code="GW-1015",
+    )

@@ -14,7 +14,7 @@ Every write goes through the same steps, in this order:
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from gateway.errors import (
     BadRequest,
@@ -36,6 +36,9 @@ from gateway.record.seams import WriteGrant
 from gateway.storage.records import StoredVersion, WriteOp
 from gateway.storage.store import StoreTx
 from gateway.validation import Findings
+
+IfNoneMatch = Literal["*"] | frozenset[int] | None
+"""A write's If-None-Match: ``*`` (any current version) or the version ids it names."""
 
 
 def new_id() -> str:
@@ -124,9 +127,14 @@ class RecordWriter(RecordReader):
         resource: dict[str, Any],
         *,
         if_match: int | None = None,
+        if_none_match: IfNoneMatch = None,
         method: str = "PUT",
     ) -> WriteResult:
-        """Update (or create with a client-chosen id when update-as-create is on)."""
+        """Update (or create with a client-chosen id when update-as-create is on).
+
+        ``if_none_match`` (RFC 9110 §13.1.2): ``"*"`` writes only when no current version
+        exists (412 otherwise), a set of version ids only when the current one is not in it.
+        """
         _check_body_identity(resource, resource_type, rid)
         validate_json_form(resource)
         findings = self.services.validator.check(resource)
@@ -136,6 +144,7 @@ class RecordWriter(RecordReader):
             # Hidden from this caller: as absent as it is to a read, and not theirs to take.
             raise NotFound(f"{resource_type}/{rid} is not known", code="GW-3004")
         _check_if_match(current, if_match, resource_type, rid)
+        _check_if_none_match(current, if_none_match, resource_type, rid)
         exists = current is not None and not current.deleted
         if not exists and not self.services.settings.update_create:
             raise MethodNotAllowed(
@@ -344,6 +353,19 @@ def _check_if_match(
             f"If-Match expected version {if_match} of {resource_type}/{rid}; "
             f"the current version is {have}",
             code="GW-3012",
+        )
+
+
+def _check_if_none_match(
+    current: StoredVersion | None, if_none_match: IfNoneMatch, resource_type: str, rid: str
+) -> None:
+    if if_none_match is None or current is None or current.deleted:
+        return  # no current representation: every If-None-Match condition holds
+    if if_none_match == "*" or current.version in if_none_match:
+        raise PreconditionFailed(
+            f"If-None-Match: {resource_type}/{rid} already exists "
+            f"(version {current.version}); not written",
+            code="GW-3017",
         )
 
 

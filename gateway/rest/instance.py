@@ -14,7 +14,12 @@ from gateway.fhir.json import loads
 from gateway.fhir.patch import apply_json_patch
 from gateway.record.repository import Repository
 from gateway.rest.request import FhirRequest, FhirResponse
-from gateway.rest.respond import parse_etag, read_response, write_response
+from gateway.rest.respond import (
+    parse_etag,
+    parse_if_none_match,
+    read_response,
+    write_response,
+)
 
 JSON_PATCH = "application/json-patch+json"
 
@@ -36,8 +41,9 @@ def vread(req: FhirRequest, repo: Repository) -> FhirResponse:
 def update(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid = req.segments[0], req.segments[1]
     if_match = parse_etag(req.header("if-match"), header="If-Match")
+    if_none_match = parse_if_none_match(req.header("if-none-match"))
     with repo.writing() as w:
-        result = w.update(rtype, rid, req.resource, if_match=if_match)
+        result = w.update(rtype, rid, req.resource, if_match=if_match, if_none_match=if_none_match)
     return write_response(req, result.version, result.http_status, result.issues)
 
 

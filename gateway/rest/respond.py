@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from gateway.errors import Issue, operation_outcome
 from gateway.fhir.instant import format_http_date, format_instant
@@ -28,6 +29,21 @@ def parse_etag(value: str | None, *, header: str) -> int | None:
     if not text.isdigit():
         raise BadRequest(f'Malformed {header} header: expected W/"<versionId>"', code="GW-1401")
     return int(text)
+
+
+def parse_if_none_match(value: str | None) -> Literal["*"] | frozenset[int] | None:
+    """``*`` or a list of entity tags (``W/"3", "4"``) → ``"*"`` or their version ids;
+    None when absent; 400 when an entity tag is malformed."""
+    if value is None:
+        return None
+    if value.strip() == "*":
+        return "*"
+    tags = [tag for tag in value.split(",") if tag.strip()]
+    if not tags:
+        return None
+    return frozenset(
+        v for tag in tags if (v := parse_etag(tag, header="If-None-Match")) is not None
+    )
 
 
 def version_headers(req: FhirRequest, v: StoredVersion, *, location: bool) -> dict[str, str]:
@@ -87,4 +103,11 @@ def _not_modified_since(last_updated: int, header: str) -> bool:
     return last_updated // 1_000_000 <= to_micros(since) // 1_000_000
 
 
-__all__ = ["etag", "format_instant", "parse_etag", "read_response", "write_response"]
+__all__ = [
+    "etag",
+    "format_instant",
+    "parse_etag",
+    "parse_if_none_match",
+    "read_response",
+    "write_response",
+]

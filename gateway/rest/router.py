@@ -131,6 +131,28 @@ def resolve(req: FhirRequest) -> Route:
     raise NotFound(f"No FHIR interaction at '{'/'.join(segs)}'", code="GW-3002")
 
 
+def allowed_methods(segments: list[str]) -> list[str]:
+    """The methods served at a FHIR path (for a 405's ``Allow``); empty for an unknown path.
+
+    The same answer :func:`resolve` and :func:`run_operation` give in their own 405s, for
+    the methods that never reach them (OPTIONS, TRACE, any other verb without a route).
+    """
+    if segments and segments[0] == "AuditEvent" and len(segments) <= 2:
+        return sorted({r.method for r in AUDIT_ROUTES if _matches(r.shape, segments)})
+    if segments and segments[-1].startswith("$"):
+        level = {1: "system", 2: "type", 3: "instance"}.get(len(segments))
+        op = OPERATIONS.get(segments[-1][1:])
+        if level is None or op is None or level not in op.levels:
+            return []
+        if level != "system" and (
+            segments[0] not in RESOURCE_TYPES
+            or (op.resource_types is not None and segments[0] not in op.resource_types)
+        ):
+            return []
+        return sorted(op.methods)
+    return sorted({r.method for r in ROUTES if _matches(r.shape, segments)})
+
+
 def dispatch(req: FhirRequest, repo: Repository) -> FhirResponse:
     """Serve one interaction; the outermost one is named for the audit record.
 

@@ -108,6 +108,20 @@ def test_writes_need_a_care_relationship_and_only_the_author_deletes(gw: DemoGat
         assert physician.delete(f"/Observation/{rid}").status_code == 204
 
 
+def test_put_if_none_match_star_does_not_reveal_a_hidden_resource(gw: DemoGateway) -> None:
+    with gw.client("physician", patient=ALICE) as physician:
+        created = physician.post("/Observation", json=_hr("alice"))
+        assert created.status_code == 201
+        body = created.json()
+        star = {"if-none-match": "*"}
+        assert (
+            physician.put(f"/Observation/{body['id']}", json=body, headers=star).status_code == 412
+        )
+    with gw.client("dentist", patient=ALICE) as dentist:
+        hidden = dentist.put(f"/Observation/{body['id']}", json=body, headers=star)
+        assert hidden.status_code == 404, "hidden: as absent as to a read, not 412"
+
+
 def test_masked_document_is_invisible_to_other_professionals(gw: DemoGateway) -> None:
     with gw.client("nurse", patient=ALICE) as nurse:
         assert nurse.get("/DocumentReference/doc-alice-consultation").status_code == 404

@@ -63,6 +63,38 @@ def test_update_versions_and_if_match(client: httpx.Client) -> None:
     assert client.get(f"/Patient/{rid}/_history/1").json()["meta"]["versionId"] == "1"
 
 
+def test_update_if_none_match_star_writes_only_what_does_not_exist(client: httpx.Client) -> None:
+    created = _create(client, _patient())
+    rid = created["id"]
+    star = {"if-none-match": "*"}
+    exists = client.put(f"/Patient/{rid}", json={**created, "gender": "male"}, headers=star)
+    assert exists.status_code == 412, exists.text
+    assert exists.json()["issue"][0]["code"] == "conflict"
+    assert client.get(f"/Patient/{rid}").json() == created, "not written"
+    new = client.put("/Patient/inm-new", json=_patient(id="inm-new"), headers=star)
+    assert new.status_code == 201 and new.json()["meta"]["versionId"] == "1"
+    assert (
+        client.put("/Patient/inm-new", json=_patient(id="inm-new"), headers=star).status_code == 412
+    )
+    assert client.delete("/Patient/inm-new").status_code == 204
+    revived = client.put("/Patient/inm-new", json=_patient(id="inm-new"), headers=star)
+    assert revived.status_code == 201, "a deleted resource has no current version"
+
+
+def test_update_if_none_match_etags(client: httpx.Client) -> None:
+    created = _create(client, _patient())
+    rid = created["id"]
+    changed = {**created, "gender": "male"}
+    current = client.put(f"/Patient/{rid}", json=changed, headers={"if-none-match": 'W/"9", W/"1"'})
+    assert current.status_code == 412
+    other = client.put(f"/Patient/{rid}", json=changed, headers={"if-none-match": 'W/"9"'})
+    assert other.status_code == 200 and other.json()["meta"]["versionId"] == "2"
+    assert (
+        client.put(f"/Patient/{rid}", json=changed, headers={"if-none-match": "x"}).status_code
+        == 400
+    )
+
+
 def test_update_errors(client: httpx.Client) -> None:
     created = _create(client, _patient())
     rid = created["id"]
@@ -104,6 +136,36 @@ def test_patch(client: httpx.Client) -> None:
         f"/Patient/{rid}", json=invalid, headers={"content-type": "application/json-patch+json"}
     )
     assert r.status_code == 400, "the patched resource is validated like any update"
+
+
+def test_patch_errors_name_the_operation_and_path_never_the_resource(
+    client: httpx.Client,
+) -> None:
+    weight = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+        "valueQuantity": {"value": 73.25, "unit": "kg"},
+    }
+    rid = _create(client, weight)["id"]
+    patch_json = {"content-type": "application/json-patch+json"}
+    missing = [{"op": "replace", "path": "/nope/x", "value": 1}]
+    r = client.patch(f"/Observation/{rid}", json=missing, headers=patch_json)
+    assert r.status_code == 422
+    text = r.json()["issue"][0]["diagnostics"]
+    assert "operation 0 (replace)" in text and "'nope'" in text and "/nope/x" in text
+    failing = [
+        {"op": "test", "path": "/status", "value": "final"},
+        {"op": "test", "path": "/valueQuantity/value", "value": 80},
+    ]
+    r = client.patch(f"/Observation/{rid}", json=failing, headers=patch_json)
+    assert r.status_code == 422
+    tested = r.json()["issue"][0]["diagnostics"]
+    assert "operation 1 (test)" in tested and "/valueQuantity/value" in tested
+    assert "73.25" not in r.text and "<class" not in r.text
+    for body in (text, tested):
+        for value in ("73.25", "kg", "29463-7", "loinc", "resourceType", "<class", "{", "'str'"):
+            assert value not in body, (value, body)
 
 
 def test_delete_then_gone_and_history_kept(client: httpx.Client) -> None:
@@ -181,4 +243,5 @@ def test_update_as_create_can_be_refused(tmp_path: object, sqlite_template: obje
     with live_server(app) as live, httpx.Client(base_url=live.url + "/fhir") as http:
         r = http.put("/Patient/x1", json={"resourceType": "Patient", "id": "x1"})
         assert r.status_code == 405
+        assert r.headers["allow"] == "DELETE, GET, PATCH", "every 405 carries Allow"
         assert http.get("/metadata").json()["rest"][0]["resource"][0]["updateCreate"] is False

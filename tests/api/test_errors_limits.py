@@ -75,6 +75,39 @@ def test_405_names_the_allowed_methods(client: httpx.Client) -> None:
     assert r.headers["allow"] == "GET"
 
 
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "PROPFIND"])
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/Patient/alice", "DELETE, GET, PATCH, PUT"),
+        ("/Patient", "DELETE, GET, PATCH, POST, PUT"),
+        ("/Patient/_search", "POST"),
+        ("/metadata", "GET"),
+        ("/Patient/alice/$everything", "GET"),
+        ("/AuditEvent/1", "GET"),
+    ],
+)
+def test_405_for_a_method_without_a_route_carries_allow(
+    client: httpx.Client, method: str, path: str, allow: str
+) -> None:
+    r = client.request(method, path)
+    assert r.status_code == 405, r.text
+    assert r.headers["allow"] == allow
+    assert _outcome(r)["issue"][0]["code"] == "not-supported"  # type: ignore[index]
+
+
+def test_a_method_without_a_route_on_no_fhir_path_is_404(client: httpx.Client) -> None:
+    assert client.options("/Unknown/1").status_code == 404
+    assert client.options("/Patient/1/2/3/4/5").status_code == 404
+
+
+def test_405_outside_fhir_carries_allow(server: object) -> None:
+    with httpx.Client(base_url=server.url) as http:  # type: ignore[attr-defined]
+        r = http.post("/healthz")
+    assert r.status_code == 405
+    assert r.headers["allow"] == "GET"
+
+
 def test_invalid_resource_issues_carry_fhirpath(client: httpx.Client) -> None:
     r = client.post(
         "/Observation",

@@ -39,6 +39,32 @@ def test_get_and_post_search_agree(client: httpx.Client) -> None:
     assert _ids(mixed.json()) == []
 
 
+def test_post_search_takes_a_form_or_an_empty_body_and_refuses_any_other(
+    client: httpx.Client,
+) -> None:
+    client.post("/Patient", json=_patient("Zeller"))
+    empty = client.post("/Patient/_search?name=zeller")
+    assert empty.status_code == 200 and len(_ids(empty.json())) == 1
+    typed_empty = client.post(
+        "/Patient/_search?name=zeller", headers={"content-type": "application/fhir+json"}
+    )
+    assert typed_empty.status_code == 200 and len(_ids(typed_empty.json())) == 1
+    form = {"content-type": "application/x-www-form-urlencoded; charset=utf-8"}
+    none = client.post("/Patient/_search", content=b"name=zzz", headers=form)
+    assert none.status_code == 200 and _ids(none.json()) == []
+    for content_type, body in (
+        ("application/fhir+json", b'{"name":"zzz"}'),
+        ("application/json", b'{"name":"zzz"}'),
+        ("text/plain", b"name=zzz"),
+        (None, b"name=zzz"),
+    ):
+        headers = {"content-type": content_type} if content_type else {}
+        r = client.post("/Patient/_search", content=body, headers=headers)
+        assert r.status_code == 415, (content_type, r.text)
+        text = r.json()["issue"][0]["diagnostics"]
+        assert text.endswith("send the search parameters as application/x-www-form-urlencoded")
+
+
 def test_paging_links_walk_every_match_once(client: httpx.Client) -> None:
     made = {client.post("/Patient", json=_patient(f"P{i:02d}")).json()["id"] for i in range(11)}
     first = client.get("/Patient", params={"_count": "4", "_sort": "-family"}).json()

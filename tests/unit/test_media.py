@@ -43,3 +43,15 @@ def test_format_and_body_kinds() -> None:
         body_kind("application/json-patch+json", "PUT")
     with pytest.raises(UnsupportedMediaType):
         body_kind("text/plain", "POST")
+
+
+def test_search_body_is_form_or_empty() -> None:
+    from gateway.api.media import search_body_is_form
+
+    assert search_body_is_form("application/x-www-form-urlencoded; charset=utf-8", b"a=1")
+    assert search_body_is_form("application/x-www-form-urlencoded", b"")
+    assert not search_body_is_form(None, b"")
+    assert not search_body_is_form("application/fhir+json", b" ")
+    for content_type in ("application/fhir+json", "text/plain", None):
+        with pytest.raises(UnsupportedMediaType, match="x-www-form-urlencoded"):
+            search_body_is_form(content_type, b'{"name": "zzz"}')

@@ -30,3 +30,38 @@ def test_apply_does_not_touch_the_input() -> None:
 def test_bad_patches(ops: Any, error: type[Exception]) -> None:
     with pytest.raises(error):
         apply_json_patch(PATIENT, ops)
+
+
+@pytest.mark.parametrize(
+    ("ops", "expected"),
+    [
+        (
+            [{"op": "replace", "path": "/nope/x", "value": 1}],
+            "operation 0 (replace): no member 'nope' at /nope/x",
+        ),
+        (
+            [{"op": "test", "path": "/gender", "value": "male"}],
+            "operation 0 (test): the value at /gender",
+        ),
+        (
+            [
+                {"op": "test", "path": "/gender", "value": "female"},
+                {"op": "remove", "path": "/name/3"},
+            ],
+            "operation 1 (remove): no index 3 at /name/3",
+        ),
+        ([{"op": "copy", "from": "/x", "path": "/y"}], "operation 0 (copy): no member 'x' at /x"),
+        ([{"op": "add", "path": "/gender/x", "value": 1}], "operation 0 (add): no member 'x'"),
+        (
+            [{"op": "replace", "path": "/name/first", "value": 1}],
+            "'first' is not an array index at /name/first",
+        ),
+    ],
+)
+def test_errors_name_the_operation_and_path_not_the_resource(ops: Any, expected: str) -> None:
+    with pytest.raises((BadRequest, Unprocessable)) as caught:
+        apply_json_patch(PATIENT, ops)
+    message = str(caught.value)
+    assert expected in message
+    for leaked in ("female", "'A'", "resourceType", "<class", "{"):
+        assert leaked not in message
