@@ -119,7 +119,17 @@ def test_put_if_none_match_star_does_not_reveal_a_hidden_resource(gw: DemoGatewa
         )
     with gw.client("dentist", patient=ALICE) as dentist:
         hidden = dentist.put(f"/Observation/{body['id']}", json=body, headers=star)
-        assert hidden.status_code == 404, "hidden: as absent as to a read, not 412"
+        new = dentist.put(
+            "/Observation/never-written", json={**body, "id": "never-written"}, headers=star
+        )
+    assert hidden.status_code != 412, "hidden: as absent as to a read"
+    # A hidden resource answers as an id that does not exist (here: the create refused).
+    assert (hidden.status_code, _issue(hidden)) == (new.status_code, _issue(new))
+
+
+def _issue(r: httpx.Response) -> tuple[str, str]:
+    issue = r.json()["issue"][0]
+    return issue["code"], issue["diagnostics"].replace("never-written", "<id>")
 
 
 def test_masked_document_is_invisible_to_other_professionals(gw: DemoGateway) -> None:
