@@ -39,18 +39,22 @@ from gateway.storage import schema as s
 _e, _p = s.audit_entry, s.audit_patient
 _MODES = {code: mode for mode, code in PURPOSE_CODES.items()} | {m: m for m in PURPOSE_CODES}
 _PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
-PARAMETERS = (
-    "patient",
-    "agent",
-    "date",
-    "action",
-    "outcome",
-    "purpose",
-    "structure",
-    "type",
-    "subtype",
-    "_id",
-)
+PARAMETER_TYPES = {
+    "patient": ("reference", "Patient/id or id: entries that name the patient"),
+    "agent": ("token", "the user's idNat_PS (or the client id of a system caller)"),
+    "date": ("date", "when the entry was recorded"),
+    "action": ("token", "C, R, U, D or E"),
+    "outcome": ("token", "0, 4, 8 or 12"),
+    "purpose": ("token", "TREAT, ETREAT, BTG or an access mode (purpose of use)"),
+    "structure": ("token", "the caller's structure (idNat_Struct)"),
+    "type": ("token", "the event type (rest, security alert, ...)"),
+    "subtype": ("token", "the RESTful interaction"),
+    "_id": ("token", "sequence numbers in the log"),
+}
+"""The AuditEvent search parameters served (the log's own columns), with their FHIR
+search type and what they match: the CapabilityStatement lists exactly these."""
+
+PARAMETERS = tuple(PARAMETER_TYPES)
 
 
 def _token(value: str) -> str:

@@ -78,6 +78,29 @@ def test_audit_event_lists_only_what_is_served(client: httpx.Client) -> None:
     assert {i["code"] for i in _resource(cs, "Observation")["interaction"]} >= _WRITES
 
 
+_AUDIT_VALUES = {
+    "reference": "Patient/p1",
+    "token": "R",
+    "date": "ge2026-01-01",
+}
+
+
+def test_audit_event_lists_the_parameters_its_search_takes(client: httpx.Client) -> None:
+    """AuditEvents are searched over the log's columns: the statement lists exactly the
+    parameters that search takes, and the search refuses an R4 one it does not list."""
+    audit = _resource(client.get("/metadata").json(), "AuditEvent")
+    params = {p["name"]: p for p in audit["searchParam"]}
+    assert {"patient", "agent", "date", "purpose", "_id"} <= set(params)
+    assert params["date"]["definition"] == "http://hl7.org/fhir/SearchParameter/AuditEvent-date"
+    for name, param in params.items():
+        value = {"_id": "1", "outcome": "0", "purpose": "TREAT"}.get(name)
+        value = value or _AUDIT_VALUES[param["type"]]
+        r = client.get("/AuditEvent", params={name: value})
+        assert r.status_code == 200, (name, r.text)
+    unlisted = client.get("/AuditEvent", params={"entity-name": "x"})
+    assert unlisted.status_code == 400 and "entity-name" not in params
+
+
 def test_export_operations_point_to_their_own_definitions(client: httpx.Client) -> None:
     cs = client.get("/metadata").json()
     bulk = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"

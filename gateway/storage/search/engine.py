@@ -22,6 +22,7 @@ from gateway.search import (
 )
 from gateway.search.query import Include
 from gateway.search.summary import SummaryElements
+from gateway.storage.audit_search import PARAMETER_TYPES
 from gateway.storage.records import StoredVersion
 from gateway.storage.search.includes import include_statement, revinclude_statement
 from gateway.storage.search.keyset import Position, SortValue
@@ -86,7 +87,23 @@ class SqlSearch:
         return blind_request(request, self.blind, lenient=lenient)
 
     def describe(self, resource_type: str) -> list[dict[str, str]]:
-        """CapabilityStatement ``searchParam`` entries: the served parameters only."""
+        """CapabilityStatement ``searchParam`` entries: the served parameters only.
+
+        AuditEvents are searched over the log's own columns
+        (:mod:`gateway.storage.audit_search`), not the resource indexes: their entries
+        are those parameters, with the R4 definition where the name is an R4 one."""
+        if resource_type == "AuditEvent":
+            r4 = {
+                p["name"]: p["definition"]
+                for p in self.registry.capability_search_params(resource_type)
+            }
+            out = []
+            for name, (kind, text) in PARAMETER_TYPES.items():
+                entry = {"name": name, "type": kind, "documentation": text}
+                if name in r4:
+                    entry["definition"] = r4[name]
+                out.append(entry)
+            return out
         return self.registry.capability_search_params(resource_type)
 
     def candidates(
