@@ -6,6 +6,18 @@ exponent are parsed as :class:`decimal.Decimal` and written back verbatim.
 
 Parsing enforces limits on nesting depth, items per object or array and string
 length, so a hostile body gets a 400 instead of exhausting the server.
+
+Stable codes of a body that cannot be read (search keeps GW-1100..GW-1111 for itself):
+
+========  ============================================  ======
+code      meaning                                       status
+========  ============================================  ======
+GW-1021   malformed JSON (or NaN, Infinity)              400
+GW-1022   not UTF-8                                      400
+GW-1023   nested deeper than the limit                   400
+GW-1024   an object or array with too many items         413
+GW-1025   a string longer than the limit                 413
+========  ============================================  ======
 """
 
 from __future__ import annotations
@@ -19,6 +31,12 @@ import orjson
 from gateway.errors import BadRequest, PayloadTooLarge
 
 _DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+MALFORMED_JSON = "GW-1021"
+NOT_UTF8 = "GW-1022"
+TOO_DEEP = "GW-1023"
+TOO_MANY_ITEMS = "GW-1024"
+TOO_LONG = "GW-1025"
 
 
 def _default(value: Any) -> Any:
@@ -57,7 +75,7 @@ def loads(
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadRequest(
-                f"The body is not valid UTF-8 (byte {exc.start})", code="GW-1102"
+                f"The body is not valid UTF-8 (byte {exc.start})", code=NOT_UTF8
             ) from None
     data = data.removeprefix("\ufeff")  # a UTF-8 byte-order mark is tolerated
     try:
@@ -65,14 +83,14 @@ def loads(
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-            code="GW-1101",
+            code=MALFORMED_JSON,
         ) from None
     except RecursionError:
         raise BadRequest(
-            f"JSON nested deeper than the limit of {max_depth} levels", code="GW-1103"
+            f"JSON nested deeper than the limit of {max_depth} levels", code=TOO_DEEP
         ) from None
     except ValueError as exc:  # parse_constant refusal
-        raise BadRequest(str(exc), code="GW-1101") from None
+        raise BadRequest(str(exc), code=MALFORMED_JSON) from None
     check_limits(value, max_depth=max_depth, max_items=max_items, max_string=max_string)
     return value
 
@@ -88,7 +106,7 @@ def check_limits(value: Any, *, max_depth: int, max_items: int, max_string: int)
         node, depth = stack.pop()
         if depth > max_depth:
             raise BadRequest(
-                f"JSON nested deeper than the limit of {max_depth} levels", code="GW-1103"
+                f"JSON nested deeper than the limit of {max_depth} levels", code=TOO_DEEP
             )
         if isinstance(node, dict):
             items: Any = node.values()
@@ -101,7 +119,7 @@ def check_limits(value: Any, *, max_depth: int, max_items: int, max_string: int)
         if size > max_items:
             raise PayloadTooLarge(
                 f"A JSON object or array holds {size} items; the limit is {max_items}",
-                code="GW-1104",
+                code=TOO_MANY_ITEMS,
             )
         for item in items:
             if isinstance(item, (dict, list)):
@@ -109,5 +127,5 @@ def check_limits(value: Any, *, max_depth: int, max_items: int, max_string: int)
             elif isinstance(item, str) and len(item) > max_string:
                 raise PayloadTooLarge(
                     f"A JSON string is {len(item)} characters long; the limit is {max_string}",
-                    code="GW-1105",
+                    code=TOO_LONG,
                 )

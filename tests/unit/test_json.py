@@ -75,3 +75,27 @@ json_values = st.recursive(
 @given(json_values)
 def test_round_trip_is_exact(value: object) -> None:
     assert loads(dumps(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("body", "limits", "code"),
+    [
+        (b"{bad", {}, "GW-1021"),
+        (b'{"a": NaN}', {}, "GW-1021"),
+        (b"\xff\xfe", {}, "GW-1022"),
+        (b"[[[1]]]", {"max_depth": 2}, "GW-1023"),
+        (b"[1, 2, 3]", {"max_items": 2}, "GW-1024"),
+        (b'["abcd"]', {"max_string": 3}, "GW-1025"),
+    ],
+)
+def test_each_body_error_has_its_own_code_apart_from_search(
+    body: bytes, limits: dict[str, int], code: str
+) -> None:
+    """An unreadable body and a bad search parameter never share a stable code."""
+    from gateway.search import problems
+
+    search_codes = {v for k, v in vars(problems).items() if k.isupper() and isinstance(v, str)}
+    with pytest.raises(GatewayError) as err:
+        loads(body, **limits)
+    assert err.value.code == code
+    assert code not in search_codes
