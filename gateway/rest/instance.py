@@ -1,12 +1,16 @@
 """Instance-level interactions: read, vread, update, patch, delete.
 
-https://hl7.org/fhir/R4/http.html#read, #vread, #update, #patch, #delete.
+https://hl7.org/fhir/R4/http.html#read, #vread, #update, #patch, #delete. Read and
+vread honour ``_summary`` and ``_elements`` as a search does (the same
+:func:`gateway.search.subset.subset`, so the part returned carries the same
+``SUBSETTED`` tag); ``_summary=false`` and ``_summary=count`` return the whole resource.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Any
 
 from gateway.errors import BadRequest, UnsupportedMediaType
@@ -20,22 +24,47 @@ from gateway.rest.respond import (
     read_response,
     write_response,
 )
+from gateway.search.controls import parse_elements, parse_summary
+from gateway.search.subset import needs_subset, subset
 
 JSON_PATCH = "application/json-patch+json"
 
 
 def read(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid = req.segments[0], req.segments[1]
+    cut = subsetter(req, repo, rtype)
     with repo.reading() as r:
-        return read_response(req, r.read(rtype, rid))
+        return read_response(req, r.read(rtype, rid), cut=cut)
 
 
 def vread(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid, vid = req.segments[0], req.segments[1], req.segments[3]
     if not vid.isdigit():
         raise BadRequest(f"Invalid version id '{vid}'", code="GW-1206")
+    cut = subsetter(req, repo, rtype)
     with repo.reading() as r:
-        return read_response(req, r.vread(rtype, rid, int(vid)))
+        return read_response(req, r.vread(rtype, rid, int(vid)), cut=cut)
+
+
+def subsetter(
+    req: FhirRequest, repo: Repository, rtype: str
+) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+    """What ``_summary``/``_elements`` keep of the resource read, or None for all of it.
+
+    The values are checked as a search checks them (400 when malformed), and the cut is
+    the search's, tagged ``SUBSETTED`` (https://hl7.org/fhir/R4/search.html#summary).
+    """
+    summary_value = req.param("_summary")
+    elements_value = req.param("_elements")
+    summary = parse_summary("_summary", summary_value) if summary_value is not None else None
+    search = repo.services.search
+    elements: tuple[str, ...] = ()
+    if elements_value is not None:
+        elements = parse_elements(search.registry, "_elements", elements_value, [rtype])
+    if not needs_subset(summary, elements):
+        return None
+    table = search.summaries
+    return lambda resource: subset(resource, table, summary=summary, elements=elements)
 
 
 def update(req: FhirRequest, repo: Repository) -> FhirResponse:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 from gateway.errors import Issue, operation_outcome
 from gateway.fhir.instant import format_http_date, format_instant
-from gateway.fhir.json import dumps
+from gateway.fhir.json import dumps, loads
 from gateway.rest.request import FhirRequest, FhirResponse
 from gateway.storage.records import StoredVersion
 
@@ -76,8 +76,17 @@ def write_response(
     return FhirResponse(status, v.content, headers, outcome, v)
 
 
-def read_response(req: FhirRequest, v: StoredVersion) -> FhirResponse:
-    """The answer to read and vread; 304 when the client's copy is current."""
+def read_response(
+    req: FhirRequest,
+    v: StoredVersion,
+    *,
+    cut: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> FhirResponse:
+    """The answer to read and vread; 304 when the client's copy is current.
+
+    ``cut`` makes the body a part of the resource (``_summary``/``_elements``); the
+    headers (ETag, Last-Modified, Content-Location) are the version's either way.
+    """
     headers = version_headers(req, v, location=False)
     headers["Content-Location"] = f"{req.base}/{v.resource_type}/{v.id}/_history/{v.version}"
     inm = req.header("if-none-match")
@@ -86,6 +95,9 @@ def read_response(req: FhirRequest, v: StoredVersion) -> FhirResponse:
     ims = req.header("if-modified-since")
     if ims is not None and _not_modified_since(v.last_updated, ims):
         return FhirResponse(304, None, headers, version=v)
+    if cut is not None:
+        body = dumps(cut(loads(v.content or b"{}", max_depth=10_000)))
+        return FhirResponse(200, body, headers, version=v)
     return FhirResponse(200, v.content, headers, version=v)
 
 

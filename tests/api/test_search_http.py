@@ -135,6 +135,47 @@ def test_summary_and_elements(client: httpx.Client) -> None:
     assert counted["total"] == 1 and "entry" not in counted
 
 
+def test_read_and_vread_subsets_are_tagged_as_in_a_search(client: httpx.Client) -> None:
+    """A read or vread with ``_summary``/``_elements`` is cut and tagged SUBSETTED like a
+    search's entries (search.html#summary); its ETag stays the version's."""
+    created = client.post(
+        "/Patient",
+        json=_patient(
+            "Durand",
+            birthDate="1970",
+            text={
+                "status": "generated",
+                "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>',
+            },
+            maritalStatus={"text": "married"},
+        ),
+    )
+    pid = created.json()["id"]
+    searched = client.get("/Patient", params={"_id": pid, "_summary": "true"}).json()
+    for path in (f"/Patient/{pid}", f"/Patient/{pid}/_history/1"):
+        full = client.get(path)
+        assert full.status_code == 200 and "tag" not in full.json()["meta"]
+        assert "maritalStatus" in full.json()
+        for params in ({"_summary": "false"}, {"_summary": "count"}):
+            assert client.get(path, params=params).json() == full.json()
+        summary = client.get(path, params={"_summary": "true"})
+        assert summary.status_code == 200
+        assert summary.headers["etag"] == full.headers["etag"] == 'W/"1"'
+        assert summary.json() == searched["entry"][0]["resource"]
+        assert summary.json()["meta"]["tag"] == [SUBSETTED]
+        assert "maritalStatus" not in summary.json() and "text" not in summary.json()
+        elements = client.get(path, params={"_elements": "birthDate"}).json()
+        assert set(elements) == {"resourceType", "id", "meta", "birthDate"}
+        assert elements["meta"]["tag"] == [SUBSETTED]
+        text = client.get(path, params={"_summary": "text"}).json()
+        assert set(text) == {"resourceType", "id", "meta", "text"}
+        assert SUBSETTED in text["meta"]["tag"]
+        data = client.get(path, params={"_summary": "data"}).json()
+        assert "text" not in data and SUBSETTED in data["meta"]["tag"]
+        bad = client.get(path, params={"_summary": "maybe"})
+        assert bad.status_code == 400
+
+
 def test_include_over_http(client: httpx.Client) -> None:
     dr = client.post("/Practitioner", json={"resourceType": "Practitioner"}).json()["id"]
     pid = client.post(
