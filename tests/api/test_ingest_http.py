@@ -254,9 +254,16 @@ def test_who_sees_the_quarantine(gw: DemoGateway) -> None:
     with _client(gw, "admin") as admin:
         seen = admin.get(f"/ingest/quarantine/{entry_id}").json()
         assert "payload" not in seen and "diagnostics" not in seen["issues"][0]
-        assert admin.post(f"/ingest/quarantine/{entry_id}/$replay").status_code == 404
+        refused = admin.post(f"/ingest/quarantine/{entry_id}/$replay")
+        assert refused.status_code == 403, "the admin sees the entry: forbidden, not missing"
+        issue = refused.json()["issue"][0]
+        assert "only its sender" in issue["diagnostics"]
+        assert issue["details"]["coding"][0]["code"] == "GW-2013"
+        assert admin.post("/ingest/quarantine/nope/$replay").status_code == 404
     with _client(gw, "physician", patient=demo.PATIENT_INS[0]) as physician:
         assert physician.get(f"/ingest/quarantine/{entry_id}").status_code == 404
+        assert physician.post(f"/ingest/quarantine/{entry_id}/$replay").status_code == 404
+        assert physician.delete(f"/ingest/quarantine/{entry_id}").status_code == 404
         assert physician.get("/ingest/quarantine").json()["entries"] == []
     with _client(gw, "auditor") as auditor:
         assert auditor.get("/ingest/quarantine").status_code == 403
