@@ -25,7 +25,10 @@ a partly failed batch, mixed),
 Quarantine filters: ``source``, ``kind`` (``ADT^A01``, ``csv:vitals``…), ``reason``
 (rejected, conflict, review), ``status`` (open, replayed, discarded), ``date`` with a
 FHIR prefix (``ge2026-01-01``, ``lt2026-02-01T00:00:00Z``; repeatable), ``_count``
-(1-500, default 50) and ``cursor`` (from the ``next`` link).
+(1-500, default 50) and ``cursor`` (from the ``next`` link). As in a FHIR search, an
+unknown parameter or an invalid value is a 400 naming it (``GW-1100`` unknown,
+``GW-1102`` a repeated filter or an unserved date prefix, ``GW-1103`` a malformed value,
+``GW-1106`` ``_count``, ``GW-1601`` ``cursor``); an empty value is no filter.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ import codecs
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.responses import JSONResponse, Response
 
 from gateway.access.context import AccessContext
@@ -47,11 +52,24 @@ from gateway.fhir.instant import to_micros
 from gateway.fhir.json import dumps
 from gateway.intake import Intake, QuarantineDesk, QuarantineQuery, Sender, sender_for
 from gateway.intake.report import file_outcome, replay_result
+from gateway.search.problems import (
+    INVALID_CONTROL,
+    UNSUPPORTED_VALUE,
+    invalid,
+    shown,
+    unsupported,
+)
 
 router = APIRouter()
 HL7_MEDIA = "x-application/hl7-v2+er7"
 _LOCK = threading.Lock()
 _PREFIXES = ("ge", "gt", "le", "lt", "eq")
+_UNSERVED_PREFIXES = ("ne", "sa", "eb", "ap")
+_REASONS = ("rejected", "conflict", "review")
+_STATUSES = ("open", "replayed", "discarded")
+# Every parameter of a listing; the ``next`` links carry only these (and ``cursor``).
+_QUARANTINE_PARAMS = frozenset({"source", "kind", "reason", "status", "date", "_count", "cursor"})
+INVALID_CURSOR = "GW-1601"  # as the FHIR searchset's and the change feed's cursors
 _IANA = {"iso8859-1": "iso-8859-1", "iso8859-15": "iso-8859-15", "cp1252": "windows-1252"}
 
 
@@ -146,17 +164,53 @@ def _instant(value: str, *, end: bool) -> int:
             return to_micros(day + timedelta(days=1) if end else day)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise BadRequest(f"Invalid date {value!r}", expression="date", code="GW-1101") from None
+        raise invalid("date", f"Invalid date '{shown(value)}'") from None
     if moment.tzinfo is None:
-        raise BadRequest("A date-time needs a time zone", expression="date", code="GW-1101")
+        raise invalid("date", f"The date-time '{shown(value)}' needs a time zone")
     return to_micros(moment)
 
 
+def _one(params: QueryParams, name: str, code: str = UNSUPPORTED_VALUE) -> str | None:
+    """The value of a parameter given at most once; an empty value counts as absent."""
+    values = params.getlist(name)
+    if len(values) > 1:
+        message = f"'{name}' may appear only once"
+        if code == INVALID_CONTROL:
+            raise invalid(name, message, code)
+        raise unsupported(name, message, code)
+    return values[0] if values and values[0] != "" else None
+
+
+def _among(params: QueryParams, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = _one(params, name)
+    if value is not None and value not in allowed:
+        raise invalid(name, f"Invalid {name} '{shown(value)}': one of {', '.join(allowed)}")
+    return value
+
+
 def _query(request: Request) -> QuarantineQuery:
+    """The filters of a listing. Unknown parameters and invalid values are a 400 naming
+    the parameter, with the codes of the FHIR search (:mod:`gateway.search.problems`);
+    an empty value (``kind=``) is no filter, as in a FHIR search."""
     params = request.query_params
+    for name in params:
+        if name not in _QUARANTINE_PARAMS:
+            raise unsupported(
+                name,
+                f"Unknown quarantine parameter '{shown(name)}': "
+                f"{', '.join(sorted(_QUARANTINE_PARAMS))}",
+            )
     low: int | None = None
     high: int | None = None
     for raw in params.getlist("date"):
+        if raw == "":
+            continue
+        if raw[:2] in _UNSERVED_PREFIXES:
+            raise unsupported(
+                "date",
+                f"Unsupported date prefix '{raw[:2]}': {', '.join(_PREFIXES)}",
+                UNSUPPORTED_VALUE,
+            )
         prefix, value = (raw[:2], raw[2:]) if raw[:2] in _PREFIXES else ("eq", raw)
         if prefix in ("ge", "eq"):
             low = max(low or 0, _instant(value, end=False))
@@ -166,24 +220,28 @@ def _query(request: Request) -> QuarantineQuery:
             high = min(high or 2**62, _instant(value, end=False))
         if prefix in ("le", "eq"):
             high = min(high or 2**62, _instant(value, end=True))
-    try:
-        count = int(params.get("_count", "50"))
-    except ValueError:
-        raise BadRequest("_count must be a number", expression="_count") from None
-    if not 1 <= count <= 500:
-        raise BadRequest("_count must be between 1 and 500", expression="_count")
+    raw_count = _one(params, "_count", INVALID_CONTROL)
+    count = 50
+    if raw_count is not None:
+        if not raw_count.isdigit() or not 1 <= int(raw_count) <= 500:
+            raise invalid(
+                "_count",
+                f"_count must be a number between 1 and 500, not '{shown(raw_count)}'",
+                INVALID_CONTROL,
+            )
+        count = int(raw_count)
     before = None
-    cursor = params.get("cursor")
+    cursor = _one(params, "cursor", INVALID_CONTROL)
     if cursor:
         received, _, entry_id = cursor.partition(".")
         if not received.isdigit() or not entry_id:
-            raise BadRequest("Invalid cursor", expression="cursor")
+            raise invalid("cursor", "Invalid paging cursor in 'cursor'", INVALID_CURSOR)
         before = (int(received), entry_id)
     return QuarantineQuery(
-        source=params.get("source"),
-        kind=params.get("kind"),
-        reason=params.get("reason"),
-        status=params.get("status"),
+        source=_one(params, "source"),
+        kind=_one(params, "kind"),
+        reason=_among(params, "reason", _REASONS),
+        status=_among(params, "status", _STATUSES),
         received_from=low,
         received_to=high,
         before=before,
@@ -204,9 +262,9 @@ async def quarantine_list(request: Request) -> Response:
     body: dict[str, Any] = {"entries": page.entries}
     if page.next_cursor is not None:
         received, entry_id = page.next_cursor
-        query = dict(request.query_params)
-        query["cursor"] = f"{received}.{entry_id}"
-        body["next"] = str(request.url.replace_query_params(**query))
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+        query = urlencode([*kept, ("cursor", f"{received}.{entry_id}")])
+        body["next"] = str(request.url.replace(query=query))
     return JSONResponse(body)
 
 

@@ -2,7 +2,8 @@
 
 What a caller may do is :mod:`gateway.intake.visibility`; every read of a payload,
 replay and discard goes to :func:`gateway.intake.hooks.record_quarantine_action`.
-Entries a caller may not see are reported exactly as missing ones (404).
+Entries a caller may not see are reported exactly as missing ones (404); a replay by a
+caller who sees the entry but may not replay it (an admin) is forbidden (403, GW-2013).
 """
 
 from __future__ import annotations
@@ -130,7 +131,11 @@ class QuarantineDesk:
     def replay(self, ctx: AccessContext, entry_id: str) -> MessageOutcome | FileOutcome:
         entry, _view = self._get(ctx, entry_id)
         if not may_replay(ctx, entry, dev_mode=self.intake.dev_mode):
-            raise NotFound(f"No quarantine entry {entry_id}", code="GW-3004")
+            # The caller sees the entry (an admin): its existence is no secret to it.
+            raise Forbidden(
+                "Administrators may not replay a quarantine entry: only its sender may",
+                code="GW-2013",
+            )
         if entry.status == "discarded" or entry.payload is None:
             raise Gone(f"Quarantine entry {entry_id} was discarded", code="GW-3010")
         if entry.reason == "review":

@@ -8,7 +8,7 @@ caller                         list         one entry         replay    discard
 =============================  ===========  ================  ========  =========
 the sender: same client id     its own      full (payload,    yes       yes
 and same structure                          issues, details)
-admin                          all          metadata only     no        yes
+admin                          all          metadata only     no (403)  yes
 dev (GATEWAY_AUTH=disabled)    all          full              yes       yes
 anyone else                    403          404               404       404
 =============================  ===========  ================  ========  =========
@@ -19,7 +19,8 @@ values from the payload ("'soixante' is not a number"). An admin runs the servic
 sees no clinical content anywhere else (gateway/policy/README.md, ``admin-no-clinical``)
 and may discard an entry (e.g. a sender's garbage after a misconfiguration) without
 reading it; every discard goes to the audit hook. Replay writes clinical data, so only
-the sender (as itself) may replay. An entry another caller may not see is *not found*,
+the sender (as itself) may replay; an admin, who sees the entry, is refused with 403
+(GW-2013), not told it is missing. An entry another caller may not see is *not found*,
 exactly like a hidden resource.
 """
 

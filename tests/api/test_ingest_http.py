@@ -140,6 +140,66 @@ def test_quarantine_filters_paging_replay_and_discard(
     assert http.get("/ingest/quarantine/nope").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("query", "name", "code"),
+    [
+        ("bogus=1", "bogus", "GW-1100"),
+        ("finess=750712184", "finess", "GW-1100"),
+        ("status=foo", "status", "GW-1103"),
+        ("status=open,replayed", "status", "GW-1103"),
+        ("reason=other", "reason", "GW-1103"),
+        ("kind=csv:vitals&kind=ADT^A01", "kind", "GW-1102"),
+        ("source=a&source=b", "source", "GW-1102"),
+        ("date=2026-13-01", "date", "GW-1103"),
+        ("date=ge2026-01-01T00:00:00", "date", "GW-1103"),
+        ("date=ne2026-01-01", "date", "GW-1102"),
+        ("_count=0", "_count", "GW-1106"),
+        ("_count=501", "_count", "GW-1106"),
+        ("_count=ten", "_count", "GW-1106"),
+        ("_count=5&_count=6", "_count", "GW-1106"),
+        ("cursor=nope", "cursor", "GW-1601"),
+    ],
+)
+def test_quarantine_listing_refuses_unknown_parameters_and_invalid_values(
+    http: httpx.Client, query: str, name: str, code: str
+) -> None:
+    r = http.get(f"/ingest/quarantine?{query}")
+    assert r.status_code == 400, r.text
+    (issue,) = r.json()["issue"]
+    assert issue["expression"] == [name]
+    assert issue["details"]["coding"][0]["code"] == code
+
+
+def test_quarantine_listing_takes_every_documented_parameter_and_its_next_links(
+    http: httpx.Client,
+) -> None:
+    http.post("/ingest/csv/vitals", params=FINESS, content=(CSV / "vitals-long.csv").read_bytes())
+    for status in ("open", "replayed", "discarded"):
+        for reason in ("rejected", "conflict", "review"):
+            r = http.get("/ingest/quarantine", params={"status": status, "reason": reason})
+            assert r.status_code == 200, r.text
+    assert http.get("/ingest/quarantine?kind=&status=&_count=").status_code == 200, (
+        "an empty value is no filter, as in a FHIR search"
+    )
+    source = http.get("/ingest/quarantine?kind=csv:vitals").json()["entries"][0]["source"]
+    query = (
+        f"kind=csv:vitals&source={source}&reason=rejected&status=open"
+        "&date=ge2020-01-01&date=lt2999-01-01&_count=2"
+    )
+    url: str | None = f"/ingest/quarantine?{query}"
+    pages = 0
+    while url:
+        r = http.get(url)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert all(e["kind"] == "csv:vitals" for e in page["entries"])
+        url = page.get("next")
+        if url:
+            assert httpx.URL(url).params.get_list("date") == ["ge2020-01-01", "lt2999-01-01"]
+        pages += 1
+    assert pages > 1
+
+
 @settings(
     max_examples=30,
     deadline=None,
@@ -194,9 +254,16 @@ def test_who_sees_the_quarantine(gw: DemoGateway) -> None:
     with _client(gw, "admin") as admin:
         seen = admin.get(f"/ingest/quarantine/{entry_id}").json()
         assert "payload" not in seen and "diagnostics" not in seen["issues"][0]
-        assert admin.post(f"/ingest/quarantine/{entry_id}/$replay").status_code == 404
+        refused = admin.post(f"/ingest/quarantine/{entry_id}/$replay")
+        assert refused.status_code == 403, "the admin sees the entry: forbidden, not missing"
+        issue = refused.json()["issue"][0]
+        assert "only its sender" in issue["diagnostics"]
+        assert issue["details"]["coding"][0]["code"] == "GW-2013"
+        assert admin.post("/ingest/quarantine/nope/$replay").status_code == 404
     with _client(gw, "physician", patient=demo.PATIENT_INS[0]) as physician:
         assert physician.get(f"/ingest/quarantine/{entry_id}").status_code == 404
+        assert physician.post(f"/ingest/quarantine/{entry_id}/$replay").status_code == 404
+        assert physician.delete(f"/ingest/quarantine/{entry_id}").status_code == 404
         assert physician.get("/ingest/quarantine").json()["entries"] == []
     with _client(gw, "auditor") as auditor:
         assert auditor.get("/ingest/quarantine").status_code == 403
