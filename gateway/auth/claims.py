@@ -58,19 +58,19 @@ class TokenRules:
     max_justification_length: int = 2000
 
 
-def _fail(reason: rj.TokenReason) -> rj.TokenRejected:
-    return rj.TokenRejected(reason)
+def _fail(reason: rj.TokenReason, claim: str | None = None) -> rj.TokenRejected:
+    return rj.TokenRejected(reason, claim)
 
 
 def _text(claims: Mapping[str, Any], name: str, rules: TokenRules, *, required: bool) -> str | None:
     value = claims.get(name)
     if value is None:
         if required:
-            raise _fail(rj.CLAIM_MISSING)
+            raise _fail(rj.CLAIM_MISSING, name)
         return None
     limit = rules.max_justification_length if name == "justification" else rules.max_claim_length
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise _fail(rj.CLAIM_INVALID)
+        raise _fail(rj.CLAIM_INVALID, name)
     return value
 
 
@@ -78,10 +78,10 @@ def _number(claims: Mapping[str, Any], name: str, *, required: bool) -> float | 
     value = claims.get(name)
     if value is None:
         if required:
-            raise _fail(rj.CLAIM_MISSING)
+            raise _fail(rj.CLAIM_MISSING, name)
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise _fail(rj.CLAIM_INVALID)
+        raise _fail(rj.CLAIM_INVALID, name)
     return float(value)
 
 
@@ -91,7 +91,7 @@ def check_time(claims: Mapping[str, Any], now: float, rules: TokenRules) -> int:
     iat = cast(float, _number(claims, "iat", required=True))
     nbf = _number(claims, "nbf", required=False)
     if exp <= iat:
-        raise _fail(rj.CLAIM_INVALID)
+        raise _fail(rj.CLAIM_INVALID, "exp")
     if exp + rules.clock_skew <= now:
         raise _fail(rj.EXPIRED)
     if iat > now + rules.clock_skew or (nbf is not None and nbf > now + rules.clock_skew):
@@ -104,10 +104,10 @@ def check_time(claims: Mapping[str, Any], now: float, rules: TokenRules) -> int:
 def check_audience(claims: Mapping[str, Any], audience: str) -> None:
     aud = claims.get("aud")
     if aud is None:
-        raise _fail(rj.CLAIM_MISSING)
+        raise _fail(rj.CLAIM_MISSING, "aud")
     audiences = aud if isinstance(aud, list) else [aud]
     if not all(isinstance(a, str) for a in audiences):
-        raise _fail(rj.CLAIM_INVALID)
+        raise _fail(rj.CLAIM_INVALID, "aud")
     if audience not in audiences:
         raise _fail(rj.AUD_MISMATCH)
 
@@ -117,10 +117,10 @@ def _software(claims: Mapping[str, Any], rules: TokenRules, *, required: bool) -
     if isinstance(value, Mapping):
         name, version = value.get("name"), value.get("version")
         if not isinstance(name, str) or not name.strip() or not isinstance(version, str):
-            raise _fail(rj.CLAIM_INVALID)
+            raise _fail(rj.CLAIM_INVALID, "software")
         value = f"{name}/{version}" if version else name
         if len(value) > rules.max_claim_length:
-            raise _fail(rj.CLAIM_INVALID)
+            raise _fail(rj.CLAIM_INVALID, "software")
         return value
     return _text(claims, "software", rules, required=required)
 
@@ -142,9 +142,9 @@ def context_from_claims(
 
     subject = cast(str, _text(claims, "sub", rules, required=True))
     if kind == "professional" and not is_valid_idnat_ps(subject):
-        raise _fail(rj.CLAIM_INVALID)
+        raise _fail(rj.CLAIM_INVALID, "sub")
     if kind == "patient" and not is_valid_nir(subject):
-        raise _fail(rj.CLAIM_INVALID)
+        raise _fail(rj.CLAIM_INVALID, "sub")
     profession = text("profession")
     if kind == "professional" and profession not in rules.professions:
         raise _fail(rj.PROFESSION_UNKNOWN)
@@ -153,7 +153,7 @@ def context_from_claims(
         raise _fail(rj.STRUCTURE_NOT_ALLOWED)
     patient = text("patient")
     if patient is not None and not is_valid_nir(patient):
-        raise _fail(rj.CLAIM_INVALID)
+        raise _fail(rj.CLAIM_INVALID, "patient")
     mode = text("purpose_of_use") or "normal"
     if mode not in MODES:
         raise _fail(rj.MODE_UNKNOWN)

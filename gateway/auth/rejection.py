@@ -67,9 +67,12 @@ REASONS: dict[str, TokenReason] = dict(_ALL)
 class TokenRejected(Unauthorized):
     """A 401 whose :attr:`reason` says which check refused the token."""
 
-    def __init__(self, reason: TokenReason) -> None:
+    def __init__(self, reason: TokenReason, claim: str | None = None) -> None:
+        # ``claim`` is the name of the claim at fault (a name from our list, never a value
+        # from the token), so that an integrator sees which one to fix.
+        which = f": '{claim}'" if claim is not None else ""
         super().__init__(
-            f"Bearer token rejected: {reason.text} ({reason.code}).",
+            f"Bearer token rejected: {reason.text}{which} ({reason.code}).",
             code=reason.gateway_code,
             # RFC 6750 §3.1: no error code when the request carried no token at all.
             headers={

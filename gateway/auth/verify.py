@@ -154,16 +154,16 @@ def verify(
     claims = _json_object(signed.payload, rj.CLAIMS_MALFORMED)
     iss = claims.get("iss")
     if iss is None:
-        raise rj.TokenRejected(rj.CLAIM_MISSING)
+        raise rj.TokenRejected(rj.CLAIM_MISSING, "iss")
     if iss != client.id:
         raise rj.TokenRejected(rj.ISS_MISMATCH)
     check_audience(claims, audience)
     exp = check_time(claims, now, rules)
     jti = claims.get("jti")
     if jti is None:
-        raise rj.TokenRejected(rj.CLAIM_MISSING)
+        raise rj.TokenRejected(rj.CLAIM_MISSING, "jti")
     if not isinstance(jti, str) or not jti or len(jti) > 128:
-        raise rj.TokenRejected(rj.CLAIM_INVALID)
+        raise rj.TokenRejected(rj.CLAIM_INVALID, "jti")
     context = context_from_claims(claims, client, rules)
     if replay.seen(f"{client.id}:{jti}", exp):
         raise rj.TokenRejected(rj.REPLAYED)
