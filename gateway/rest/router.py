@@ -104,7 +104,7 @@ def resolve(req: FhirRequest) -> Route:
                 and (req.method in ("GET", "HEAD"))
             ):
                 return route
-        verbs = sorted({r.method for r in own if _matches(r.shape, segs)})
+        verbs = allowed_methods(segs)
         raise MethodNotAllowed(
             f"AuditEvents are written by the gateway only; allowed: {', '.join(verbs)}",
             headers={"Allow": ", ".join(verbs)},
@@ -121,7 +121,7 @@ def resolve(req: FhirRequest) -> Route:
             if route.method == "GET":
                 return route
     if allowed:
-        verbs = sorted({r.method for r in allowed})
+        verbs = allowed_methods(segs)
         raise MethodNotAllowed(
             f"{req.method} is not allowed on this path; allowed: {', '.join(verbs)}",
             headers={"Allow": ", ".join(verbs)},
@@ -137,8 +137,9 @@ def allowed_methods(segments: list[str]) -> list[str]:
     The same answer :func:`resolve` and :func:`run_operation` give in their own 405s, for
     the methods that never reach them (OPTIONS, TRACE, any other verb without a route).
     """
-    if segments and segments[0] == "AuditEvent" and len(segments) <= 2:
-        return sorted({r.method for r in AUDIT_ROUTES if _matches(r.shape, segments)})
+    if segments and segments[0] in GATEWAY_WRITTEN and len(segments) <= 2:
+        own = GATEWAY_WRITTEN[segments[0]]
+        return sorted({r.method for r in own if _matches(r.shape, segments)})
     if segments and segments[-1].startswith("$"):
         level = {1: "system", 2: "type", 3: "instance"}.get(len(segments))
         op = OPERATIONS.get(segments[-1][1:])
