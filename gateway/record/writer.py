@@ -147,11 +147,7 @@ class RecordWriter(RecordReader):
         _check_if_none_match(current, if_none_match, resource_type, rid)
         exists = current is not None and not current.deleted
         if not exists and not self.services.settings.update_create:
-            raise MethodNotAllowed(
-                f"{resource_type}/{rid} does not exist and this server does not allow "
-                "update-as-create",
-                code="GW-3007",
-            )
+            raise _no_update_as_create(resource_type, rid)
         prepared = self._prepared(resource_type, resource, current if exists else None)
         if exists:
             grant = self.services.policy.check_write(self, Action.UPDATE, prepared, current)
@@ -211,11 +207,7 @@ class RecordWriter(RecordReader):
         """
         _check_if_match(None, if_match, resource_type, rid)
         if not self.services.settings.update_create:
-            raise MethodNotAllowed(
-                f"{resource_type}/{rid} does not exist and this server does not allow "
-                "update-as-create",
-                code="GW-3007",
-            )
+            raise _no_update_as_create(resource_type, rid)
         probe = {**resource, "id": new_id()}
         prepared = self._prepared(resource_type, probe, None)
         self.services.policy.check_write(self, Action.CREATE, prepared, None)
@@ -354,6 +346,13 @@ def _check_if_match(
             f"the current version is {have}",
             code="GW-3012",
         )
+
+
+def _no_update_as_create(resource_type: str, rid: str) -> MethodNotAllowed:
+    return MethodNotAllowed(
+        f"{resource_type}/{rid} does not exist and this server does not allow update-as-create",
+        code="GW-3007",
+    )
 
 
 def _check_if_none_match(

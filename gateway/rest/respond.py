@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from gateway.errors import Issue, operation_outcome
 from gateway.fhir.instant import format_http_date, format_instant
 from gateway.fhir.json import dumps, loads
+from gateway.record.writer import IfNoneMatch
 from gateway.rest.request import FhirRequest, FhirResponse
 from gateway.storage.records import StoredVersion
 
@@ -31,7 +32,7 @@ def parse_etag(value: str | None, *, header: str) -> int | None:
     return int(text)
 
 
-def parse_if_none_match(value: str | None) -> Literal["*"] | frozenset[int] | None:
+def parse_if_none_match(value: str | None) -> IfNoneMatch:
     """``*`` or a list of entity tags (``W/"3", "4"``) → ``"*"`` or their version ids;
     None when absent; 400 when an entity tag is malformed."""
     if value is None:
