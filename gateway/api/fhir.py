@@ -87,7 +87,8 @@ async def _read_request(
     method = request.method
     resource: Any = None
     content_type = request.headers.get("content-type")
-    if method == "POST" and path.rstrip("/").rsplit("/", 1)[-1] == "_search":
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    if method == "POST" and last == "_search":
         body = await request.body()
         if search_body_is_form(content_type, body):
             query += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
@@ -105,9 +106,7 @@ async def _read_request(
                 max_items=limits.max_json_container_items,
                 max_string=limits.max_string_bytes,
             )
-        elif method in ("PUT", "PATCH") or not path.rstrip("/").rsplit("/", 1)[-1].startswith(
-            ("_search", "$")
-        ):
+        elif method in ("PUT", "PATCH") or not last.startswith(("_search", "$")):
             raise BadRequest(f"{method} needs a body", code="GW-1001")
     return media, pretty, resource, query
 
