@@ -14,6 +14,7 @@ import copy
 from typing import Any
 
 import jsonpatch
+import jsonpointer
 
 from gateway.errors import BadRequest, Unprocessable
 
@@ -109,9 +110,10 @@ def _unresolved(document: Any, pointer: str, *, may_be_new: bool) -> str | None:
     With ``may_be_new`` (the target of ``add``, ``move``, ``copy``), the last token may
     name a member not there yet, or the end of an array (its length or ``-``).
     """
-    if pointer == "":
-        return None
-    parts = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
+    try:
+        parts = jsonpointer.JsonPointer(pointer).parts  # RFC 6901 tokens, ~0 ~1 undone
+    except jsonpointer.JsonPointerException:
+        return None  # not a pointer: the library's own refusal stands
     node = document
     for position, part in enumerate(parts):
         last = position == len(parts) - 1
