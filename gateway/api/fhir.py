@@ -19,11 +19,11 @@ from gateway.access.context import AccessContext
 from gateway.api.caller import authenticated
 from gateway.api.media import body_kind, check_format, response_type, search_body_is_form
 from gateway.config import Settings
-from gateway.errors import BadRequest, GatewayError
-from gateway.fhir.json import _default, loads
+from gateway.errors import BadRequest, GatewayError, MethodNotAllowed
+from gateway.fhir.json import _default, loads, loads_stored
 from gateway.record.repository import Repository
 from gateway.rest.request import FhirRequest, FhirResponse
-from gateway.rest.router import dispatch, record_refusal
+from gateway.rest.router import allowed_methods, dispatch, record_refusal
 
 router = APIRouter()
 GENERAL = frozenset({"_format", "_pretty"})
@@ -107,16 +107,24 @@ async def _read_request(
                 max_string=limits.max_string_bytes,
             )
         elif method in ("PUT", "PATCH") or not last.startswith(("_search", "$")):
+            _refuse_unserved(method, path)  # a 405 says more than "needs a body"
             raise BadRequest(f"{method} needs a body", code="GW-1001")
     return media, pretty, resource, query
+
+
+def _refuse_unserved(method: str, path: str) -> None:
+    allow = allowed_methods([unquote(s) for s in path.split("/") if s])
+    if allow and method not in allow:
+        raise MethodNotAllowed(
+            f"{method} is not allowed on /fhir/{path.strip('/')}; allowed: {', '.join(allow)}",
+            headers={"Allow": ", ".join(allow)},
+        )
 
 
 def _http_response(result: FhirResponse, media: str, pretty: bool, *, head: bool) -> Response:
     body = result.body
     if body is not None and pretty:
-        body = orjson.dumps(
-            loads(body, max_depth=10_000), default=_default, option=orjson.OPT_INDENT_2
-        )
+        body = orjson.dumps(loads_stored(body), default=_default, option=orjson.OPT_INDENT_2)
     if head or result.status == 304:
         body = None
     return Response(

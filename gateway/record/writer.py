@@ -24,7 +24,7 @@ from gateway.errors import (
     PreconditionFailed,
     Unprocessable,
 )
-from gateway.fhir.json import dumps, loads
+from gateway.fhir.json import dumps, loads_stored
 from gateway.fhir.meta import stamp, without_server_meta
 from gateway.fhir.structure import is_valid_id, validate_json_form
 from gateway.policy import Action
@@ -371,5 +371,5 @@ def _check_if_none_match(
 def _same_content(resource: dict[str, Any], current: StoredVersion) -> bool:
     if current.content is None:
         return False
-    old = without_server_meta(loads(current.content, max_depth=10_000))
+    old = without_server_meta(loads_stored(current.content))
     return old == without_server_meta(resource)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.errors import BadRequest, UnsupportedMediaType
-from gateway.fhir.json import loads
+from gateway.fhir.json import loads, loads_stored
 from gateway.fhir.patch import apply_json_patch
 from gateway.record.repository import Repository
 from gateway.rest.request import FhirRequest, FhirResponse
@@ -82,7 +82,7 @@ def patch(req: FhirRequest, repo: Repository) -> FhirResponse:
     if_match = parse_etag(req.header("if-match"), header="If-Match")
     with repo.writing() as w:
         current = w.read(rtype, rid)
-        patched = apply_json_patch(loads(current.content or b"{}", max_depth=10_000), operations)
+        patched = apply_json_patch(loads_stored(current.content or b"{}"), operations)
         result = w.update(rtype, rid, patched, if_match=if_match, method="PATCH")
     return write_response(req, result.version, result.http_status, result.issues)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from gateway.errors import Issue, operation_outcome
 from gateway.fhir.instant import format_http_date, format_instant
-from gateway.fhir.json import dumps, loads
+from gateway.fhir.json import dumps, loads_stored
 from gateway.record.writer import IfNoneMatch
 from gateway.rest.request import FhirRequest, FhirResponse
 from gateway.storage.records import StoredVersion
@@ -97,7 +97,7 @@ def read_response(
     if ims is not None and _not_modified_since(v.last_updated, ims):
         return FhirResponse(304, None, headers, version=v)
     if cut is not None:
-        body = dumps(cut(loads(v.content or b"{}", max_depth=10_000)))
+        body = dumps(cut(loads_stored(v.content or b"{}")))
         return FhirResponse(200, body, headers, version=v)
     return FhirResponse(200, v.content, headers, version=v)
 

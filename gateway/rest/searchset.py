@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from gateway.errors import BadRequest, Issue, operation_outcome
 from gateway.fhir.bundle import bundle, raw
 from gateway.fhir.cursor import digest
-from gateway.fhir.json import loads
+from gateway.fhir.json import loads_stored
 from gateway.record.repository import Repository
 from gateway.record.search import SearchExecutor, SearchPage
 from gateway.rest.paging import caller_digest
@@ -119,7 +119,7 @@ def _entries(
         resource: Any = raw(content)
         if cut:
             elements = request.elements if mode == "match" else ()
-            parsed = loads(content, max_depth=10_000)
+            parsed = loads_stored(content)
             resource = subset(parsed, summaries, summary=request.summary, elements=elements)
         return {
             "fullUrl": f"{req.base}/{v.resource_type}/{v.id}",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode
 
 from gateway.errors import BadRequest, NotFound, PreconditionFailed
-from gateway.fhir.json import loads
+from gateway.fhir.json import loads_stored
 from gateway.fhir.patch import apply_json_patch
 from gateway.record.reader import RecordReader
 from gateway.record.repository import Repository
@@ -108,7 +108,7 @@ def conditional_patch(req: FhirRequest, repo: Repository) -> FhirResponse:
         match = single_match(w, rtype, criteria, what="Conditional patch")
         if match is None:
             raise NotFound(f"Conditional patch: no {rtype} matches the criteria")
-        patched = apply_json_patch(loads(match.content or b"{}", max_depth=10_000), operations)
+        patched = apply_json_patch(loads_stored(match.content or b"{}"), operations)
         result = w.update(rtype, match.id, patched, if_match=if_match, method="PATCH")
     return write_response(req, result.version, result.http_status, result.issues)
 

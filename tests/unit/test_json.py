@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.errors import BadRequest, GatewayError, PayloadTooLarge
-from gateway.fhir.json import dumps, loads
+from gateway.fhir.json import dumps, loads, loads_stored
 
 
 def test_decimals_keep_their_written_precision() -> None:
@@ -86,10 +87,11 @@ def test_round_trip_is_exact(value: object) -> None:
         (b"[[[1]]]", {"max_depth": 2}, "GW-1023"),
         (b"[1, 2, 3]", {"max_items": 2}, "GW-1024"),
         (b'["abcd"]', {"max_string": 3}, "GW-1025"),
+        (b'{"a": 1, "a": 1}', {}, "GW-1026"),
     ],
 )
 def test_each_body_error_has_its_own_code_apart_from_search(
-    body: bytes, limits: dict[str, int], code: str
+    body: bytes, limits: dict[str, Any], code: str
 ) -> None:
     """An unreadable body and a bad search parameter never share a stable code."""
     from gateway.search import problems
@@ -99,3 +101,37 @@ def test_each_body_error_has_its_own_code_apart_from_search(
         loads(body, **limits)
     assert err.value.code == code
     assert code not in search_codes
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        (b'{"status": "final", "status": "cancelled"}', "status"),
+        (b'{"code": {"text": "a", "coding": [], "text": "b"}}', "text"),
+        (b'{"entry": [{"resource": {"id": "1"}}, {"resource": {"id": "2", "id": "3"}}]}', "id"),
+        (b'{"a": 1, "b": 2, "c": 3, "b": 2}', "b"),
+    ],
+)
+def test_an_object_naming_a_property_twice_is_a_400_naming_it(body: bytes, key: str) -> None:
+    """Parsers disagree on which duplicate wins; the gateway takes neither."""
+    with pytest.raises(BadRequest) as err:
+        loads(body)
+    assert err.value.code == "GW-1026"
+    assert repr(key) in err.value.diagnostics
+
+
+def test_a_duplicated_property_is_named_without_the_values() -> None:
+    with pytest.raises(BadRequest) as err:
+        loads(b'{"note": "secret A", "note": "secret B"}')
+    assert "secret" not in err.value.diagnostics
+
+
+def test_stored_content_is_read_without_the_duplicate_check() -> None:
+    body = b'{"value": 7.40, "a": 1, "a": 2}'
+    assert loads_stored(body) == {"value": Decimal("7.40"), "a": 2}
+    assert loads(body, unique_keys=False)["a"] == 2
+
+
+@given(json_values)
+def test_documents_with_distinct_keys_pass_the_duplicate_check(value: object) -> None:
+    assert loads(dumps(value), unique_keys=True) == value
