@@ -156,6 +156,12 @@ class MethodNotAllowed(GatewayError):
     gateway_code = "GW-3005"
 
 
+class NotAcceptable(GatewayError):
+    status = 406
+    issue_code = "not-supported"
+    gateway_code = "GW-1017"
+
+
 class Conflict(GatewayError):
     status = 409
     issue_code = "conflict"

@@ -1,12 +1,15 @@
-"""Content negotiation: JSON only (https://hl7.org/fhir/R4/http.html#mime-type).
+"""Content negotiation: JSON only (https://hl7.org/fhir/R4/http.html#mime-type), R4 only.
 
 XML is refused with 415 wherever it is asked for: ``_format``, ``Accept`` or the body's
-``Content-Type``.
+``Content-Type``. The ``fhirVersion`` media-type parameter
+(https://hl7.org/fhir/R4/versioning.html#mt-version) must name 4.0 when given: an
+``Accept`` asking only for another version is 406 Not Acceptable (GW-1017), a body in
+another version 415 (GW-1018). Without the parameter, R4 is meant.
 """
 
 from __future__ import annotations
 
-from gateway.errors import UnsupportedMediaType
+from gateway.errors import NotAcceptable, UnsupportedMediaType
 
 FHIR_JSON = "application/fhir+json"
 JSON_PATCH = "application/json-patch+json"
@@ -14,6 +17,7 @@ FORM = "application/x-www-form-urlencoded"
 
 _JSON_FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
 _ACCEPTABLE = {"*/*", "application/*", "application/json", FHIR_JSON, "application/json+fhir"}
+SERVED_VERSION = "4.0"
 
 
 def check_format(value: str | None) -> None:
@@ -33,12 +37,24 @@ def response_type(accept: str | None) -> str:
     if not accept:
         return FHIR_JSON
     offered = []
+    other_versions = []
     for part in accept.split(","):
         media, _, params = part.strip().partition(";")
-        if _quality(params) > 0:
+        if _quality(params) <= 0:
+            continue
+        version = _param(params, "fhirversion")
+        if version is None or _served(version):
             offered.append(media.strip().lower())
+        else:
+            other_versions.append(version)
     if any(m in _ACCEPTABLE for m in offered):
         return "application/json" if offered == ["application/json"] else FHIR_JSON
+    if other_versions and not offered:
+        raise NotAcceptable(
+            f"Accept asks for FHIR version {', '.join(other_versions)}: this server "
+            f"serves FHIR {SERVED_VERSION} (R4) only",
+            code="GW-1017",
+        )
     raise UnsupportedMediaType(
         f"Accept: {accept} is not served: this server speaks FHIR JSON only",
         code="GW-1015",
@@ -46,19 +62,40 @@ def response_type(accept: str | None) -> str:
 
 
 def _quality(params: str) -> float:
+    value = _param(params, "q")
+    if value is None:
+        return 1.0
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
+
+
+def _param(params: str, wanted: str) -> str | None:
+    """A media-type parameter's value (names compared without case), quotes removed."""
     for param in params.split(";"):
         name, _, value = param.strip().partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return float(value)
-            except ValueError:
-                return 0.0
-    return 1.0
+        if name.strip().lower() == wanted:
+            return value.strip().strip('"')
+    return None
+
+
+def _served(version: str) -> bool:
+    """4.0, or a 4.0.x technical version: https://hl7.org/fhir/R4/versioning.html#mt-version"""
+    return version == SERVED_VERSION or version.startswith(SERVED_VERSION + ".")
 
 
 def body_kind(content_type: str | None, method: str) -> str:
     """What the body is: 'json', 'patch' or 'form'; 415 for anything else."""
-    media = (content_type or "").split(";")[0].strip().lower()
+    media, _, params = (content_type or "").partition(";")
+    media = media.strip().lower()
+    version = _param(params, "fhirversion")
+    if version is not None and not _served(version):
+        raise UnsupportedMediaType(
+            f"The body is FHIR version {version}: this server accepts FHIR "
+            f"{SERVED_VERSION} (R4) only",
+            code="GW-1018",
+        )
     if media in ("", "application/json", FHIR_JSON, "application/json+fhir"):
         return "json"
     if media == JSON_PATCH and method == "PATCH":

@@ -38,6 +38,23 @@ def _outcome(r: httpx.Response) -> dict[str, object]:
         ),
         ("GET", "/metadata", {"params": {"_format": "xml"}}, 415, "not-supported"),
         (
+            "GET",
+            "/Patient/alice",
+            {"headers": {"accept": "application/fhir+json; fhirVersion=5.0"}},
+            406,
+            "not-supported",
+        ),
+        (
+            "POST",
+            "/Patient",
+            {
+                "json": {"resourceType": "Patient"},
+                "headers": {"content-type": "application/fhir+json; fhirVersion=3.0"},
+            },
+            415,
+            "not-supported",
+        ),
+        (
             "POST",
             "/Patient",
             {"content": b"<Patient/>", "headers": {"content-type": "application/fhir+xml"}},
@@ -45,6 +62,13 @@ def _outcome(r: httpx.Response) -> dict[str, object]:
             "not-supported",
         ),
         ("POST", "/Patient", {"content": b'{"resourceType": "Patient",'}, 400, "invalid"),
+        (
+            "POST",
+            "/Patient",
+            {"content": b'{"resourceType": "Patient", "gender": "male", "gender": "female"}'},
+            400,
+            "invalid",
+        ),
         ("POST", "/Patient", {"json": {"resourceType": "Observation"}}, 400, "invalid"),
         ("POST", "/Patient", {"json": {"resourceType": "Patient", "x": 1}}, 400, "structure"),
         ("PUT", "/Patient/1", {}, 400, "invalid"),
@@ -73,6 +97,38 @@ def test_error_statuses(
 def test_405_names_the_allowed_methods(client: httpx.Client) -> None:
     r = client.delete("/metadata")
     assert r.headers["allow"] == "GET"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", "/metadata", "GET"),
+        ("PUT", "/metadata", "GET"),
+        ("POST", "/metadata", "GET"),
+        ("PATCH", "/AuditEvent/1", "GET"),
+        ("PUT", "/Patient/alice/_history/1", "GET"),
+    ],
+)
+def test_a_bodyless_write_where_the_method_is_not_served_is_405_not_400(
+    client: httpx.Client, method: str, path: str, allow: str
+) -> None:
+    """The missing body is not the problem; the method is."""
+    r = client.request(method, path)
+    assert r.status_code == 405, r.text
+    assert r.headers["allow"] == allow
+    assert _outcome(r)["issue"][0]["code"] == "not-supported"  # type: ignore[index]
+
+
+def test_a_property_named_twice_is_refused_naming_it(client: httpx.Client) -> None:
+    r = client.post(
+        "/Patient",
+        content=b'{"resourceType": "Patient", "gender": "male", "gender": "female"}',
+        headers={"content-type": "application/fhir+json"},
+    )
+    assert r.status_code == 400
+    issue = _outcome(r)["issue"][0]  # type: ignore[index]
+    assert issue["details"]["coding"][0]["code"] == "GW-1026"
+    assert "'gender'" in issue["diagnostics"]
 
 
 @pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "PROPFIND"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.api.media import body_kind, check_format, response_type
-from gateway.errors import UnsupportedMediaType
+from gateway.errors import NotAcceptable, UnsupportedMediaType
 
 
 @pytest.mark.parametrize(
@@ -15,6 +15,10 @@ from gateway.errors import UnsupportedMediaType
         ("application/json", "application/json"),
         ("application/fhir+xml;q=0.9, application/fhir+json", "application/fhir+json"),
         ("text/html,application/xhtml+xml,*/*;q=0.8", "application/fhir+json"),
+        ("application/fhir+json; fhirVersion=4.0", "application/fhir+json"),
+        ('application/fhir+json; fhirversion="4.0.1"', "application/fhir+json"),
+        ("application/fhir+json; fhirVersion=5.0, application/fhir+json", "application/fhir+json"),
+        ("application/fhir+json; fhirVersion=5.0, */*;q=0.1", "application/fhir+json"),
     ],
 )
 def test_acceptable(accept: str | None, expected: str) -> None:
@@ -27,6 +31,31 @@ def test_acceptable(accept: str | None, expected: str) -> None:
 def test_xml_only_is_415(accept: str) -> None:
     with pytest.raises(UnsupportedMediaType):
         response_type(accept)
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/fhir+json; fhirVersion=5.0",
+        "application/fhir+json; fhirVersion=3.0, application/json; fhirVersion=4.3",
+        "application/fhir+json;fhirVersion=4.01",
+    ],
+)
+def test_only_another_fhir_version_is_406_naming_it(accept: str) -> None:
+    with pytest.raises(NotAcceptable) as err:
+        response_type(accept)
+    assert err.value.status == 406
+    assert err.value.code == "GW-1017"
+    assert accept.split("fhirVersion=")[1].split(",")[0] in err.value.diagnostics
+
+
+@pytest.mark.parametrize("version", ["5.0", "3.0", "4.3"])
+def test_a_body_in_another_fhir_version_is_415(version: str) -> None:
+    with pytest.raises(UnsupportedMediaType) as err:
+        body_kind(f"application/fhir+json; fhirVersion={version}", "POST")
+    assert err.value.code == "GW-1018"
+    assert version in err.value.diagnostics
+    assert body_kind("application/fhir+json; fhirVersion=4.0", "POST") == "json"
 
 
 def test_format_and_body_kinds() -> None:
