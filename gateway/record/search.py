@@ -158,7 +158,10 @@ class SearchExecutor:
             after = batch[-1].position
 
     def _total(self, request: SearchRequest, known: int | None) -> int | None:
-        mode = "accurate" if request.summary == "count" else request.total
+        # _summary=count asks for the total alone; so does _count=0, unless _total says
+        # otherwise (https://hl7.org/fhir/R4/search.html#count).
+        counting = request.summary == "count" or (request.count == 0 and request.total is None)
+        mode = "accurate" if counting else request.total
         if mode == "none":
             return None
         if known is not None:

@@ -89,6 +89,9 @@ def test_totals_count_and_estimate(repo: Repository) -> None:
     counted = page(repo, "Observation", "_summary=count")
     assert (counted.total, counted.matches) == (7, [])
     assert page(repo, "Observation", "_count=0&_total=accurate").total == 7
+    zero = page(repo, "Observation", "_count=0")  # the count is what _count=0 asks for
+    assert (zero.total, zero.matches) == (7, [])
+    assert page(repo, "Observation", "_count=0&_total=none").total is None
 
 
 def _encounter(rid: str, patient: str) -> dict[str, Any]:
