@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from gateway.access.context import AccessContext
-from gateway.errors import Forbidden, Gone, NotFound
+from gateway.errors import Forbidden, GatewayError, Gone, Issue, NotFound
 from gateway.fhir.instant import from_micros
 from gateway.policy import Action, PatientFacts, Policy
 from gateway.policy.memo import DecisionMemo
@@ -107,6 +108,19 @@ class RecordReader:
     def tx(self) -> StoreTx:
         """The open transaction, brought up to date with this unit's pending writes."""
         return self._tx
+
+    def write_refusal(
+        self, action: Action, resource: dict[str, Any] | None, current: StoredVersion | None
+    ) -> list[Issue]:
+        """The issues the access rules would refuse a write with; [] when they allow it.
+
+        A dry run of the writer's check (``$validate`` reports it): nothing is written.
+        """
+        try:
+            self.services.policy.check_write(self, action, resource, current)
+        except GatewayError as exc:
+            return list(exc.issues)
+        return []
 
     def audit_rows(
         self, params: Sequence[tuple[str, str]], *, before_seq: int | None, limit: int

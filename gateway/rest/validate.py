@@ -56,7 +56,7 @@ def validate(req: FhirRequest, repo: Repository) -> FhirResponse:
             raise BadRequest("mode=delete needs an instance: [type]/[id]/$validate")
         with repo.reading() as reader:
             current = reader.read(rtype, rid)
-            issues += _permission(repo, reader, Action.DELETE, None, current)
+            issues += reader.write_refusal(Action.DELETE, None, current)
         return _answer(issues)
     if resource is None:
         raise BadRequest("$validate needs a resource (the body, or a 'resource' parameter)")
@@ -90,20 +90,10 @@ def validate(req: FhirRequest, repo: Repository) -> FhirResponse:
     with repo.reading() as reader:
         if mode == "update" and rid is not None:
             current = reader.read(rtype, rid)
-            issues += _permission(repo, reader, Action.UPDATE, resource, current)
+            issues += reader.write_refusal(Action.UPDATE, resource, current)
         else:  # a create, as POST [type] would decide it
-            issues += _permission(repo, reader, Action.CREATE, resource, None)
+            issues += reader.write_refusal(Action.CREATE, resource, None)
     return _answer(issues)
-
-
-def _permission(
-    repo: Repository, reader: Any, action: Action, resource: Any, current: Any
-) -> list[Issue]:
-    try:
-        repo.services.policy.check_write(reader, action, resource, current)
-    except GatewayError as exc:
-        return list(exc.issues)
-    return []
 
 
 def _answer(issues: list[Issue]) -> FhirResponse:
