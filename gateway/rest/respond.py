@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gateway.errors import Issue, operation_outcome
+from gateway.errors import BadRequest, Issue, operation_outcome
 from gateway.fhir.instant import format_http_date, format_instant
 from gateway.fhir.json import dumps, loads_stored
 from gateway.record.writer import IfNoneMatch
@@ -19,8 +19,6 @@ def etag(version: int) -> str:
 
 def parse_etag(value: str | None, *, header: str) -> int | None:
     """``W/"3"`` (or ``"3"``, or ``3``) → 3; None when absent; 400 when malformed."""
-    from gateway.errors import BadRequest
-
     if value is None:
         return None
     text = value.strip()
@@ -91,15 +89,27 @@ def read_response(
     headers = version_headers(req, v, location=False)
     headers["Content-Location"] = f"{req.base}/{v.resource_type}/{v.id}/_history/{v.version}"
     inm = req.header("if-none-match")
-    if inm is not None and inm.strip() in (etag(v.version), f'"{v.version}"', "*"):
-        return FhirResponse(304, None, headers, version=v)
     ims = req.header("if-modified-since")
-    if ims is not None and _not_modified_since(v.last_updated, ims):
+    if inm is not None:  # and If-Modified-Since is ignored (RFC 9110 §13.1.3)
+        if _names_version(inm, v.version):
+            return FhirResponse(304, None, headers, version=v)
+    elif ims is not None and _not_modified_since(v.last_updated, ims):
         return FhirResponse(304, None, headers, version=v)
     if cut is not None:
         body = dumps(cut(loads_stored(v.content or b"{}")))
         return FhirResponse(200, body, headers, version=v)
     return FhirResponse(200, v.content, headers, version=v)
+
+
+def _names_version(header: str, version: int) -> bool:
+    """Whether a read's If-None-Match holds the version (``*``, or one of a list of entity
+    tags, weak or strong: RFC 9110 §13.1.2). The same parser as a write's; a tag this
+    server never issued matches nothing, so the read answers in full."""
+    try:
+        wanted = parse_if_none_match(header)
+    except BadRequest:
+        return False
+    return wanted == "*" or (wanted is not None and version in wanted)
 
 
 def _not_modified_since(last_updated: int, header: str) -> bool:

@@ -39,6 +39,14 @@ def test_read_vread_and_conditional_read(client: httpx.Client) -> None:
     assert r.status_code == 200 and r.json() == created
     assert client.get(f"/Patient/{rid}/_history/1").json() == created
     assert client.get(f"/Patient/{rid}", headers={"if-none-match": 'W/"1"'}).status_code == 304
+    for held in ('W/"7", W/"1"', '"1"', "*", 'W/"3" ,"1"'):
+        assert client.get(f"/Patient/{rid}", headers={"if-none-match": held}).status_code == 304
+    for other in ('W/"2"', 'W/"2", "3"', '"abc"', "W/"):
+        answer = client.get(f"/Patient/{rid}", headers={"if-none-match": other})
+        assert answer.status_code == 200 and answer.json() == created
+    # If-None-Match decides alone: If-Modified-Since is then ignored (RFC 9110 §13.1.3).
+    both = {"if-none-match": 'W/"2"', "if-modified-since": r.headers["last-modified"]}
+    assert client.get(f"/Patient/{rid}", headers=both).status_code == 200
     later = r.headers["last-modified"]
     assert client.get(f"/Patient/{rid}", headers={"if-modified-since": later}).status_code == 304
     old = "Mon, 01 Jan 2001 00:00:00 GMT"
