@@ -94,8 +94,9 @@ def type_interactions(resource_type: str) -> frozenset[str]:
 def resolve(req: FhirRequest) -> Route:
     """The route for ``req``; 404 for an unknown path, 405 for a known path and wrong verb."""
     segs = req.segments
-    if segs and segs[0] in GATEWAY_WRITTEN and len(segs) <= 2:
-        # The audit log: read and search only; the gateway alone writes AuditEvents.
+    if segs and segs[0] in GATEWAY_WRITTEN:
+        # The audit log: read and search only; the gateway alone writes AuditEvents, once
+        # each (no versions, no history), and no other interaction reaches them.
         own = GATEWAY_WRITTEN[segs[0]]
         for route in own:
             if (
@@ -105,6 +106,12 @@ def resolve(req: FhirRequest) -> Route:
             ):
                 return route
         verbs = allowed_methods(segs)
+        if not verbs:
+            raise NotFound(
+                f"No FHIR interaction at '{'/'.join(segs)}': the audit log serves read and "
+                "search; each AuditEvent is written once, without versions or history",
+                code="GW-3002",
+            )
         raise MethodNotAllowed(
             f"AuditEvents are written by the gateway only; allowed: {', '.join(verbs)}",
             headers={"Allow": ", ".join(verbs)},
@@ -137,7 +144,7 @@ def allowed_methods(segments: list[str]) -> list[str]:
     The same answer :func:`resolve` and :func:`run_operation` give in their own 405s, for
     the methods that never reach them (OPTIONS, TRACE, any other verb without a route).
     """
-    if segments and segments[0] in GATEWAY_WRITTEN and len(segments) <= 2:
+    if segments and segments[0] in GATEWAY_WRITTEN:
         own = GATEWAY_WRITTEN[segments[0]]
         return sorted({r.method for r in own if _matches(r.shape, segments)})
     if segments and segments[-1].startswith("$"):

@@ -74,6 +74,12 @@ def test_audit_event_lists_only_what_is_served(client: httpx.Client) -> None:
         r = client.request(method, path, json=body)
         assert r.status_code == 405, (code, r.status_code)
         assert "written by the gateway only" in r.text
+    # The unlisted reads are not served either: the log keeps no versions or history.
+    for code in set(_PROBES) - listed - _WRITES:
+        method, path = _PROBES[code]
+        r = client.request(method, path)
+        assert r.status_code == 404, (code, r.status_code)
+        assert "without versions or history" in r.text
     # Any other type still lists every write interaction.
     assert {i["code"] for i in _resource(cs, "Observation")["interaction"]} >= _WRITES
 
