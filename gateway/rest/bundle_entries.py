@@ -108,7 +108,17 @@ def _entry(index: int, raw: Any, base: str) -> Entry:
             code="GW-1806",
         )
     resource = raw.get("resource")
-    if method in ("POST", "PUT", "PATCH") and resource is None:
+    searching = method == "POST" and parts.path.rstrip("/").endswith("_search")
+    if searching and resource is not None:
+        # As a POST _search over HTTP takes form parameters only: criteria in a resource
+        # would be dropped and the answer unfiltered.
+        raise BadRequest(
+            f"{where} is a POST _search: its search parameters go in request.url, "
+            "not in a resource",
+            expression=f"{where}.resource",
+            code="GW-1810",
+        )
+    if method in ("POST", "PUT", "PATCH") and resource is None and not searching:
         raise BadRequest(
             f"{where} needs a resource for {method}", expression=f"{where}.resource", code="GW-1807"
         )

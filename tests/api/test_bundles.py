@@ -190,8 +190,31 @@ def test_malformed_bundles(client: httpx.Client) -> None:
         (_tx(_entry(None, "POST", "Patient")), "needs a resource"),
         (_tx(_entry(None, "BREW", "Patient")), "method must be one of"),
         (_tx(_entry(None, "GET", "http://elsewhere.example/Patient/1")), "relative"),
+        (
+            _tx(_entry({"resourceType": "Parameters"}, "POST", "Observation/_search")),
+            "its search parameters go in request.url",
+        ),
     ]
     for body, fragment in cases:
         r = client.post("/", json=body)
         assert r.status_code == 400, body
         assert fragment in r.json()["issue"][0]["diagnostics"]
+
+
+def test_a_post_search_entry_takes_its_parameters_from_its_url(client: httpx.Client) -> None:
+    """The criteria are never dropped: a POST _search entry carries none in a resource
+    (refused above), and those of its URL filter the answer as a GET's would."""
+    created = [client.post("/Observation", json=_obs("Patient/pt", text)) for text in ("a", "b")]
+    assert all(r.status_code == 201 for r in created)
+    r = client.post(
+        "/",
+        json=_tx(
+            _entry(None, "POST", "Observation/_search?code:text=a"),
+            _entry(None, "GET", "Observation?code:text=a"),
+            kind="batch",
+        ),
+    )
+    assert r.status_code == 200, r.text
+    posted, got = (e["resource"] for e in r.json()["entry"])
+    assert [e["resource"]["code"]["text"] for e in posted["entry"]] == ["a"]
+    assert posted["entry"] == got["entry"]
