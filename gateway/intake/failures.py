@@ -15,7 +15,9 @@ other 4xx content refused (structure, profiles)      AE    102 data type error
 
 AR (not AE) for refusals by the rules: resending the same content cannot succeed
 until the sender's rights change (HL7 v2.5 §2.9.2: AR = rejected for reasons other
-than its content).
+than its content). Table 0357 has no code for such a refusal; ERR-5 (the application's
+code) carries the gateway code (``GW-2003^forbidden^L``), see
+:mod:`gateway.ingest.hl7v2.ack`.
 """
 
 from __future__ import annotations

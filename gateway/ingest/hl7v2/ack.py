@@ -74,7 +74,13 @@ def _err(issue: IngestIssue) -> str:
     text = issue.diagnostics
     if issue.location is not None and not isinstance(issue.location, Hl7Location):
         text = f"{issue.location}: {text}"
-    return f"ERR||{location}|{condition}|{severity}||||{escape(text[:_MAX_TEXT])}"
+    # ERR-5, the application's own error code (HL7 v2.5 §2.15.5.5, a local code: "L"):
+    # the gateway code and FHIR issue type, which say what ERR-3's table cannot (a refusal
+    # by the access rules is 207 there, as no code of table 0357 names it).
+    application = (
+        f"{escape(issue.gateway_code)}^{escape(issue.code)}^L" if issue.gateway_code else ""
+    )
+    return f"ERR||{location}|{condition}|{severity}|{application}|||{escape(text[:_MAX_TEXT])}"
 
 
 def build_ack(

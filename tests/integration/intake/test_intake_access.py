@@ -22,6 +22,10 @@ def _rejected(outcome: MessageOutcome, rule: str) -> None:
     assert outcome.status == "quarantined"
     assert outcome.ack_code == "AR"
     assert rule in outcome.ack, outcome.ack
+    # ERR-3 can only say 207 (table 0357 names no refusal); ERR-5 says it was the rules.
+    err = next(seg for seg in outcome.ack.split("\r") if seg.startswith("ERR|")).split("|")
+    assert err[3].startswith("207^")
+    assert err[5] == "GW-2003^forbidden^L"
 
 
 def test_a_pharmacist_may_not_open_a_record(intake: Intake, feeding: RecordServices) -> None:

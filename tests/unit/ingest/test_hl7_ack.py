@@ -39,6 +39,7 @@ def test_ae_with_located_errors(terminology: Terminology) -> None:
     assert str(err[2]) == "PID^1^3^1^1"
     assert str(err[3]) == "102^Data type error^HL70357"
     assert str(err[4]) == "E"
+    assert str(err[5]) == "GW-4106^value^L"  # the INS key check, a FHIR "value" issue
     assert "240037505612300" in str(err[8])
 
 
