@@ -11,6 +11,7 @@ Hierarchy (status, FHIR issue code)::
     ├── Forbidden                     403 forbidden
     ├── NotFound                      404 not-found
     ├── MethodNotAllowed              405 not-supported
+    ├── NotAcceptable                 406 not-supported
     ├── Conflict                      409 conflict
     ├── Gone                          410 deleted
     ├── PreconditionFailed            412 conflict
@@ -229,6 +230,7 @@ __all__ = [
     "InvalidResource",
     "Issue",
     "MethodNotAllowed",
+    "NotAcceptable",
     "NotFound",
     "PayloadTooLarge",
     "PreconditionFailed",
