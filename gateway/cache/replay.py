@@ -24,6 +24,6 @@ class RedisReplayGuard:
             # Fail closed: without the shared replay cache a token could be replayed on
             # another worker, so no token is accepted until Redis answers again.
             raise ServiceUnavailable(
-                "The token replay cache is unavailable; retry shortly", code="GW-5004"
+                "The token replay cache is unavailable; retry shortly", code="GW-5008"
             ) from None
         return not fresh

@@ -163,7 +163,7 @@ class FileIntake:
                 if attempts > RETRIES * max(1, len(rows)):
                     raise ServiceUnavailable(
                         "the record is busy with the same resources; send the file again",
-                        code="GW-5004",
+                        code="GW-5009",
                     )
                 queue.append(part)
                 continue

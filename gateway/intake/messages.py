@@ -122,7 +122,7 @@ class MessageIntake:
         if failure is None:
             raise ServiceUnavailable(
                 "the record is busy with the same resources; resend the message",
-                code="GW-5004",
+                code="GW-5009",
             )
         issues = issues_of(failure)
         with write_unit(self.services) as unit:

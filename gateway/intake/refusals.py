@@ -69,7 +69,7 @@ def failure_ack(intake: MessageIntake, payload: bytes, sender: Sender, exc: Exce
         if busy
         else "the gateway could not process the message; resend it later",
         code="transient" if busy else "exception",
-        gateway_code="GW-5003" if busy else "GW-5000",
+        gateway_code="GW-5009" if busy else "GW-5000",
         hl7_error=HL7_RECORD_LOCKED if busy else HL7_INTERNAL,
         severity="fatal",
     )

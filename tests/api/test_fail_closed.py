@@ -91,8 +91,9 @@ def _closed_port() -> int:
 
 def test_an_unreachable_replay_cache_refuses_every_token() -> None:
     guard = RedisReplayGuard(Redis(host="127.0.0.1", port=_closed_port(), socket_timeout=1))
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(ServiceUnavailable) as err:
         guard.seen("client:jti-1", int(time.time()) + 60)
+    assert err.value.code == "GW-5008"  # its own code: not the audit log's GW-5004
 
 
 def test_the_redis_replay_cache_accepts_a_token_id_once() -> None:
