@@ -107,6 +107,11 @@ _SHORT = 128
 def _string(kind: str, pattern: re.Pattern[str] | None) -> Checker:
     is_date = kind in _DATE_TYPES
     known: set[str] = set()
+    # FHIR caps strings at 1 MB (https://hl7.org/fhir/R4/datatypes.html#string), not
+    # base64Binary: a document's content is bounded by the body limit alone.
+    max_length = None if kind == "base64Binary" else _MAX_STRING
+    if kind == "base64Binary":
+        pattern = None  # the R4 regex backtracks for seconds on megabytes: _base64 instead
 
     def check(value: Any) -> Problem | None:
         if value.__class__ is str and value in known:
@@ -115,9 +120,11 @@ def _string(kind: str, pattern: re.Pattern[str] | None) -> Checker:
             return "structure", f"must be a JSON string, not {json_kind(value)}"
         if not value:
             return "value", "must not be an empty string"
-        if len(value) > _MAX_STRING:
+        if max_length is not None and len(value) > max_length:
             return "value", "is longer than 1 MB"
         if pattern is not None and pattern.fullmatch(value) is None:
+            return "value", f"{_shorten(value)!r} is not a valid {kind}"
+        if kind == "base64Binary" and not _base64(value):
             return "value", f"{_shorten(value)!r} is not a valid {kind}"
         if is_date and not _calendar_ok(value):
             return "value", f"{value!r} is not a calendar date"
@@ -160,6 +167,19 @@ def _checker(kind: str, regex: str | None) -> Checker:
     # re.ASCII, Python's \S would refuse a no-break space, common in French text.
     pattern = re.compile(regex, re.ASCII) if regex else None
     return _string(kind, pattern)
+
+
+_BASE64_CHARS = re.compile(r"[0-9a-zA-Z+/=\s]+", re.ASCII)
+
+
+def _base64(value: str) -> bool:
+    r"""The R4 regex ``(\s*([0-9a-zA-Z\+/=]){4}\s*)+`` in linear time: its alphabet and
+    ASCII whitespace only, each run between whitespace made of whole groups of four."""
+    return (
+        _BASE64_CHARS.fullmatch(value) is not None
+        and all(len(run) % 4 == 0 for run in value.split())
+        and not value.isspace()
+    )
 
 
 def _regex_of(sd: dict[str, Any]) -> str | None:
