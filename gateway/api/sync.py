@@ -184,9 +184,13 @@ def _record(
 async def _wait(runtime: SyncRuntime, mark: str | None, remaining: float) -> float:
     """Until something is published after ``mark``, then ``feed_linger_ms`` more, so that
     one answer carries what a burst of commits wrote; a bus that fails degrades to a 1 s
-    poll of the database (the feed is read from there anyway). Returns the moment it woke:
-    the next read must have begun after it."""
+    poll of the database (the feed is read from there anyway). So does the in-process
+    bus, at most: the commits of an MLLP listener, ``dmp-gateway ingest`` or the worker
+    (other processes) never reach it. Returns the moment it woke: the next read must
+    have begun after it."""
     if mark is not None:
+        if not runtime.bus.shared:
+            remaining = min(remaining, POLL_WITHOUT_BUS)
         try:
             woken = await runtime.bus.wait_after(CHANGES, mark, remaining)
         except Exception:

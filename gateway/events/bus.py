@@ -43,6 +43,10 @@ def entry_key(entry_id: str) -> tuple[int, int]:
 
 
 class EventBus(Protocol):
+    #: Whether other processes' entries reach this bus (Redis); the in-process bus sees
+    #: only its own process's, so a waiter must also poll the database.
+    shared: bool
+
     def publish(self, topic: str, data: bytes) -> str: ...
 
     def publish_many(self, topic: str, items: Sequence[bytes]) -> list[str]:

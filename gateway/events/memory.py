@@ -30,6 +30,8 @@ class _Topic:
 
 
 class MemoryBus:
+    shared = False  # the listener's, the CLI's and the worker's commits do not reach it
+
     def __init__(self, *, maxlen: int = 100_000, clock: Callable[[], float] = time.monotonic):
         self._maxlen = maxlen
         self._clock = clock

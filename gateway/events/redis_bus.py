@@ -39,6 +39,8 @@ def _entries(raw: Sequence[Any]) -> list[BusEntry]:
 
 
 class RedisBus:
+    shared = True  # every process publishing to the same Redis
+
     def __init__(self, url: str, *, prefix: str, maxlen: int = 100_000) -> None:
         self._url = url
         self._prefix = prefix

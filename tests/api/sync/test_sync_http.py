@@ -13,7 +13,9 @@ import httpx
 import orjson
 import pytest
 
+from gateway.app import build_services
 from gateway.auth import demo
+from gateway.record.repository import Repository
 from gateway.sync.runtime import SyncRuntime
 from gateway.sync.worker import Worker
 from tests.demo_server import DemoGateway, demo_gateway
@@ -113,25 +115,62 @@ def test_long_poll_returns_when_something_new_is_visible(gw: DemoGateway) -> Non
         thread.start()
         time.sleep(0.3)
         with gw.client("physician", patient=ALICE) as physician:
-            created = physician.post(
-                "/Observation",
-                json={
-                    "resourceType": "Observation",
-                    "status": "final",
-                    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
-                    "subject": {"reference": "Patient/alice"},
-                    "valueQuantity": {
-                        "value": 61,
-                        "unit": "/min",
-                        "system": "http://unitsofmeasure.org",
-                        "code": "/min",
-                    },
-                },
-            )
+            created = physician.post("/Observation", json=_heart_rate(61))
             assert created.status_code == 201, created.text
         thread.join(30)
     entries = result["body"].get("entry", [])
     assert [e["resource"]["id"] for e in entries] == [created.json()["id"]]
+
+
+def test_without_redis_a_long_poll_sees_another_process_commit_within_a_poll(
+    gw: DemoGateway,
+) -> None:
+    """The in-process bus never hears of the commits of an MLLP listener, the CLI or the
+    worker: the long-poll reads the database again each second, so such a commit is
+    answered long before the 20 s wait ends (here from a second set of services on the
+    same database, as another process would be)."""
+    assert not _runtime(gw).bus.shared
+    other = build_services(gw.settings)  # its own in-process bus, as in another process
+    try:
+        with gw.client("patient") as http:
+            now = http.get(_site(gw) + "/sync/changes", params={"start": "now"}).json()
+            nxt = next(link["url"] for link in now["link"] if link["relation"] == "next")
+            cursor = parse_qs(urlsplit(nxt).query)["cursor"][0]
+            result: dict[str, Any] = {}
+
+            def poll() -> None:
+                answer = http.get(
+                    _site(gw) + "/sync/changes", params={"cursor": cursor, "wait": 20}
+                )
+                result["body"] = answer.json()
+
+            thread = threading.Thread(target=poll)
+            thread.start()
+            time.sleep(0.3)
+            ctx = demo.PHYSICIAN.context(client_id="demo-vendor", patient=ALICE)
+            with Repository(ctx, other).writing() as writer:
+                written = writer.create(_heart_rate(62)).version.id
+            thread.join(10)
+            assert not thread.is_alive(), "answered at the next poll, not at the end of wait"
+    finally:
+        other.store.engine.dispose()
+    entries = result["body"].get("entry", [])
+    assert [e["resource"]["id"] for e in entries] == [written]
+
+
+def _heart_rate(value: int) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": "Patient/alice"},
+        "valueQuantity": {
+            "value": value,
+            "unit": "/min",
+            "system": "http://unitsofmeasure.org",
+            "code": "/min",
+        },
+    }
 
 
 def test_jwks_is_public(gw: DemoGateway) -> None:
