@@ -35,6 +35,7 @@ from gateway.storage.sync_queue import (
     checkpoint_row,
     enqueue_deliveries,
     move_checkpoint,
+    release_checkpoint,
     schedule_announcements,
     take_checkpoint,
 )
@@ -111,6 +112,13 @@ class ChangeProcessor:
             enqueue_deliveries(tx, jobs, now=now)
             schedule_announcements(tx, announcements)
         return len(batch.versions)
+
+    def release(self) -> None:
+        """Give the feed's lease back (a graceful stop), so that another worker leads at
+        its next poll rather than when the lease runs out."""
+        with self.services.store.writer() as tx:
+            release_checkpoint(tx, CHECKPOINT, holder=self.holder)
+        self.holds_lease = False
 
     def _match(
         self, versions: Sequence[StoredVersion], active: Sequence[ActiveSubscription]

@@ -58,6 +58,11 @@ class Worker:
         self.runtime = runtime
         self.holder = holder or holder_name()
         self.processor = ChangeProcessor(services, settings, holder=self.holder)
+        if not settings.base_url:
+            log.warning(
+                "GATEWAY_BASE_URL is not set: notifications name resources under "
+                "http://localhost/fhir; set it to the public FHIR base"
+            )
         self.deliverer = Deliverer(
             services,
             settings,
@@ -89,6 +94,10 @@ class Worker:
 
     def close(self) -> None:
         self.deliverer.close()
+        try:
+            self.processor.release()
+        except Exception:  # the database is gone: the lease runs out by itself
+            log.warning("could not release the feed lease; another worker waits for it")
 
     # -- running --------------------------------------------------------------------------
 

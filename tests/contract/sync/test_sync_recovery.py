@@ -95,6 +95,29 @@ def test_a_stopped_worker_and_a_deleted_stream_lose_no_notification(
         runtime.close()
 
 
+def test_a_worker_stopped_gracefully_hands_the_feed_over_at_once(
+    services: RecordServices, settings: Settings, bus: EventBus
+) -> None:
+    """Its lease is given back on close: the next worker leads at its next poll, not when
+    the lease runs out (deliveries stalled for the lease's length after a restart)."""
+    clock = FakeClock()
+    runtime = sync_runtime(services, settings, bus, clock=clock, lease_seconds=60.0)
+    first = Worker(runtime, holder="first", signer=NotificationSigner.generate())
+    second = Worker(runtime, holder="second", signer=NotificationSigner.generate())
+    try:
+        dev = load_two_ehpads(runtime)
+        first.drain()
+        assert first.processor.holds_lease
+        with dev.writing() as w:
+            w.create(heart_rate("gaston", 60))
+        assert second.processor.run_once() == 0 and not second.processor.holds_lease
+        first.close()  # a graceful stop; no time passes
+        assert second.processor.run_once() == 1 and second.processor.holds_lease
+    finally:
+        second.close()
+        runtime.close()
+
+
 def test_an_unacknowledged_notice_goes_to_another_notifier_once(
     services: RecordServices, settings: Settings, bus: EventBus
 ) -> None:
