@@ -285,4 +285,14 @@ def resolve_merge(merge: MergeInstruction, index: PatientIndex) -> MergePair | C
         return Conflict(
             f"{retired.reference} was already merged into Patient/{retired.replaced_by}"
         )
+    if surviving.replaced_by is not None:  # e.g. the same merge sent the other way round
+        return Conflict(
+            f"{surviving.reference} was merged into Patient/{surviving.replaced_by}: a "
+            "retired record cannot survive a merge"
+        )
+    if retired.ins and not surviving.ins:
+        return Conflict(
+            f"{retired.reference} carries an INS and {surviving.reference} none: a qualified "
+            "identity is not merged into a provisional one (send the merge the other way)"
+        )
     return MergePair(surviving, retired)

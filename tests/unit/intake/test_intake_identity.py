@@ -160,3 +160,38 @@ def test_merge_sides_resolve_or_conflict() -> None:
         "r", (LOCAL, "R0099"), link=[{"other": {"reference": "Patient/x"}, "type": "replaced-by"}]
     )
     assert isinstance(resolve_merge(merge, FakeIndex(survivor, elsewhere)), Conflict)
+
+
+def test_a_merge_sent_the_other_way_round_is_refused() -> None:
+    """After R0099 was merged into the INS record, an A40 naming the retired record as
+    the survivor would retire the qualified identity: refused, both ways it can arrive."""
+    r0050 = PatientKey(LOCAL, "R0050", "local")
+    r0099 = PatientKey(LOCAL, "R0099", "local")
+    survivor = _patient(
+        "s",
+        (INS, "240037505612377"),
+        (LOCAL, "R0050"),
+        link=[{"other": {"reference": "Patient/r"}, "type": "replaces"}],
+    )
+    retired = _patient(
+        "r", (LOCAL, "R0099"), link=[{"other": {"reference": "Patient/s"}, "type": "replaced-by"}]
+    )
+    reverse = MergeInstruction((r0099,), (r0050,), "MRG")
+    refused = resolve_merge(reverse, FakeIndex(survivor, retired))
+    assert isinstance(refused, Conflict)
+    assert "Patient/r was merged into Patient/s" in refused.diagnostics
+
+
+def test_a_qualified_identity_is_not_merged_into_a_provisional_one() -> None:
+    provisional = _patient("p", (LOCAL, "R0099"))
+    qualified = _patient("q", (INS, "240037505612377"), (LOCAL, "R0050"))
+    merge = MergeInstruction(
+        (PatientKey(LOCAL, "R0099", "local"),), (PatientKey(LOCAL, "R0050", "local"),), "MRG"
+    )
+    refused = resolve_merge(merge, FakeIndex(provisional, qualified))
+    assert isinstance(refused, Conflict) and "INS" in refused.diagnostics
+    both = _patient("p", (INS, "240037505612377"), (LOCAL, "R0099"))
+    other = _patient("q", (INS, "285037512345688"), (LOCAL, "R0050"))
+    assert isinstance(resolve_merge(merge, FakeIndex(both, other)), MergePair), (
+        "two qualified identities may be merged (the survivor's INS stands)"
+    )
