@@ -172,6 +172,7 @@ def observation(
     issued: str | None = None,
     extra: dict[str, Any] | None = None,
     key: str,
+    location: Location | None = None,
 ) -> str:
     """Add one Observation; ``value`` holds its value[x], component or dataAbsentReason."""
     spec = code.spec
@@ -198,6 +199,7 @@ def observation(
         resource,
         asm.urn(f"Observation|{key}"),
         if_none_exist=asm.condition(identifier),
+        location=location,
     )
 
 
