@@ -43,17 +43,22 @@ else keeps the plain ``ifNoneExist`` dedup (:mod:`gateway.intake.known`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
+from sqlalchemy import and_, bindparam, select
 
 from gateway.ingest.issues import IngestIssue, Location, error
 from gateway.ingest.result import Entry, ParseResult
-from gateway.intake.known import _identifier, _lock_key, _lookup
+from gateway.intake.known import _identifier, _lock_key
 from gateway.intake.unit import WriteUnit
+from gateway.storage import schema as s
+from gateway.storage.records import StoredVersion
+from gateway.storage.store import StoreTx
+from gateway.storage.version_rows import CURRENT_COLUMNS, bulk_version
 
 FACT_TYPES = frozenset({"Observation", "MedicationAdministration"})
 GW_FACT_CONFLICT = "GW-4115"
@@ -262,6 +267,46 @@ def summary(resource: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- the stage -------------------------------------------------------------------------------
 
+_r, _t = s.resource, s.idx_token
+# :data:`gateway.intake.known._LOOKUP` with the current rows themselves: one query.
+_VERSIONS = (
+    select(*CURRENT_COLUMNS, _t.c.system, _t.c.code.label("token_code"))
+    .join(_r, _r.c.pk == _t.c.resource_pk)
+    .where(
+        and_(
+            _t.c.param == "identifier",
+            _t.c.resource_type.in_(bindparam("types", expanding=True)),
+            _t.c.code.in_(bindparam("codes", expanding=True)),
+            _r.c.deleted.is_(False),
+        )
+    )
+)
+_BATCH = 400
+
+
+def _stored_versions(
+    tx: StoreTx, keys: list[tuple[str, str, str]], stored: Callable[[str], str]
+) -> dict[tuple[str, str, str], list[StoredVersion]]:
+    """The live resources carrying each (type, system, value) identifier."""
+    out: dict[tuple[str, str, str], list[StoredVersion]] = {}
+    types = sorted({k[0] for k in keys})
+    for start in range(0, len(keys), _BATCH):
+        batch = keys[start : start + _BATCH]
+        wanted = {(k[0], k[1], stored(k[2])): k for k in batch}
+        codes = sorted({k[2] for k in wanted})
+        rows = tx.conn.execute(_VERSIONS, {"types": types, "codes": codes}).all()
+        for row in rows:
+            key = wanted.get((row.resource_type, row.system, row.token_code))
+            if key is None:
+                continue
+            found = out.setdefault(key, [])
+            if all(v.id != row.id for v in found):
+                found.append(bulk_version(row, tx.conn))
+    return out
+
+
+# -- judging -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class FactConflict:
@@ -342,15 +387,15 @@ def check_facts(unit: WriteUnit, results: Mapping[int, ParseResult]) -> Facts:
     if tx.dialect == "postgresql":  # the locks known_entries takes, taken first
         tx.lock(*(_lock_key(*key) for key in wanted))
     current: dict[tuple[str, str, str], _Current] = {}
-    for key, ids in _lookup(tx, list(wanted), stored).items():
-        if len(ids) != 1:
+    for key, versions in _stored_versions(tx, list(wanted), stored).items():
+        if len(versions) != 1:
             continue  # several: left to the transaction, as before
-        version = tx.current(key[0], ids[0])
-        if version is None or version.deleted or version.content is None:
+        version = versions[0]
+        if version.deleted or version.content is None:
             continue
         body: Any = orjson.loads(version.content)
         if isinstance(body, dict):
-            current[key] = _Current(body, f"{key[0]}/{ids[0]}", version.version)
+            current[key] = _Current(body, f"{key[0]}/{version.id}", version.version)
     by_item: dict[int, list[tuple[tuple[str, str, str], Entry]]] = {}
     for key, pairs in wanted.items():
         for i, entry in pairs:
@@ -399,24 +444,21 @@ def _conflict(entry: Entry, now: _Current, changed: list[str]) -> FactConflict:
     kind = entry.resource_type
     new, old = summary(entry.resource), summary(now.resource)
     if now.reference is not None:
-        whom = f"{now.reference} (status {old['status']})"
-        why = (
-            f"its status {new['status']!r} does not supersede the stored {old['status']!r}"
-            if "status" not in changed or old["status"] == new["status"]
-            else f"status {new['status']!r} does not supersede {old['status']!r}"
-        )
+        whom, side = f"{now.reference}", "stored"
+        why = f"the status {new['status']!r} does not supersede the stored {old['status']!r}"
     else:
-        whom = "another entry of the same payload"
+        whom, side = "another entry of the same payload", "earlier"
         why = "a payload states each fact once"
+    hint = "RXA-21 D to retract" if kind == "MedicationAdministration" else "OBX-11 C or W"
     diagnostics = (
-        f"{_where(entry)}: this {kind} has the same business identifier (patient, code, "
-        f"time) as {whom} but says something else ({', '.join(changed)}: "
+        f"{_where(entry)}: this {kind} has the business identifier (for a measurement: "
+        f"patient, code, time) of {whom} but says something else ({', '.join(changed)}: "
         f"{_show(new)} instead of {_show(old)}); {why}. Not stored: send a correction "
-        "(OBX-11 C, or W to retract) or check the data"
+        f"({hint}) or check the data"
     )
-    details = {
+    details: dict[str, Any] = {
         "resourceType": kind,
-        "stored": {**old, **({"reference": now.reference} if now.reference else {})},
+        side: {**old, **({"reference": now.reference} if now.reference else {})},
         "incoming": new,
         "differences": changed,
     }
