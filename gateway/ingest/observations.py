@@ -12,7 +12,9 @@
   centimetres of mercury (``13/8``, a common French notation), an assumption.
 - **Identifier.** Vital signs and nursing measurements always get a natural key
   (patient, LOINC code, effective time) so that the same measurement sent by HL7 and
-  by CSV is stored once; other results use the identifier the caller gives.
+  by CSV is stored once; other results use the identifier the caller gives. The key
+  leaves the value and status out on purpose: another value under the same key is a
+  correction or a conflict, which the intake decides (:mod:`gateway.intake.facts`).
 """
 
 from __future__ import annotations
