@@ -108,6 +108,10 @@ and the same fact from two channels of one source is stored once:
   CSV note id, or a natural key (patient, time, SHA-256 of the text).
 - **Binary**: plain create (its DocumentReference decides; ``securityContext`` links them).
 
+A natural key says *which* fact an entry is about, not what it says: the intake judges a
+match on it by content (:mod:`gateway.intake.facts`: the same fact, a correction that
+updates the stored resource, or a conflict to quarantine).
+
 ``<source>`` is :meth:`SourceConfig.system` (``https://dmp-gateway.fr/fhir/sid/finess/
 <FINESS>/<kind>`` unless configured). Natural keys hash their parts (no identity trait in
 an identifier) and use the patient's *local* id, which both channels of one source carry.

@@ -113,10 +113,14 @@ class Assembly:
         method: Literal["POST", "PUT"] = "POST",
         url: str = "",
         if_none_exist: str | None = None,
+        location: Location | None = None,
     ) -> str:
-        """Add an entry (once per fullUrl, tidied); returns the fullUrl to reference it by."""
+        """Add an entry (once per fullUrl, tidied); returns the fullUrl to reference it by.
+        ``location``: where the payload states it (see :class:`Entry`)."""
         if full_url not in self._entries:
-            self._entries[full_url] = Entry(full_url, tidy(resource), method, url, if_none_exist)
+            self._entries[full_url] = Entry(
+                full_url, tidy(resource), method, url, if_none_exist, location=location
+            )
         return full_url
 
     def entries(self) -> tuple[Entry, ...]:

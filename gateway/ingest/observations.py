@@ -12,7 +12,9 @@
   centimetres of mercury (``13/8``, a common French notation), an assumption.
 - **Identifier.** Vital signs and nursing measurements always get a natural key
   (patient, LOINC code, effective time) so that the same measurement sent by HL7 and
-  by CSV is stored once; other results use the identifier the caller gives.
+  by CSV is stored once; other results use the identifier the caller gives. The key
+  leaves the value and status out on purpose: another value under the same key is a
+  correction or a conflict, which the intake decides (:mod:`gateway.intake.facts`).
 """
 
 from __future__ import annotations
@@ -172,6 +174,7 @@ def observation(
     issued: str | None = None,
     extra: dict[str, Any] | None = None,
     key: str,
+    location: Location | None = None,
 ) -> str:
     """Add one Observation; ``value`` holds its value[x], component or dataAbsentReason."""
     spec = code.spec
@@ -198,6 +201,7 @@ def observation(
         resource,
         asm.urn(f"Observation|{key}"),
         if_none_exist=asm.condition(identifier),
+        location=location,
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import quote
 
-from gateway.ingest.issues import IngestIssue
+from gateway.ingest.issues import IngestIssue, Location
 
 AckCode = Literal["AA", "AE", "AR"]
 PatientKeyKind = Literal["ins-nir", "ins-nia", "ins-nir-test", "ins-nir-demo", "local"]
@@ -77,7 +77,10 @@ class Entry:
 
     ``url`` is the request URL: a type for POST (``Observation``), a conditional URL for
     a conditional update (``Patient?identifier=…``). ``if_none_exist`` makes a POST a
-    conditional create keyed on a business identifier.
+    conditional create keyed on a business identifier; ``if_match`` makes a PUT a
+    version-aware update (``W/"n"``: the pipeline's update of a corrected fact).
+    ``location`` is where the payload states the fact (the OBX, RXA or CSV line), to
+    name it when the fact is refused; it is not part of the entry's value.
     """
 
     full_url: str
@@ -85,6 +88,8 @@ class Entry:
     method: Literal["POST", "PUT"] = "POST"
     url: str = ""
     if_none_exist: str | None = None
+    if_match: str | None = None
+    location: Location | None = field(default=None, compare=False)
 
     @property
     def resource_type(self) -> str:
@@ -94,6 +99,8 @@ class Entry:
         request: dict[str, Any] = {"method": self.method, "url": self.url or self.resource_type}
         if self.if_none_exist:
             request["ifNoneExist"] = self.if_none_exist
+        if self.if_match:
+            request["ifMatch"] = self.if_match
         return {"fullUrl": self.full_url, "resource": self.resource, "request": request}
 
 

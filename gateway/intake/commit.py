@@ -10,7 +10,10 @@ Inside one :class:`~gateway.intake.unit.WriteUnit` (one database transaction):
 3. **everything else**: one transaction Bundle (or one per patient claim for a
    professional caller) through ``dispatch(FhirRequest("POST", [], resource=bundle))``
    with the repository bound to the sender: conditional creates deduplicate on
-   business identifiers; Patient updates and merges are PUTs with ``If-Match``.
+   business identifiers; Patient updates and merges are PUTs with ``If-Match``, and so
+   are the corrections :mod:`gateway.intake.facts` found (a corrected or retracted
+   Observation, a MedicationAdministration entered in error: a new version of the
+   stored resource, its id kept).
 
 A refused write raises :class:`StageFailure` naming the results whose entries were at
 fault, so a CSV chunk can set them aside and store the rest; the unit is rolled back.
@@ -26,6 +29,7 @@ from gateway.errors import GatewayError
 from gateway.fhir.instant import from_micros
 from gateway.fhir.references import iter_reference_holders
 from gateway.ingest.result import Entry, ParseResult, rebind
+from gateway.intake.facts import Facts
 from gateway.intake.failures import failing_entries
 from gateway.intake.gateway_writer import gateway_writer, write_products
 from gateway.intake.known import known_entries
@@ -128,12 +132,35 @@ def _dependencies(entry: Entry, by_url: dict[str, Entry]) -> list[Entry]:
 
 
 class Committer:
-    def __init__(self, unit: WriteUnit, sender: Sender, plan: Plan) -> None:
+    def __init__(
+        self, unit: WriteUnit, sender: Sender, plan: Plan, facts: Facts | None = None
+    ) -> None:
         self.unit = unit
         self.sender = sender
         self.plan = plan
         self.results: dict[int, ParseResult] = {i: p.result for i, p in plan.items.items()}
         self.applied = Applied()
+        self._corrected: dict[str, int] = {}  # Type/id -> the stored version it replaces
+        if facts is not None and facts.updates:
+            self._corrections(facts)
+
+    def _corrections(self, facts: Facts) -> None:
+        """Corrections become ``PUT Type/id`` entries (``If-Match`` the stored version);
+        the entries that referenced them (a DiagnosticReport's results) are rebound."""
+        mapping: dict[str, str] = {}
+        results: dict[int, ParseResult] = {}
+        for i, result in self.results.items():
+            entries: list[Entry] = []
+            for entry in result.entries:
+                put = facts.as_put(entry)
+                if put is None:
+                    entries.append(entry)
+                    continue
+                mapping[entry.full_url] = put.full_url
+                self._corrected[put.full_url] = facts.updates[entry.full_url].version
+                entries.append(put)
+            results[i] = replace(result, entries=tuple(entries))
+        self.results = {i: rebind(r, mapping) for i, r in results.items()}
 
     def run(self) -> Applied:
         mapping = {
@@ -302,7 +329,7 @@ class Committer:
             return "created"
         if entry["request"]["method"] == "POST":
             return "exists"
-        before = self.plan.versions.get(key, self.plan.group_version)
+        before = self._corrected.get(key) or self.plan.versions.get(key, self.plan.group_version)
         return "unchanged" if before is not None and before == stored.version else "updated"
 
 

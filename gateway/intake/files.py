@@ -30,6 +30,7 @@ from gateway.ingest.result import ParseResult
 from gateway.intake import ledger
 from gateway.intake import quarantine as q
 from gateway.intake.commit import Committer, StageFailure
+from gateway.intake.facts import check_facts
 from gateway.intake.failures import issues_of
 from gateway.intake.file_records import (
     CsvFile,
@@ -212,9 +213,23 @@ class FileIntake:
                     patient_id=refusal.patient_id,
                 )
             )
+        facts = check_facts(unit, {i: item.result for i, item in planned.items.items()})
+        for i, clash in facts.conflicts.items():
+            r = rows[i]
+            del planned.items[i]
+            out.update(
+                quarantine_in(
+                    unit,
+                    [r],
+                    f,
+                    (*cast(ParseResult, r.result).issues, clash.issue()),
+                    reason="conflict",
+                    details=clash.details,
+                )
+            )
         if not planned.items:
             return out, None
-        applied = Committer(unit, f.sender, planned).run()
+        applied = Committer(unit, f.sender, planned, facts).run()
         targets: list[str] = []
         authors: list[str] = []
         assumptions = list(f.assumptions)
@@ -242,7 +257,8 @@ class FileIntake:
                 authors=authors,
                 organization=organization,
                 assumptions=assumptions,
-                update=any(item.updates for item in planned.items.values()),
+                update=any(item.updates for item in planned.items.values())
+                or any(w.status == "updated" for ws in applied.written.values() for w in ws),
                 description=f"{described}, lines {min(lines)}-{max(lines)}",
             ),
         )

@@ -11,7 +11,10 @@ message's idempotency key:
    behind a positive ACK and the operator can replay it;
 2. a message the parser refused (AE/AR): quarantined, its ACK recorded;
 3. identity (:mod:`gateway.intake.plan`): a conflict or an unknown patient is
-   quarantined (AE, ERR-3 205 or 204);
+   quarantined (AE, ERR-3 205 or 204); then the facts (:mod:`gateway.intake.facts`): an
+   Observation or administration whose business identifier is stored with another
+   content is a correction (an update) when its status supersedes the stored one, else
+   a conflict, quarantined (AE, ERR-3 205, ``GW-4115``, ERR-2 naming the OBX or RXA);
 4. the writes (:mod:`gateway.intake.commit`) as the sender, then the Provenance and the
    review flags, then the ledger row with the AA ACK.
 
@@ -35,6 +38,7 @@ from gateway.intake import ledger
 from gateway.intake import quarantine as q
 from gateway.intake.acks import ack_for
 from gateway.intake.commit import Committer, StageFailure
+from gateway.intake.facts import check_facts
 from gateway.intake.failures import ack_code_of, issues_of
 from gateway.intake.outcome import MessageOutcome, Status
 from gateway.intake.patient_index import TxPatientIndex, group_loader
@@ -260,7 +264,24 @@ class MessageIntake:
                 patient_id=refusal.patient_id,
                 content=content,
             )
-        applied = Committer(unit, sender, planned).run()
+        facts = check_facts(unit, {0: planned.items[0].result})
+        clash = facts.conflicts.get(0)
+        if clash is not None:
+            return self._quarantine(
+                unit,
+                payload,
+                sender,
+                result,
+                key,
+                received,
+                "AE",
+                (*result.issues, clash.issue()),
+                replay,
+                reason="conflict",
+                details=clash.details,
+                content=content,
+            )
+        applied = Committer(unit, sender, planned, facts).run()
         item = planned.items[0]
         written = applied.written.get(0, [])
         header = result.header
@@ -283,7 +304,9 @@ class MessageIntake:
                 authors=[author] if author else [],
                 organization=organization_of(item.result, applied, sender.structure),
                 assumptions=result.assumptions,
-                update=item.merge or bool(item.updates),
+                update=item.merge
+                or bool(item.updates)
+                or any(w.status == "updated" for w in written),
                 description=f"HL7 v{header.version} {header.event} from "
                 f"{header.sending_application}/{header.sending_facility}",
             ),

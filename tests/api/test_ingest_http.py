@@ -277,3 +277,18 @@ def test_ingest_needs_a_token(gw: DemoGateway) -> None:
     with httpx.Client(base_url=gw.server.url) as anonymous:
         r = anonymous.post("/ingest/hl7v2", content=hl7("demo-rds-o13-alice.hl7"))
     assert r.status_code == 401 and r.json()["resourceType"] == "OperationOutcome"
+
+
+def test_another_value_for_a_known_vital_is_a_conflict_not_a_duplicate(
+    http: httpx.Client,
+) -> None:
+    http.post("/ingest/hl7v2", params=FINESS, content=hl7("fr-adt-a01-admission-ins.hl7"))
+    oru = hl7("fr-oru-r01-constantes-ehpad.hl7")
+    assert http.post("/ingest/hl7v2", params=FINESS, content=oru).headers["x-ingest-status"] == (
+        "accepted"
+    )
+    other = oru.replace(b"TIL-ORU-001207", b"TIL-ORU-009999").replace(b"|72|bpm|", b"|120|bpm|")
+    answer = http.post("/ingest/hl7v2", params=FINESS, content=other)
+    assert answer.headers["x-ingest-status"] == "quarantined"
+    assert _msa(answer.content)[1:3] == ["AE", "TIL-ORU-009999"]
+    assert "ERR||OBX^2|205^" in answer.content.decode()

@@ -14,7 +14,7 @@ from typing import Any
 from gateway.ingest.assembly import NURSE, PHARMACIST, PHYSICIAN, PROFESSION_SYSTEM
 from gateway.ingest.csv.common import resident
 from gateway.ingest.csv.rows import Row
-from gateway.ingest.issues import warning
+from gateway.ingest.issues import CsvLocation, warning
 from gateway.ingest.patients import local_key
 from gateway.ingest.quantities import dose_quantity
 from gateway.ingest.result import PatientRef
@@ -119,5 +119,6 @@ def build(row: Row) -> PatientRef | None:
         resource,
         asm.urn("MedicationAdministration"),
         if_none_exist=asm.condition(resource["identifier"][0]),
+        location=CsvLocation(row.line),
     )
     return patient

@@ -79,6 +79,7 @@ def _measure(
         performer=performer,
         extra=extra,
         key=key,
+        location=location,
     )
 
 

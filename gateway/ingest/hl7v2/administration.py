@@ -135,4 +135,5 @@ def _administration(group: OrderGroup, item: Item, patient: PatientRef, asm: Ass
         resource,
         asm.urn(f"MedicationAdministration|{rxa.location}"),
         if_none_exist=asm.condition(identifier),
+        location=rxa.location,
     )

@@ -198,6 +198,7 @@ def _observation(
         performer=performer,
         extra=extra,
         key=str(obx.location),
+        location=obx.location,
     )
 
 

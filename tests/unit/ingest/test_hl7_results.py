@@ -238,3 +238,31 @@ def test_missing_observation_identifier_is_an_error(terminology: Terminology) ->
     result = parse_hl7v2(hl7_bytes("ORU-R01-01.hl7"), HOSPITAL, terminology)
     assert result.ack_code == "AE"
     assert "OBX[2]-3" in {str(i.location) for i in result.errors}
+
+
+def _oru_with(obx: str) -> bytes:
+    base = hl7_bytes("fr-oru-r01-constantes-ehpad.hl7").replace(b"\n", b"\r").split(b"\r")
+    head = [seg for seg in base if seg[:3] in (b"MSH", b"PID", b"OBR")]
+    return b"\r".join([*head, obx.encode()]) + b"\r"
+
+
+def test_free_text_obx_takes_its_time_from_obx_14(terminology: Terminology) -> None:
+    # OBX-14 set: it wins over OBR-7 (2024-01-15 08:00) for ST as for NM.
+    for obx in (
+        "OBX|1|ST|COM2^Commentaire^L||texte simple||||||F|||20240602080000",
+        "OBX|1|NM|FC^Pouls^L||72|bpm|||||F|||20240602080000",
+    ):
+        result = parse_hl7v2(_oru_with(obx), EHPAD, terminology)
+        [obs] = of_type(result, "Observation")
+        assert obs["effectiveDateTime"] == "2024-06-02T08:00:00+02:00", obx
+        assert obs["status"] == "final"
+
+
+def test_one_field_short_the_time_is_not_in_obx_14(terminology: Terminology) -> None:
+    # `texte simple|||||F|||ts`: F lands in OBX-10 and the time in OBX-13; OBX-11 and
+    # OBX-14 are empty, so the status is assumed and the time is OBR-7's.
+    obx = "OBX|1|ST|COM2^Commentaire^L||texte simple|||||F|||20240602080000"
+    result = parse_hl7v2(_oru_with(obx), EHPAD, terminology)
+    [obs] = of_type(result, "Observation")
+    assert obs["effectiveDateTime"] == "2024-01-15T08:00:00+01:00"
+    assert any("OBX-11" in a for a in result.assumptions)

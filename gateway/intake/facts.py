@@ -1,0 +1,473 @@
+"""The same fact, a correction, or a conflict: what a business-identifier match means.
+
+Observations and MedicationAdministrations are keyed on a business identifier (a lab's
+report number + OBX-3 + OBX-4, or a natural key ``nk-…`` hashed from the patient, the
+code and the time: :mod:`gateway.ingest`). A match on that key alone does not make a
+payload a duplicate: a key says *which* fact a payload is about, not *what* it says.
+This stage, run in the unit's transaction before anything is written, compares what
+each such entry states with what is stored under its key (the current version), or
+with what an earlier entry of the same unit states under it:
+
+- **the same fact**: the same *clinical content*: the status, and the value. For an
+  Observation the value is its ``value[x]``, ``component`` (value per component code)
+  or ``dataAbsentReason``; and its ``interpretation``. For a MedicationAdministration:
+  the status, ``dosage.dose`` and ``dosage.route``. Quantities are equal when their
+  numbers are (as decimals) and their UCUM codes are (the unit label when either has
+  no code); codeable concepts when they share a ``system|code`` (their texts when
+  neither has a coding). An element only one side carries is not compared: the HL7
+  and CSV channels of one source do not carry the same elements (a CSV has no
+  interpretation, a route may come as a coding or as text), and the same dispensation
+  sent both ways must stay one resource. Server-managed fields (``id``, ``meta``,
+  ``text``), identifiers, the subject, references to actors, notes, ``issued`` and
+  everything the message itself identifies (its Provenance) are not compared. Same
+  fact: the entry is a ``duplicate``, as before (the conditional create matches);
+- **a correction**: different content whose status supersedes the stored one (HL7 v2.5
+  OBX-11, table 0085 → FHIR ``Observation.status``): ``corrected`` (C) or ``amended``
+  supersede any status; ``entered-in-error`` (W, D; RXA-21 ``D``) any but itself;
+  ``final`` (F) supersedes ``preliminary`` and ``registered``; ``preliminary`` and
+  ``cancelled`` supersede ``registered`` (and ``cancelled`` ``preliminary``). The entry
+  becomes a version-aware update (``PUT Type/id`` with ``If-Match``) of the stored
+  resource: its id is kept, a new version is written, the payload's Provenance names
+  it, and the payload is ``accepted``;
+- **a conflict**: different content without a superseding status (120 after 72, both
+  final; a CSV row, which has no status column, that says another value), or two
+  entries of one unit that state different things under one key, whatever their
+  statuses (a unit states each fact once). Nothing is dropped silently: the payload
+  (the HL7 message, the CSV record) goes to quarantine with ``reason=conflict`` and both
+  versions (value, unit, status) in its details; HL7 gets AE with an ERR naming the
+  OBX (or RXA), ERR-3 205 and :data:`GW_FACT_CONFLICT`.
+
+Only single-identifier conditional creates of these two types are judged; everything
+else keeps the plain ``ifNoneExist`` dedup (:mod:`gateway.intake.known`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, bindparam, select
+
+from gateway.ingest.issues import IngestIssue, Location, error
+from gateway.ingest.result import Entry, ParseResult
+from gateway.intake.known import _identifier, _lock_key
+from gateway.intake.unit import WriteUnit
+from gateway.storage import schema as s
+from gateway.storage.records import StoredVersion
+from gateway.storage.store import StoreTx
+from gateway.storage.version_rows import CURRENT_COLUMNS, bulk_version
+
+FACT_TYPES = frozenset({"Observation", "MedicationAdministration"})
+GW_FACT_CONFLICT = "GW-4115"
+HL7_DUPLICATE_KEY = "205"  # table 0357: duplicate key identifier
+
+_ANY = frozenset(
+    {
+        "registered",
+        "preliminary",
+        "final",
+        "amended",
+        "corrected",
+        "cancelled",
+        "entered-in-error",
+        "unknown",
+        "in-progress",
+        "not-done",
+        "on-hold",
+        "completed",
+        "stopped",
+    }
+)
+#: new status -> the stored statuses it supersedes.
+_SUPERSEDES: dict[str, dict[str, frozenset[str]]] = {
+    "Observation": {
+        "corrected": _ANY,
+        "amended": _ANY,
+        "entered-in-error": _ANY - {"entered-in-error"},
+        "final": frozenset({"registered", "preliminary"}),
+        "preliminary": frozenset({"registered"}),
+        "cancelled": frozenset({"registered", "preliminary"}),
+    },
+    "MedicationAdministration": {
+        "entered-in-error": _ANY - {"entered-in-error"},
+    },
+}
+
+
+def supersedes(resource_type: str, new: str, stored: str) -> bool:
+    """True when a ``new`` status replaces a ``stored`` one (see the module docstring)."""
+    return stored in _SUPERSEDES.get(resource_type, {}).get(new, frozenset())
+
+
+# -- what a resource states ------------------------------------------------------------------
+
+
+def _number(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _quantity(q: Any) -> tuple[Any, ...] | None:
+    if not isinstance(q, dict):
+        return None
+    unit = ("code", q.get("system"), q["code"]) if q.get("code") else ("unit", q.get("unit"))
+    return (_number(q.get("value")), q.get("comparator"), unit)
+
+
+def _same_quantity(a: Any, b: Any) -> bool:
+    qa, qb = _quantity(a), _quantity(b)
+    if qa is None or qb is None:
+        return qa == qb
+    if qa[0] != qb[0] or qa[1] != qb[1]:
+        return False
+    if qa[2][0] == qb[2][0]:
+        return bool(qa[2] == qb[2])
+    return (a.get("unit") or None) == (b.get("unit") or None)
+
+
+def _codes(concept: Any) -> set[tuple[str, str]]:
+    if not isinstance(concept, dict):
+        return set()
+    return {
+        (str(c.get("system", "")), str(c.get("code", "")))
+        for c in concept.get("coding", [])
+        if isinstance(c, dict) and c.get("code")
+    }
+
+
+def _same_concept(a: Any, b: Any) -> bool:
+    ca, cb = _codes(a), _codes(b)
+    if ca and cb:
+        return bool(ca & cb)
+    if ca or cb:
+        return True  # one side coded, the other text only: not comparable
+    ta = str(a.get("text", "")).casefold() if isinstance(a, dict) else ""
+    tb = str(b.get("text", "")).casefold() if isinstance(b, dict) else ""
+    return ta == tb
+
+
+def _concepts(items: Any) -> list[Any]:
+    return items if isinstance(items, list) else []
+
+
+def _same_concept_list(a: Any, b: Any) -> bool:
+    la, lb = _concepts(a), _concepts(b)
+    return len(la) == len(lb) and all(_same_concept(x, y) for x, y in zip(la, lb, strict=True))
+
+
+_VALUE_KEYS = (
+    "valueQuantity",
+    "valueCodeableConcept",
+    "valueString",
+    "valueBoolean",
+    "valueInteger",
+    "valueRange",
+    "valueRatio",
+    "valueSampledData",
+    "valueTime",
+    "valueDateTime",
+    "valuePeriod",
+    "component",
+    "dataAbsentReason",
+)
+
+
+def _value_of(resource: Mapping[str, Any]) -> tuple[str, Any]:
+    for key in _VALUE_KEYS:
+        if key in resource:
+            return key, resource[key]
+    return "", None
+
+
+def _same_value(kind: str, a: Any, b: Any) -> bool:
+    if kind == "valueQuantity":
+        return _same_quantity(a, b)
+    if kind in ("valueCodeableConcept", "dataAbsentReason"):
+        return _same_concept(a, b)
+    if kind == "component":
+        return _same_components(a, b)
+    return bool(a == b)
+
+
+def _same_components(a: Any, b: Any) -> bool:
+    def by_code(items: Any) -> dict[tuple[str, str], tuple[str, Any]]:
+        out: dict[tuple[str, str], tuple[str, Any]] = {}
+        for c in _concepts(items):
+            for code in sorted(_codes(c.get("code"))):
+                out.setdefault(code, _value_of(c))
+        return out
+
+    ma, mb = by_code(a), by_code(b)
+    if set(ma) != set(mb):
+        return False
+    return all(ma[k][0] == mb[k][0] and _same_value(ma[k][0], ma[k][1], mb[k][1]) for k in ma)
+
+
+def differences(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The elements whose clinical content differs (empty: the same fact)."""
+    out: list[str] = []
+    if stored.get("status") != new.get("status"):
+        out.append("status")
+    if new.get("resourceType") == "MedicationAdministration":
+        da, db = stored.get("dosage") or {}, new.get("dosage") or {}
+        if "dose" in da and "dose" in db and not _same_quantity(da["dose"], db["dose"]):
+            out.append("dosage.dose")
+        if "route" in da and "route" in db and not _same_concept(da["route"], db["route"]):
+            out.append("dosage.route")
+        return out
+    ka, va = _value_of(stored)
+    kb, vb = _value_of(new)
+    if ka != kb or not _same_value(ka, va, vb):
+        out.append("value")
+    if (
+        "interpretation" in stored
+        and "interpretation" in new
+        and not _same_concept_list(stored["interpretation"], new["interpretation"])
+    ):
+        out.append("interpretation")
+    return out
+
+
+def summary(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """Value, unit and status of a fact, for the quarantine details (nothing else)."""
+    out: dict[str, Any] = {"status": resource.get("status")}
+    if resource.get("resourceType") == "MedicationAdministration":
+        dose = (resource.get("dosage") or {}).get("dose")
+        if isinstance(dose, dict):
+            out["value"] = dose.get("value")
+            out["unit"] = dose.get("unit") or dose.get("code")
+        return out
+    kind, value = _value_of(resource)
+    if kind == "valueQuantity" and isinstance(value, dict):
+        out["value"] = value.get("value")
+        out["unit"] = value.get("unit") or value.get("code")
+    elif kind == "component":
+        parts = [_value_of(c)[1] for c in _concepts(value)]
+        out["value"] = "/".join(
+            str(p.get("value")) if isinstance(p, dict) else str(p) for p in parts
+        )
+        first = parts[0] if parts else None
+        if isinstance(first, dict):
+            out["unit"] = first.get("unit") or first.get("code")
+    elif kind in ("valueCodeableConcept", "dataAbsentReason"):
+        codes = sorted(_codes(value))
+        text = value.get("text") if isinstance(value, dict) else None
+        out["value" if kind.startswith("value") else "dataAbsentReason"] = (
+            codes[0][1] if codes else text
+        )
+    elif kind:
+        out["value"] = value
+    return out
+
+
+# -- the stage -------------------------------------------------------------------------------
+
+_r, _t = s.resource, s.idx_token
+# :data:`gateway.intake.known._LOOKUP` with the current rows themselves: one query.
+_VERSIONS = (
+    select(*CURRENT_COLUMNS, _t.c.system, _t.c.code.label("token_code"))
+    .join(_r, _r.c.pk == _t.c.resource_pk)
+    .where(
+        and_(
+            _t.c.param == "identifier",
+            _t.c.resource_type.in_(bindparam("types", expanding=True)),
+            _t.c.code.in_(bindparam("codes", expanding=True)),
+            _r.c.deleted.is_(False),
+        )
+    )
+)
+_BATCH = 400
+
+
+def _stored_versions(
+    tx: StoreTx, keys: list[tuple[str, str, str]], stored: Callable[[str], str]
+) -> dict[tuple[str, str, str], list[StoredVersion]]:
+    """The live resources carrying each (type, system, value) identifier."""
+    out: dict[tuple[str, str, str], list[StoredVersion]] = {}
+    types = sorted({k[0] for k in keys})
+    for start in range(0, len(keys), _BATCH):
+        batch = keys[start : start + _BATCH]
+        wanted = {(k[0], k[1], stored(k[2])): k for k in batch}
+        codes = sorted({k[2] for k in wanted})
+        rows = tx.conn.execute(_VERSIONS, {"types": types, "codes": codes}).all()
+        for row in rows:
+            key = wanted.get((row.resource_type, row.system, row.token_code))
+            if key is None:
+                continue
+            found = out.setdefault(key, [])
+            if all(v.id != row.id for v in found):
+                found.append(bulk_version(row, tx.conn))
+    return out
+
+
+# -- judging -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FactConflict:
+    """A unit's result refused: it states another value for a fact already stated."""
+
+    diagnostics: str
+    details: dict[str, Any]
+    location: Location | None = None
+
+    def issue(self) -> IngestIssue:
+        return error(
+            self.diagnostics,
+            self.location,
+            code="conflict",
+            gateway_code=GW_FACT_CONFLICT,
+            hl7_error=HL7_DUPLICATE_KEY,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FactUpdate:
+    """A correction: the entry replaces the stored resource ``reference`` at ``version``."""
+
+    reference: str
+    version: int
+
+
+@dataclass(slots=True)
+class Facts:
+    conflicts: dict[int, FactConflict] = field(default_factory=dict)
+    updates: dict[str, FactUpdate] = field(default_factory=dict)  # fullUrl -> stored
+
+    def as_put(self, entry: Entry) -> Entry | None:
+        """``entry`` as the PUT that updates its stored resource, if it is a correction."""
+        update = self.updates.get(entry.full_url)
+        if update is None:
+            return None
+        rid = update.reference.split("/", 1)[1]
+        return Entry(
+            update.reference,
+            {**entry.resource, "id": rid},
+            "PUT",
+            update.reference,
+            None,
+            if_match=f'W/"{update.version}"',
+            location=entry.location,
+        )
+
+
+@dataclass(slots=True)
+class _Current:
+    resource: Mapping[str, Any]
+    reference: str | None  # the stored resource, None when an entry of this unit states it
+    version: int = 0
+    updated: bool = False
+
+
+def _where(entry: Entry) -> str:
+    return str(entry.location) if entry.location is not None else entry.resource_type
+
+
+def check_facts(unit: WriteUnit, results: Mapping[int, ParseResult]) -> Facts:
+    """Judge every Observation and MedicationAdministration of the unit's results
+    (in index order) against what is stored and what earlier entries state."""
+    unit.flush()  # what earlier messages of a group commit queued is stored too
+    tx, stored = unit.tx, unit.services.blind.identifier
+    facts = Facts()
+    wanted: dict[tuple[str, str, str], list[tuple[int, Entry]]] = {}
+    for i, result in results.items():
+        for entry in result.entries:
+            if entry.resource_type not in FACT_TYPES:
+                continue
+            found = _identifier(entry)
+            if found is not None:
+                wanted.setdefault((entry.resource_type, *found), []).append((i, entry))
+    if not wanted:
+        return facts
+    if tx.dialect == "postgresql":  # the locks known_entries takes, taken first
+        tx.lock(*(_lock_key(*key) for key in wanted))
+    current: dict[tuple[str, str, str], _Current] = {}
+    for key, versions in _stored_versions(tx, list(wanted), stored).items():
+        if len(versions) != 1:
+            continue  # several: left to the transaction, as before
+        version = versions[0]
+        if version.deleted or version.content is None:
+            continue
+        body: Any = orjson.loads(version.content)
+        if isinstance(body, dict):
+            current[key] = _Current(body, f"{key[0]}/{version.id}", version.version)
+    by_item: dict[int, list[tuple[tuple[str, str, str], Entry]]] = {}
+    for key, pairs in wanted.items():
+        for i, entry in pairs:
+            by_item.setdefault(i, []).append((key, entry))
+    for i in sorted(by_item):
+        _judge(i, by_item[i], current, facts)
+    return facts
+
+
+def _judge(
+    item: int,
+    pairs: list[tuple[tuple[str, str, str], Entry]],
+    current: dict[tuple[str, str, str], _Current],
+    facts: Facts,
+) -> None:
+    """One result's entries; its claims count for later results only if it is kept."""
+    claims: dict[tuple[str, str, str], _Current] = {}
+    updates: dict[str, FactUpdate] = {}
+    for key, entry in pairs:
+        now = claims.get(key) or current.get(key)
+        if now is None:
+            claims[key] = _Current(entry.resource, None)
+            continue
+        changed = differences(now.resource, entry.resource)
+        if not changed:
+            continue
+        if (
+            now.reference is not None
+            and not now.updated
+            and supersedes(
+                entry.resource_type,
+                str(entry.resource.get("status")),
+                str(now.resource.get("status")),
+            )
+        ):
+            updates[entry.full_url] = FactUpdate(now.reference, now.version)
+            claims[key] = _Current(entry.resource, now.reference, now.version, updated=True)
+            continue
+        facts.conflicts[item] = _conflict(entry, now, changed)
+        return
+    current.update(claims)
+    facts.updates.update(updates)
+
+
+def _conflict(entry: Entry, now: _Current, changed: list[str]) -> FactConflict:
+    kind = entry.resource_type
+    new, old = summary(entry.resource), summary(now.resource)
+    if now.reference is not None:
+        whom, side = f"{now.reference}", "stored"
+        why = f"the status {new['status']!r} does not supersede the stored {old['status']!r}"
+    else:
+        whom, side = "another entry of the same payload", "earlier"
+        why = "a payload states each fact once"
+    hint = "RXA-21 D to retract" if kind == "MedicationAdministration" else "OBX-11 C or W"
+    diagnostics = (
+        f"{_where(entry)}: this {kind} has the business identifier (for a measurement: "
+        f"patient, code, time) of {whom} but says something else ({', '.join(changed)}: "
+        f"{_show(new)} instead of {_show(old)}); {why}. Not stored: send a correction "
+        f"({hint}) or check the data"
+    )
+    details: dict[str, Any] = {
+        "resourceType": kind,
+        side: {**old, **({"reference": now.reference} if now.reference else {})},
+        "incoming": new,
+        "differences": changed,
+    }
+    if entry.location is not None:
+        details["location"] = str(entry.location)
+    return FactConflict(diagnostics, details, entry.location)
+
+
+def _show(summary_: Mapping[str, Any]) -> str:
+    value = summary_.get("value", summary_.get("dataAbsentReason", "?"))
+    unit = f" {summary_['unit']}" if summary_.get("unit") else ""
+    return f"{value}{unit} ({summary_.get('status')})"
