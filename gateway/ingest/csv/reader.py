@@ -4,7 +4,10 @@ What real EHPAD exports do, and how it is absorbed:
 
 - encoding: a BOM says it (UTF-8, UTF-16 LE/BE); else UTF-8 if the bytes decode as
   such; else Windows-1252 (what Excel writes on French Windows), an assumption that is
-  reported; Latin-1 as the last resort (it decodes anything);
+  reported; Latin-1 as the last resort (it decodes anything). A file that is UTF-8 but
+  for some lines (rows pasted from another export) keeps UTF-8, and only those lines
+  are read as Windows-1252, the assumption naming them: decoding it all as
+  Windows-1252 would garble every accented header and value;
 - separator: ``;`` (French Excel), ``,``, tab or ``|``, sniffed on the header line
   (outside quotes); ties go to ``;``;
 - line endings ``\\r\\n``, ``\\n`` or ``\\r``; quoted fields may span lines;
@@ -62,12 +65,44 @@ def decode(data: bytes | str) -> Decoded:
         return Decoded(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
         pass
+    mixed = _mostly_utf8(data)
+    if mixed is not None:
+        return mixed
     try:
         return Decoded(
             data.decode("cp1252"), "cp1252", "file is not UTF-8: decoded as Windows-1252"
         )
     except UnicodeDecodeError:
         return Decoded(data.decode("latin-1"), "latin-1", "file is not UTF-8: decoded as Latin-1")
+
+
+def _mostly_utf8(data: bytes) -> Decoded | None:
+    """UTF-8 with some lines in a single-byte encoding: those lines read as Windows-1252
+    (Latin-1 for its five undefined bytes), the rest as UTF-8. None unless some line
+    holds UTF-8 beyond ASCII (else the file is all single-byte: the caller's cases)."""
+    texts: list[str] = []
+    foreign: list[int] = []
+    utf8_beyond_ascii = False
+    for number, line in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            foreign.append(number)
+            try:
+                text = line.decode("cp1252")
+            except UnicodeDecodeError:
+                text = line.decode("latin-1")
+        else:
+            utf8_beyond_ascii = utf8_beyond_ascii or not line.isascii()
+        texts.append(text)
+    if not utf8_beyond_ascii:
+        return None
+    shown = ", ".join(str(n) for n in foreign[:10]) + (", …" if len(foreign) > 10 else "")
+    return Decoded(
+        "".join(texts),
+        "utf-8",
+        f"file is UTF-8 but for line(s) {shown}: those decoded as Windows-1252",
+    )
 
 
 def sniff_delimiter(header_line: str) -> str:

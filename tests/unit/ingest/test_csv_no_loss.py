@@ -10,7 +10,7 @@ from gateway.ingest.csv.reader import decode
 from gateway.ingest.result import CsvParseResult
 from gateway.normalise import Terminology
 
-from .support import CSV, EHPAD, assert_valid_fhir
+from .support import CSV, EHPAD, assert_valid_fhir, of_type
 
 MAPPINGS = load_mappings()
 TERMINOLOGY = Terminology.load()
@@ -48,6 +48,24 @@ def test_mixed_export(terminology: Terminology) -> None:
         assert_valid_fhir(accepted.result)
     bundle = result.transaction()
     assert {e["resource"]["resourceType"] for e in bundle["entry"]} == {"Observation"}
+
+
+def test_a_utf8_export_with_a_pasted_latin1_row_keeps_its_accents(
+    terminology: Terminology,
+) -> None:
+    """Decoding it all as Windows-1252 garbled the UTF-8 header ("NÂ° rÃ©sident") and
+    quarantined the whole file; only the foreign line is read so, and named."""
+    header = "Num. résident;Date;Heure;Paramètre;Valeur;Unité\r\n".encode()
+    utf8_row = "R0042;15/01/2024;08:00;Température;37,2;°C\r\n".encode()
+    latin1_row = "R0042;15/01/2024;09:00;Température;37,4;°C\r\n".encode("latin-1")
+    data = header + utf8_row + latin1_row
+    result = parse_csv(data, MAPPINGS["vitals"], EHPAD, terminology)
+    assert result.encoding == "utf-8"
+    assert result.assumptions[0] == "file is UTF-8 but for line(s) 3: those decoded as Windows-1252"
+    assert [r.line for r in result.accepted] == [2, 3], [r.issues for r in result.rejected]
+    values = [of_type(r.result, "Observation")[0]["valueQuantity"] for r in result.accepted]
+    assert [(str(v["value"]), v["code"]) for v in values] == [("37.2", "Cel"), ("37.4", "Cel")]
+    assert decode("é\n".encode("latin-1")).encoding == "cp1252", "all single-byte: as before"
 
 
 def _check(result: CsvParseResult) -> None:
