@@ -17,7 +17,8 @@ MDM^T02        DocumentReference + Binary (:mod:`.document`)
 Acknowledgement codes (HL7 table 0008, original mode):
 
 - **AR** when the message cannot be processed at all: not HL7 (:class:`Unreadable`),
-  MSH-9 not supported (ERR-3 ``200``/``201``), MSH-12 not a v2 version (``203``),
+  more than one message in the payload or a batch envelope (ERR-3 ``100``, see
+  :func:`_several`), MSH-9 not supported (ERR-3 ``200``/``201``), MSH-12 not a v2 version (``203``),
   MSH-10 missing (``101``). Nothing else is read.
 - **AE** when the content is wrong somewhere (a located error): no entry is returned;
   the pipeline quarantines the message with the issues.
@@ -35,13 +36,15 @@ from collections.abc import Callable
 
 from gateway.ingest.assembly import Assembly
 from gateway.ingest.hl7v2 import administration, adt, document, pharmacy, results
-from gateway.ingest.hl7v2.er7 import Er7Message, Unreadable, decode, read
+from gateway.ingest.hl7v2.er7 import ENVELOPE, Er7Message, Unreadable, decode, read
 from gateway.ingest.issues import (
     GW_REQUIRED,
+    GW_SEVERAL,
     GW_UNREADABLE,
     GW_UNSUPPORTED,
     HL7_INTERNAL,
     HL7_REQUIRED_MISSING,
+    HL7_SEGMENT_SEQUENCE,
     HL7_UNSUPPORTED_EVENT,
     HL7_UNSUPPORTED_TYPE,
     HL7_UNSUPPORTED_VERSION,
@@ -114,6 +117,34 @@ def _rejected(
     )
 
 
+def _several(message: Er7Message) -> IngestIssue | None:
+    """A second MSH, or a batch envelope (FHS, BHS, BTS, FTS), in one payload.
+
+    One MLLP block, like one HTTP body, carries one message and gets one ACK. Read as
+    one, a second message would have its segments filed under the first message's
+    patient and never be acknowledged: the whole payload is refused, nothing stored.
+    (``dmp-gateway ingest`` splits batch files into messages before they get here.)
+    """
+    found = message.envelope[0] if message.envelope else None
+    if found is None:
+        found = next((s for s in message.segments[1:] if s.name in ("MSH", *ENVELOPE)), None)
+    if found is None:
+        return None
+    what = (
+        "a second message (MSH)"
+        if found.name == "MSH"
+        else f"a batch envelope segment ({found.name})"
+    )
+    return error(
+        f"the payload holds {what}: send one message per MLLP block or HTTP request body, "
+        "each answered by its own ACK; nothing of this payload was stored",
+        found.location,
+        code="structure",
+        gateway_code=GW_SEVERAL,
+        hl7_error=HL7_SEGMENT_SEQUENCE,
+    )
+
+
 def _gate(message: Er7Message, header: MessageHeader) -> IngestIssue | None:
     """Why the message cannot be processed at all, if it cannot."""
     msh = message.msh
@@ -163,7 +194,7 @@ def parse_hl7v2(
         )
         return _rejected(None, issue, notes)
     header = read_header(message)
-    refusal = _gate(message, header)
+    refusal = _several(message) or _gate(message, header)
     if refusal is not None:
         return _rejected(header, refusal, notes)
     seed = "|".join(header.idempotency_key or ("", "", hashlib.sha256(text.encode()).hexdigest()))
