@@ -46,6 +46,7 @@ from gateway.ingest.issues import (
     HL7_REQUIRED_MISSING,
     HL7_SEGMENT_SEQUENCE,
     HL7_UNSUPPORTED_EVENT,
+    HL7_UNSUPPORTED_PROCESSING,
     HL7_UNSUPPORTED_TYPE,
     HL7_UNSUPPORTED_VERSION,
     IngestIssue,
@@ -74,6 +75,9 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("MDM", "T02"): document.document,
 }
 SUPPORTED = ", ".join(f"{t}^{e}" for t, e in HANDLERS)
+PROCESSING_IDS_0103 = {"P": "production", "T": "training", "D": "debugging"}
+PROCESSING_IDS = frozenset({"P"})
+"""MSH-11 values whose content may be written to the record (HL7 table 0103)."""
 
 
 def read_header(message: Er7Message) -> MessageHeader:
@@ -163,6 +167,29 @@ def _gate(message: Er7Message, header: MessageHeader) -> IngestIssue | None:
             code="not-supported",
             gateway_code=GW_UNSUPPORTED,
             hl7_error=HL7_UNSUPPORTED_VERSION,
+        )
+    if not header.processing_id:
+        return error(
+            "MSH-11 (processing id) is required; this record takes production data (P)",
+            msh.at(11),
+            code="required",
+            gateway_code=GW_REQUIRED,
+            hl7_error=HL7_REQUIRED_MISSING,
+        )
+    if header.processing_id not in PROCESSING_IDS:
+        # T (training) and D (debugging) are valid (table 0103) but must not be written
+        # to a patient's record; a value outside table 0103 is answered the same way:
+        # 202 names the field's meaning (the sender must send P), where 103 would only
+        # say a table lookup failed, and a sender handles both cases alike.
+        known = PROCESSING_IDS_0103.get(header.processing_id)
+        what = f"{header.processing_id!r} ({known})" if known else repr(header.processing_id)
+        return error(
+            f"processing id (MSH-11) {what} is not accepted: only P (production) may "
+            "be written to the record",
+            msh.at(11),
+            code="not-supported",
+            gateway_code=GW_UNSUPPORTED,
+            hl7_error=HL7_UNSUPPORTED_PROCESSING,
         )
     if (header.message_type, header.trigger_event) not in HANDLERS:
         known_type = any(t == header.message_type for t, _ in HANDLERS)

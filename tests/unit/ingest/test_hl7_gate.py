@@ -41,6 +41,35 @@ def test_rejections(
 
 
 @pytest.mark.parametrize(
+    ("processing", "code", "gateway_code"),
+    [
+        ("T", "202", "GW-4102"),  # training: valid in table 0103, never production data
+        ("D", "202", "GW-4102"),  # debugging
+        ("X", "202", "GW-4102"),  # not in table 0103
+        ("T^A", "202", "GW-4102"),  # with a processing mode (PT.2)
+        ("", "101", "GW-4103"),
+    ],
+)
+def test_only_production_messages_are_processed(
+    terminology: Terminology, processing: str, code: str, gateway_code: str
+) -> None:
+    payload = BASE.format(type="ADT^A01", control="C1", version="2.5").replace(
+        "|C1|P|", f"|C1|{processing}|"
+    )
+    result = parse_hl7v2(payload, EHPAD, terminology)
+    assert result.ack_code == "AR"
+    assert result.entries == ()
+    (issue,) = result.issues
+    assert isinstance(issue.location, Hl7Location) and issue.location.erl() == "MSH^1^11^1"
+    assert (issue.hl7_error, issue.gateway_code) == (code, gateway_code)
+
+
+def test_a_production_message_is_processed(terminology: Terminology) -> None:
+    payload = BASE.format(type="ADT^A01", control="C1", version="2.5").replace("|P|", "|P^T|")
+    assert parse_hl7v2(payload, EHPAD, terminology).ack_code != "AR"
+
+
+@pytest.mark.parametrize(
     "payload", [b"", b"\x00\xff\xfe", b"FHS|^~\\&|A\rBHS|^~\\&|A\rPID|1||x", "PID|1||x"]
 )
 def test_unreadable_payloads_are_rejected(terminology: Terminology, payload: bytes | str) -> None:
