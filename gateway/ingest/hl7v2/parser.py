@@ -168,6 +168,14 @@ def _gate(message: Er7Message, header: MessageHeader) -> IngestIssue | None:
             gateway_code=GW_UNSUPPORTED,
             hl7_error=HL7_UNSUPPORTED_VERSION,
         )
+    if not header.message_type:
+        return error(
+            f"MSH-9 (message type) is required; supported: {SUPPORTED}",
+            msh.at(9),
+            code="required",
+            gateway_code=GW_REQUIRED,
+            hl7_error=HL7_REQUIRED_MISSING,
+        )
     if not header.processing_id:
         return error(
             "MSH-11 (processing id) is required; this record takes production data (P)",

@@ -23,7 +23,8 @@ BASE = (
         ("ADT^A01", "C1", "3.0", "MSH-12", "203"),
         ("ADT^A03", "C1", "2.5", "MSH-9.2", "201"),
         ("SIU^S12", "C1", "2.5", "MSH-9.1", "200"),
-        ("", "C1", "2.5", "MSH-9.1", "200"),
+        ("", "C1", "2.5", "MSH-9", "101"),  # missing, not an unsupported type
+        ("^A01", "C1", "2.5", "MSH-9", "101"),
     ],
 )
 def test_rejections(
@@ -36,8 +37,11 @@ def test_rejections(
     (issue,) = result.issues
     assert str(issue.location) == where
     assert issue.hl7_error == code
-    if code in ("200", "201"):
+    if code in ("200", "201") or where == "MSH-9":
         assert "supported: ADT^A01" in issue.diagnostics
+    if where == "MSH-9":
+        assert isinstance(issue.location, Hl7Location) and issue.location.erl() == "MSH^1^9^1"
+        assert issue.gateway_code == "GW-4103"
 
 
 @pytest.mark.parametrize(
