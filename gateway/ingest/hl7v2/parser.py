@@ -36,7 +36,7 @@ from collections.abc import Callable
 
 from gateway.ingest.assembly import Assembly
 from gateway.ingest.hl7v2 import administration, adt, document, pharmacy, results
-from gateway.ingest.hl7v2.er7 import ENVELOPE, Er7Message, Unreadable, decode, read
+from gateway.ingest.hl7v2.er7 import ENVELOPE, Er7Message, Unreadable, decode, read, unescape
 from gateway.ingest.issues import (
     GW_REQUIRED,
     GW_SEVERAL,
@@ -88,6 +88,15 @@ def read_header(message: Er7Message) -> MessageHeader:
         comp = msh.first(n)
         return comp.c(1) or comp.c(2)
 
+    def whole(n: int) -> tuple[tuple[str, ...], ...]:
+        parts = tuple(
+            tuple(unescape(sub, message.seps).strip() for sub in comp)
+            for comp in msh.first(n).parts
+        )
+        while parts and not any(parts[-1]):
+            parts = parts[:-1]
+        return parts
+
     try:
         timestamp = hl7_ts(msh.value(7)).value if msh.value(7) else None
     except NormalisationError:
@@ -105,6 +114,8 @@ def read_header(message: Er7Message) -> MessageHeader:
         version=msh.value(12, 1),
         timestamp=timestamp,
         charset=message.charset,
+        sending_application_hd=whole(3),
+        sending_facility_hd=whole(4),
     )
 
 

@@ -71,3 +71,27 @@ def test_escape_keeps_separators_out() -> None:
     assert escape("a|b^c&d~e\\f\ng") == "a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\.br\\g"
     ack = build_ack(None, "AE", control_id="A|B", timestamp=NOW, text="x^y")
     assert hl7.parse(ack).segment("MSA")[3] == ["x\\S\\y"]
+
+
+def test_the_ack_answers_the_senders_whole_application_and_facility(
+    terminology: Terminology,
+) -> None:
+    payload = (
+        "MSH|^~\\&|PHARMACIE DU MARCHE^750000028^FINESS|LGO \\T\\ CO^1.2.250.1&X^ISO"
+        "|GW|DMP|20240714083000||SIU^S12|C1|P|2.5\r"
+    )
+    result = parse_hl7v2(payload, EHPAD, terminology)
+    ack = build_ack(result.header, result.ack_code, result.issues, control_id="G", timestamp=NOW)
+    msh = ack.split("\r")[0].split("|")
+    assert msh[4] == "PHARMACIE DU MARCHE^750000028^FINESS"
+    assert msh[5] == "LGO \\T\\ CO^1.2.250.1&X^ISO"
+    assert result.header is not None
+    assert result.header.sending_application == "PHARMACIE DU MARCHE", "the key is unchanged"
+
+
+def test_the_whole_hd_is_re_encoded_with_the_acks_separators(terminology: Terminology) -> None:
+    payload = "MSH|$~\\&|APP$1.2.3$ISO|FAC \\S\\ 1|GW|DMP|20240714083000||SIU$S12|C1|P|2.5\r"
+    result = parse_hl7v2(payload, EHPAD, terminology)
+    ack = build_ack(result.header, result.ack_code, result.issues, control_id="G", timestamp=NOW)
+    msh = ack.split("\r")[0].split("|")
+    assert msh[4:6] == ["APP^1.2.3^ISO", "FAC $ 1"]
