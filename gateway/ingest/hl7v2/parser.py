@@ -132,6 +132,24 @@ def _rejected(
     )
 
 
+def _control_id(text: str) -> str:
+    """MSH-10 of a message that cannot be read, when it can still be located: the field
+    separator is MSH's 4th character, and MSH-10 the 9th field after MSH-2 (the encoding
+    characters, which may be what is wrong). Echoed in MSA-2 so that the sender can tell
+    which message was rejected; kept raw (its escapes cannot be trusted), and never the
+    message's key in the ledger (:meth:`gateway.intake.messages.MessageIntake.key`)."""
+    text = text.strip("\ufeff\x0b\x1c\r\n \t")
+    if not text.startswith("MSH") or len(text) < 4:
+        return ""
+    separator = text[3]
+    if separator.isalnum() or separator.isspace() or not separator.isprintable():
+        return ""
+    line = text.split("\r", 1)[0].split("\n", 1)[0]
+    fields = line.split(separator)
+    control_id = fields[9].strip() if len(fields) > 9 else ""
+    return control_id if len(control_id) <= 199 and control_id.isprintable() else ""
+
+
 def _several(message: Er7Message) -> IngestIssue | None:
     """A second MSH, or a batch envelope (FHS, BHS, BTS, FTS), in one payload.
 
@@ -238,7 +256,9 @@ def parse_hl7v2(
             gateway_code=GW_UNREADABLE,
             hl7_error=HL7_REQUIRED_MISSING if exc.location else HL7_INTERNAL,
         )
-        return _rejected(None, issue, notes)
+        control_id = _control_id(text)
+        header = MessageHeader(message_control_id=control_id) if control_id else None
+        return _rejected(header, issue, notes)
     header = read_header(message)
     refusal = _several(message) or _gate(message, header)
     if refusal is not None:

@@ -336,3 +336,17 @@ def test_training_and_debugging_messages_are_quarantined_not_stored(
         assert err[2:4] == ["MSH^1^11^1", "202^Unsupported processing id^HL70357"]
     assert count(feeding) == versions, "nothing written as production data"
     assert count(feeding, s.intake_quarantine) == quarantined + 3
+
+
+def test_an_unreadable_message_is_acked_with_its_control_id_and_its_fix_processed(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    sender = ehpad_sender()
+    good = hl7("fr-adt-a01-admission-ins.hl7")
+    bad = good.replace(b"MSH|^~\\&|", b"MSH|^~|", 1)
+    outcome = intake.hl7v2(bad, sender)
+    assert (outcome.status, outcome.ack_code) == ("quarantined", "AR")
+    assert "MSA|AR|TIL-ADT-000101|" in outcome.ack
+    # The corrected message, same control id, is processed: not a reused id.
+    fixed = intake.hl7v2(good, sender)
+    assert (fixed.status, fixed.ack_code) == ("accepted", "AA"), fixed.ack

@@ -95,3 +95,22 @@ def test_the_whole_hd_is_re_encoded_with_the_acks_separators(terminology: Termin
     ack = build_ack(result.header, result.ack_code, result.issues, control_id="G", timestamp=NOW)
     msh = ack.split("\r")[0].split("|")
     assert msh[4:6] == ["APP^1.2.3^ISO", "FAC $ 1"]
+
+
+def test_msa_2_echoes_msh_10_when_the_encoding_characters_are_wrong(
+    terminology: Terminology,
+) -> None:
+    payload = "MSH|^~|APP|FAC|GW|DMP|20240714083000||ADT^A01|BB-047|P|2.5\rPID|1\r"
+    result = parse_hl7v2(payload, EHPAD, terminology)
+    assert result.ack_code == "AR"
+    ack = build_ack(result.header, result.ack_code, result.issues, control_id="G", timestamp=NOW)
+    msa = ack.split("\r")[1].split("|")
+    assert msa[1:3] == ["AR", "BB-047"]
+    assert "encoding characters" in ack
+
+
+def test_msa_2_stays_empty_when_msh_10_cannot_be_located(terminology: Terminology) -> None:
+    for payload in ("MSH|^~|APP|FAC", "MSHA^~\\&A1A2A3A4A5A6A7A8A9", "MSH"):
+        result = parse_hl7v2(payload, EHPAD, terminology)
+        ack = build_ack(result.header, "AR", result.issues, control_id="G", timestamp=NOW)
+        assert ack.split("\r")[1].split("|")[2] == "", payload
