@@ -164,6 +164,10 @@ def test_a_frame_over_the_limit_is_rejected(intake: Intake, feeding: RecordServi
         ack = client.exchange(hl7("fr-oru-r01-constantes-ehpad.hl7"))
         small = client.exchange(b"MSH|^~\\&|A|B|||20240101||ADT^A99|X1|P|2.5")
     assert _msa(ack)[1] == "AR" and "exceeds 256 bytes" in ack.decode()
+    err = _err(ack)
+    assert err[3] == "207^Application internal error^HL70357"
+    assert err[5] == "GW-1013^too-costly^L", "the size limit's code, as over HTTP"
+    assert "exceeds 256 bytes, the limit of this listener" in err[8]
     assert _msa(small)[1] == "AR", "unsupported event, the connection still works"
 
 
