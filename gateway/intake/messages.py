@@ -88,7 +88,7 @@ class MessageIntake:
     def key(self, sender: Sender, result: ParseResult, digest: str) -> str:
         """The ledger key: the sender's control id, or the payload's hash without one.
 
-        A payload refused for holding several messages (GW-4115), or unreadable
+        A payload refused for holding several messages (GW-4116), or unreadable
         (GW-4101) with its MSH-10 still located for the ACK, is keyed by its hash
         although that MSH-10 is known: the sender is meant to resend it corrected (its
         messages one by one), with that control id, which must then be processed, not

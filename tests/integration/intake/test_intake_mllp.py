@@ -117,7 +117,7 @@ def test_two_messages_in_one_frame_are_refused_whole_and_resent_one_by_one(
         err = _err(ack)
         assert err[2] == "MSH^2"
         assert err[3] == "100^Segment sequence error^HL70357"
-        assert err[5] == "GW-4115^structure^L"
+        assert err[5] == "GW-4116^structure^L"
         assert "one message per MLLP block" in err[8]
         # The sender then sends them one by one: each is processed, not taken for
         # another message reusing the first one's control id.

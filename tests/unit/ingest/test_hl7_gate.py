@@ -101,7 +101,7 @@ def test_two_messages_in_one_payload_are_refused_whole(terminology: Terminology)
     (issue,) = result.issues
     assert isinstance(issue.location, Hl7Location) and issue.location.erl() == "MSH^2"
     assert issue.hl7_error == "100"
-    assert issue.gateway_code == "GW-4115"
+    assert issue.gateway_code == "GW-4116"
     assert "one message per MLLP block or HTTP request body" in issue.diagnostics
     assert result.header is not None and result.header.message_control_id == "BB-045"
 
@@ -124,7 +124,7 @@ def test_a_batch_envelope_in_one_payload_is_refused(
     assert result.entries == ()
     (issue,) = result.issues
     assert isinstance(issue.location, Hl7Location) and issue.location.erl() == where
-    assert (issue.hl7_error, issue.gateway_code) == ("100", "GW-4115")
+    assert (issue.hl7_error, issue.gateway_code) == ("100", "GW-4116")
     assert result.header is not None and result.header.message_control_id == "BB-045"
 
 
