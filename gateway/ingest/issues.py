@@ -23,6 +23,8 @@ GW-4107  unknown or inconvertible unit                   AE
 GW-4108  CSV record malformed (cell count, quoting)      row
 GW-4109  CSV required column missing                     file
 GW-4110  content kept partially or not mapped            info
+GW-4116  more than one message in one payload (MLLP      AR
+         frame or HTTP body), or a batch envelope
 ======== ============================================== =====
 """
 
@@ -57,6 +59,7 @@ GW_UNIT = "GW-4107"
 GW_CSV_RECORD = "GW-4108"
 GW_CSV_COLUMN = "GW-4109"
 GW_PARTIAL = "GW-4110"
+GW_SEVERAL = "GW-4116"
 
 #: NormalisationError.kind -> (FHIR IssueType, HL7 table 0357 code, gateway code).
 _BY_KIND = {

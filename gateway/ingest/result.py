@@ -55,6 +55,10 @@ class MessageHeader:
     version: str = ""
     timestamp: str | None = None  # MSH-7 as a FHIR dateTime
     charset: str = "utf-8"  # how the payload was decoded
+    sending_application_hd: tuple[tuple[str, ...], ...] = ()
+    """MSH-3 whole: its components' sub-components, unescaped (the ACK's MSH-5)."""
+    sending_facility_hd: tuple[tuple[str, ...], ...] = ()
+    """MSH-4 whole (the ACK's MSH-6)."""
 
     @property
     def idempotency_key(self) -> tuple[str, str, str] | None:

@@ -7,17 +7,20 @@ sender this becomes:
 ========  ========================================  ====  ==========================
 status    meaning                                   ACK   ERR-3 (HL7 table 0357)
 ========  ========================================  ====  ==========================
-403       the DMP access rules refuse the write      AR    207 application error
+403       the DMP access rules refuse the write      AE    207 application error
 404, 412  a referenced patient or resource unknown   AE    204 unknown key identifier
 409       the same resource written concurrently     —     retried, then AR 206
 other 4xx content refused (structure, profiles)      AE    102 data type error
+5xx       the gateway failed                         AR    207 application error
 ========  ========================================  ====  ==========================
 
-AR (not AE) for refusals by the rules: resending the same content cannot succeed
-until the sender's rights change (HL7 v2.5 §2.9.2: AR = rejected for reasons other
-than its content). Table 0357 has no code for such a refusal; ERR-5 (the application's
-code) carries the gateway code (``GW-2003^forbidden^L``), see
-:mod:`gateway.ingest.hl7v2.ack`.
+AE (not AR) for refusals by the rules: they depend on the message's content (which
+patient, which author, what is written), and resending it unchanged cannot succeed.
+HL7 v2.5 §2.9.2 keeps AR for rejections unrelated to the content (the system down, an
+internal error), which the README tells senders to resend: only real failures of the
+gateway (5xx, 206 record locked) answer AR. Table 0357 has no code for a refusal by
+the rules, so ERR-3 stays 207; ERR-5 (the application's code) carries the gateway
+code (``GW-2003^forbidden^L``), see :mod:`gateway.ingest.hl7v2.ack`.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ def hl7_error_of(status: int) -> str:
 
 
 def ack_code_of(exc: GatewayError) -> AckCode:
-    return "AR" if exc.status == 403 or exc.status >= 500 else "AE"
+    return "AR" if exc.status >= 500 else "AE"
 
 
 def issues_of(exc: GatewayError, *, prefix: str = "") -> tuple[IngestIssue, ...]:

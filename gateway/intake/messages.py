@@ -32,7 +32,14 @@ from typing import cast
 from gateway.errors import Conflict, GatewayError, ServiceUnavailable
 from gateway.ingest.hl7v2 import parse_hl7v2
 from gateway.ingest.hl7v2.er7 import content_digest
-from gateway.ingest.issues import Hl7Location, IngestIssue, error, warning
+from gateway.ingest.issues import (
+    GW_SEVERAL,
+    GW_UNREADABLE,
+    Hl7Location,
+    IngestIssue,
+    error,
+    warning,
+)
 from gateway.ingest.result import AckCode, ParseResult
 from gateway.intake import ledger
 from gateway.intake import quarantine as q
@@ -83,8 +90,18 @@ class MessageIntake:
         self.terminology = terminology
 
     def key(self, sender: Sender, result: ParseResult, digest: str) -> str:
+        """The ledger key: the sender's control id, or the payload's hash without one.
+
+        A payload refused for holding several messages (GW-4116), or unreadable
+        (GW-4101) with its MSH-10 still located for the ACK, is keyed by its hash
+        although that MSH-10 is known: the sender is meant to resend it corrected (its
+        messages one by one), with that control id, which must then be processed, not
+        refused as another message reusing it."""
         header = result.header
-        if header is not None and header.idempotency_key is not None:
+        by_content = result.ack_code == "AR" and any(
+            i.gateway_code in (GW_SEVERAL, GW_UNREADABLE) for i in result.issues
+        )
+        if header is not None and header.idempotency_key is not None and not by_content:
             parts: tuple[str, ...] = header.idempotency_key
         else:
             parts = ("sha256", digest)

@@ -23,19 +23,34 @@ from gateway.intake.records import entry
 from gateway.intake.sender import Sender
 from gateway.intake.unit import write_unit
 
+GW_TOO_LARGE = "GW-1013"  # as gateway.mllp.framing and gateway.api.limits
+
 if TYPE_CHECKING:
     from gateway.intake.messages import MessageIntake
 
 
 def refuse(
-    intake: MessageIntake, payload: bytes, sender: Sender, diagnostics: str
+    intake: MessageIntake,
+    payload: bytes,
+    sender: Sender,
+    diagnostics: str,
+    *,
+    gateway_code: str | None = None,
 ) -> MessageOutcome:
     """Quarantine a payload that must not be taken as a whole message (a broken MLLP
     frame) and answer AR. Not recorded in the ledger: the sender's complete resend,
-    with the same MSH-10, must be processed, not answered with this AR."""
+    with the same MSH-10, must be processed, not answered with this AR.
+
+    ``gateway_code``: the refusal's own code, in ERR-5 (``GW-1013`` a frame over the
+    size limit, a ``too-costly`` issue as for an HTTP body); else ``GW-4101``."""
     received = intake.services.clock()
     result = parse_hl7v2(payload, sender.source, intake.terminology)
-    issue = error(diagnostics, code="structure", gateway_code=GW_UNREADABLE, hl7_error=HL7_INTERNAL)
+    issue = error(
+        diagnostics,
+        code="too-costly" if gateway_code == GW_TOO_LARGE else "structure",
+        gateway_code=gateway_code or GW_UNREADABLE,
+        hl7_error=HL7_INTERNAL,
+    )
     kind = result.kind or "unreadable"
     stored = entry(
         sender,

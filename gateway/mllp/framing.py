@@ -9,8 +9,9 @@ what it makes of it:
 - ``<FS>`` not followed by ``<CR>``: the frame is accepted (some senders omit the CR);
 - a ``<VT>`` inside a frame: the frame so far is *broken* (its end never came) and a new
   frame starts; a broken frame must never be processed as a whole message;
-- a frame longer than ``max_bytes``: *broken* ("too large"), its first ``max_bytes``
-  kept, the rest skipped up to its ``<FS>``;
+- a frame longer than ``max_bytes``: *broken* ("too large", code ``GW-1013`` like an
+  HTTP body over the limit), its first ``max_bytes`` kept, the rest skipped up to its
+  ``<FS>``;
 - a connection that ends mid-frame: :attr:`FrameDecoder.pending` is True; the caller
   drops the partial message (no ACK was sent, so the sender keeps it and resends).
 """
@@ -24,6 +25,8 @@ FS = 0x1C
 CR = 0x0D
 START = bytes([VT])
 END = bytes([FS, CR])
+GW_TOO_LARGE = "GW-1013"
+"""The gateway code of a payload over a size limit (as :mod:`gateway.api.limits`)."""
 
 
 def frame(message: bytes) -> bytes:
@@ -35,6 +38,7 @@ def frame(message: bytes) -> bytes:
 class Frame:
     payload: bytes
     broken: str | None = None  # why the frame cannot be taken as a whole message
+    code: str | None = None  # the gateway code of that refusal, when it has its own
 
     @property
     def ok(self) -> bool:
@@ -106,5 +110,10 @@ class FrameDecoder:
         payload = bytes(self._buffer)
         self._buffer.clear()
         if self._overflow:
-            return Frame(payload, f"the frame exceeds {self.max_bytes} bytes")
+            return Frame(
+                payload,
+                f"the frame exceeds {self.max_bytes} bytes, the limit of this listener: "
+                "it was not processed",
+                GW_TOO_LARGE,
+            )
         return Frame(payload)

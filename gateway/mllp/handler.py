@@ -36,9 +36,10 @@ class IntakeHandler:
     def message(self, payload: bytes) -> bytes:
         return self._answer(payload, lambda: self.intake.hl7v2(payload, self.sender))
 
-    def broken(self, payload: bytes, reason: str) -> bytes:
+    def broken(self, payload: bytes, reason: str, code: str | None = None) -> bytes:
         return self._answer(
-            payload, lambda: refuse(self.intake.messages, payload, self.sender, reason)
+            payload,
+            lambda: refuse(self.intake.messages, payload, self.sender, reason, gateway_code=code),
         )
 
     def _answer(self, payload: bytes, work: Callable[[], MessageOutcome]) -> bytes:

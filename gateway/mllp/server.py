@@ -52,7 +52,7 @@ def peer_allowed(address: str, allow: Sequence[Network]) -> bool:
 class Handler(Protocol):
     def message(self, payload: bytes) -> bytes: ...
 
-    def broken(self, payload: bytes, reason: str) -> bytes: ...
+    def broken(self, payload: bytes, reason: str, code: str | None = None) -> bytes: ...
 
 
 class MllpServer:
@@ -191,7 +191,11 @@ class MllpServer:
                         )
                     else:
                         ack = await loop.run_in_executor(
-                            self._executor, self.handler.broken, item.payload, item.broken or ""
+                            self._executor,
+                            self.handler.broken,
+                            item.payload,
+                            item.broken or "",
+                            item.code,
                         )
                     writer.write(frame(ack))
                     await writer.drain()

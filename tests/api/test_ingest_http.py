@@ -245,7 +245,7 @@ def test_a_pharmacist_feeds_a_dispensation_with_a_token(gw: DemoGateway) -> None
 def test_who_sees_the_quarantine(gw: DemoGateway) -> None:
     with _client(gw, "pharmacist") as pharmacist:
         r = pharmacist.post("/ingest/hl7v2", content=hl7("fr-rds-o13-dispensation-cip13.hl7"))
-        assert _msa(r.content)[1] == "AR", "a pharmacist may not open a record"
+        assert _msa(r.content)[1] == "AE", "a pharmacist may not open a record"
         entry_id = r.headers["x-quarantine-id"]
         mine = pharmacist.get(f"/ingest/quarantine/{entry_id}").json()
         assert "MARTIN" in mine["payload"]

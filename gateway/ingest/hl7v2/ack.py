@@ -61,6 +61,12 @@ def escape(text: str, seps: Separators = _SEPS) -> str:
     return out.replace("\n", f"{seps.escape}.br{seps.escape}")
 
 
+def _hd(parts: Sequence[Sequence[str]]) -> str:
+    """An HD (the sender's MSH-3/MSH-4) whole, every component kept, re-escaped for the
+    ACK's separators: ``PHARMACIE DU MARCHE^750000028^FINESS`` stays that."""
+    return "^".join("&".join(escape(sub) for sub in comp) for comp in parts)
+
+
 def _ts(moment: datetime) -> str:
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return aware.strftime("%Y%m%d%H%M%S%z")
@@ -103,8 +109,8 @@ def build_ack(
             "^~\\&",
             escape(application),
             escape(facility),
-            escape(h.sending_application),
-            escape(h.sending_facility),
+            _hd(h.sending_application_hd) or escape(h.sending_application),
+            _hd(h.sending_facility_hd) or escape(h.sending_facility),
             _ts(timestamp),
             "",
             f"ACK^{trigger}^ACK" if trigger else "ACK",

@@ -44,6 +44,8 @@ _CHARSETS = {
     "": "",
 }
 _MAX_SEGMENTS = 10_000
+ENVELOPE = ("FHS", "BHS", "BTS", "FTS")
+"""The batch envelope segments (HL7 v2.5 §2.10.3): never part of one message."""
 
 
 class Unreadable(ValueError):
@@ -261,6 +263,8 @@ class Er7Message:
     seps: Separators
     charset: str
     notes: tuple[tuple[str, Hl7Location | None], ...]  # warnings met while reading
+    envelope: tuple[Segment, ...] = ()
+    """FHS/BHS segments before the MSH (a batch file): read, never a message's own."""
 
     @property
     def msh(self) -> Segment:
@@ -314,7 +318,7 @@ def decode(payload: bytes | str) -> tuple[str, str, str | None]:
 
 
 def _separators(text: str) -> Separators:
-    if not text.startswith("MSH"):
+    if not text.startswith(("MSH", "FHS", "BHS")):
         found = text[:3] if text[:3].isprintable() else "binary data"
         raise Unreadable(f"a message must start with MSH, found {found!r}", Hl7Location("MSH"))
     if len(text) < 8:
@@ -371,11 +375,17 @@ def read(text: str, charset: str = "utf-8") -> Er7Message:
         parts = line.split(seps.field)
         name = parts[0]
         counts[name] = counts.get(name, 0) + 1
-        fields = ("MSH", seps.field, *parts[1:]) if name == "MSH" else tuple(parts)
+        header = name in ("MSH", "FHS", "BHS")
+        fields = (name, seps.field, *parts[1:]) if header else tuple(parts)
         segments.append(Segment(name, counts[name], fields, seps))
-    if not segments or segments[0].name != "MSH":  # pragma: no cover - _separators checks it
-        raise Unreadable("first segment is not MSH")
-    return Er7Message(tuple(segments), seps, charset, tuple(notes))
+    # A batch (FHS/BHS first): the envelope is kept apart, the first MSH read as the
+    # message's, so that the refusal of the batch can answer its control id.
+    start = next((i for i, s in enumerate(segments) if s.name == "MSH"), None)
+    if start is None or any(s.name not in ENVELOPE for s in segments[:start]):
+        raise Unreadable(
+            f"a message must start with MSH, found {segments[0].name!r}", Hl7Location("MSH")
+        )
+    return Er7Message(tuple(segments[start:]), seps, charset, tuple(notes), tuple(segments[:start]))
 
 
 def content_digest(payload: bytes | str) -> str:

@@ -17,7 +17,8 @@ MDM^T02        DocumentReference + Binary (:mod:`.document`)
 Acknowledgement codes (HL7 table 0008, original mode):
 
 - **AR** when the message cannot be processed at all: not HL7 (:class:`Unreadable`),
-  MSH-9 not supported (ERR-3 ``200``/``201``), MSH-12 not a v2 version (``203``),
+  more than one message in the payload or a batch envelope (ERR-3 ``100``, see
+  :func:`_several`), MSH-9 not supported (ERR-3 ``200``/``201``), MSH-12 not a v2 version (``203``),
   MSH-10 missing (``101``). Nothing else is read.
 - **AE** when the content is wrong somewhere (a located error): no entry is returned;
   the pipeline quarantines the message with the issues.
@@ -35,14 +36,17 @@ from collections.abc import Callable
 
 from gateway.ingest.assembly import Assembly
 from gateway.ingest.hl7v2 import administration, adt, document, pharmacy, results
-from gateway.ingest.hl7v2.er7 import Er7Message, Unreadable, decode, read
+from gateway.ingest.hl7v2.er7 import ENVELOPE, Er7Message, Unreadable, decode, read, unescape
 from gateway.ingest.issues import (
     GW_REQUIRED,
+    GW_SEVERAL,
     GW_UNREADABLE,
     GW_UNSUPPORTED,
     HL7_INTERNAL,
     HL7_REQUIRED_MISSING,
+    HL7_SEGMENT_SEQUENCE,
     HL7_UNSUPPORTED_EVENT,
+    HL7_UNSUPPORTED_PROCESSING,
     HL7_UNSUPPORTED_TYPE,
     HL7_UNSUPPORTED_VERSION,
     IngestIssue,
@@ -71,6 +75,9 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("MDM", "T02"): document.document,
 }
 SUPPORTED = ", ".join(f"{t}^{e}" for t, e in HANDLERS)
+PROCESSING_IDS_0103 = {"P": "production", "T": "training", "D": "debugging"}
+PROCESSING_IDS = frozenset({"P"})
+"""MSH-11 values whose content may be written to the record (HL7 table 0103)."""
 
 
 def read_header(message: Er7Message) -> MessageHeader:
@@ -80,6 +87,15 @@ def read_header(message: Er7Message) -> MessageHeader:
     def hd(n: int) -> str:
         comp = msh.first(n)
         return comp.c(1) or comp.c(2)
+
+    def whole(n: int) -> tuple[tuple[str, ...], ...]:
+        parts = tuple(
+            tuple(unescape(sub, message.seps).strip() for sub in comp)
+            for comp in msh.first(n).parts
+        )
+        while parts and not any(parts[-1]):
+            parts = parts[:-1]
+        return parts
 
     try:
         timestamp = hl7_ts(msh.value(7)).value if msh.value(7) else None
@@ -98,6 +114,8 @@ def read_header(message: Er7Message) -> MessageHeader:
         version=msh.value(12, 1),
         timestamp=timestamp,
         charset=message.charset,
+        sending_application_hd=whole(3),
+        sending_facility_hd=whole(4),
     )
 
 
@@ -111,6 +129,52 @@ def _rejected(
         issues=(issue,),
         assumptions=notes,
         header=header,
+    )
+
+
+def _control_id(text: str) -> str:
+    """MSH-10 of a message that cannot be read, when it can still be located: the field
+    separator is MSH's 4th character, and MSH-10 the 9th field after MSH-2 (the encoding
+    characters, which may be what is wrong). Echoed in MSA-2 so that the sender can tell
+    which message was rejected; kept raw (its escapes cannot be trusted), and never the
+    message's key in the ledger (:meth:`gateway.intake.messages.MessageIntake.key`)."""
+    text = text.strip("\ufeff\x0b\x1c\r\n \t")
+    if not text.startswith("MSH") or len(text) < 4:
+        return ""
+    separator = text[3]
+    if separator.isalnum() or separator.isspace() or not separator.isprintable():
+        return ""
+    line = text.split("\r", 1)[0].split("\n", 1)[0]
+    fields = line.split(separator)
+    control_id = fields[9].strip() if len(fields) > 9 else ""
+    return control_id if len(control_id) <= 199 and control_id.isprintable() else ""
+
+
+def _several(message: Er7Message) -> IngestIssue | None:
+    """A second MSH, or a batch envelope (FHS, BHS, BTS, FTS), in one payload.
+
+    One MLLP block, like one HTTP body, carries one message and gets one ACK. Read as
+    one, a second message would have its segments filed under the first message's
+    patient and never be acknowledged: the whole payload is refused, nothing stored.
+    (``dmp-gateway ingest`` splits batch files into messages before they get here.)
+    """
+    found = message.envelope[0] if message.envelope else None
+    if found is None:
+        found = next((s for s in message.segments[1:] if s.name in ("MSH", *ENVELOPE)), None)
+    if found is None:
+        return None
+    what = (
+        "a second message (MSH)"
+        if found.name == "MSH"
+        else f"a batch envelope segment ({found.name})"
+    )
+    return error(
+        f"the payload holds {what}: send one message per MLLP block or HTTP request body, "
+        "each answered by its own ACK; nothing of this payload was stored",
+        found.location,
+        code="structure",
+        gateway_code=GW_SEVERAL,
+        hl7_error=HL7_SEGMENT_SEQUENCE,
     )
 
 
@@ -132,6 +196,37 @@ def _gate(message: Er7Message, header: MessageHeader) -> IngestIssue | None:
             code="not-supported",
             gateway_code=GW_UNSUPPORTED,
             hl7_error=HL7_UNSUPPORTED_VERSION,
+        )
+    if not header.message_type:
+        return error(
+            f"MSH-9 (message type) is required; supported: {SUPPORTED}",
+            msh.at(9),
+            code="required",
+            gateway_code=GW_REQUIRED,
+            hl7_error=HL7_REQUIRED_MISSING,
+        )
+    if not header.processing_id:
+        return error(
+            "MSH-11 (processing id) is required; this record takes production data (P)",
+            msh.at(11),
+            code="required",
+            gateway_code=GW_REQUIRED,
+            hl7_error=HL7_REQUIRED_MISSING,
+        )
+    if header.processing_id not in PROCESSING_IDS:
+        # T (training) and D (debugging) are valid (table 0103) but must not be written
+        # to a patient's record; a value outside table 0103 is answered the same way:
+        # 202 names the field's meaning (the sender must send P), where 103 would only
+        # say a table lookup failed, and a sender handles both cases alike.
+        known = PROCESSING_IDS_0103.get(header.processing_id)
+        what = f"{header.processing_id!r} ({known})" if known else repr(header.processing_id)
+        return error(
+            f"processing id (MSH-11) {what} is not accepted: only P (production) may "
+            "be written to the record",
+            msh.at(11),
+            code="not-supported",
+            gateway_code=GW_UNSUPPORTED,
+            hl7_error=HL7_UNSUPPORTED_PROCESSING,
         )
     if (header.message_type, header.trigger_event) not in HANDLERS:
         known_type = any(t == header.message_type for t, _ in HANDLERS)
@@ -161,9 +256,11 @@ def parse_hl7v2(
             gateway_code=GW_UNREADABLE,
             hl7_error=HL7_REQUIRED_MISSING if exc.location else HL7_INTERNAL,
         )
-        return _rejected(None, issue, notes)
+        control_id = _control_id(text)
+        header = MessageHeader(message_control_id=control_id) if control_id else None
+        return _rejected(header, issue, notes)
     header = read_header(message)
-    refusal = _gate(message, header)
+    refusal = _several(message) or _gate(message, header)
     if refusal is not None:
         return _rejected(header, refusal, notes)
     seed = "|".join(header.idempotency_key or ("", "", hashlib.sha256(text.encode()).hexdigest()))

@@ -1,7 +1,7 @@
 """Feeding under the DMP rules: what a pharmacy's or an EHPAD's software may write.
 
 Each refusal names the rule (gateway/policy/README.md); the message is quarantined
-with an AR, never stored in part.
+with an AE (the content is refused: a resend cannot succeed), never stored in part.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ BRUNO_INS = demo.PATIENT_INS[1]
 
 def _rejected(outcome: MessageOutcome, rule: str) -> None:
     assert outcome.status == "quarantined"
-    assert outcome.ack_code == "AR"
+    # AE, not AR: AR means "not processed, resend it" (gateway failures); this refusal
+    # depends on the content (which patient, which author) and stands on a resend.
+    assert outcome.ack_code == "AE"
     assert rule in outcome.ack, outcome.ack
     # ERR-3 can only say 207 (table 0357 names no refusal); ERR-5 says it was the rules.
     err = next(seg for seg in outcome.ack.split("\r") if seg.startswith("ERR|")).split("|")

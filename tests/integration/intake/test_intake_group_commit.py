@@ -60,7 +60,7 @@ def test_a_refused_message_in_a_group_is_quarantined_alone_and_the_others_stored
     )
     assert groups.groups == 1, "written as one group"
     assert (first.status, first.ack_code) == ("accepted", "AA"), first.ack
-    assert (refused.status, refused.ack_code) == ("quarantined", "AR"), refused.ack
+    assert (refused.status, refused.ack_code) == ("quarantined", "AE"), refused.ack
     assert "no-relationship" in refused.ack
     assert refused.quarantine_id is not None
     assert count(feeding, s.intake_quarantine) == quarantined + 1

@@ -85,6 +85,76 @@ def test_a_broken_frame_is_rejected_and_kept_and_the_next_one_is_processed(
     assert count(feeding, s.intake_quarantine) == 1
 
 
+def _err(ack: bytes | str) -> list[str]:
+    text = ack.decode("utf-8") if isinstance(ack, bytes) else ack
+    return next(seg for seg in text.split("\r") if seg.startswith("ERR|")).split("|")
+
+
+def _two_messages() -> tuple[bytes, bytes]:
+    first = hl7("fr-oru-r01-constantes-ehpad.hl7")
+    second = first.replace(b"TIL-ORU-001207", b"TIL-ORU-001208").replace(
+        b"OBX|1|ST|TA^Tension", b"OBX|1|ST|TB^Tension"
+    )
+    return first, second
+
+
+def test_two_messages_in_one_frame_are_refused_whole_and_resent_one_by_one(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    first, second = _two_messages()
+    with (
+        RunningListener(IntakeHandler(intake, ehpad_sender())) as live,
+        MllpClient("127.0.0.1", live.port) as client,
+    ):
+        assert _msa(client.exchange(hl7("fr-adt-a01-admission-ins.hl7")))[1] == "AA"
+        versions = count(feeding)
+        quarantined = count(feeding, s.intake_quarantine)
+        ack = client.exchange(first.rstrip(b"\r") + b"\r" + second)
+        assert count(feeding) == versions, "nothing of the payload is stored"
+        assert count(feeding, s.intake_quarantine) == quarantined + 1
+        assert ack.decode().count("MSA|") == 1
+        assert _msa(ack)[1:3] == ["AR", "TIL-ORU-001207"]
+        err = _err(ack)
+        assert err[2] == "MSH^2"
+        assert err[3] == "100^Segment sequence error^HL70357"
+        assert err[5] == "GW-4116^structure^L"
+        assert "one message per MLLP block" in err[8]
+        # The sender then sends them one by one: each is processed, not taken for
+        # another message reusing the first one's control id.
+        assert _msa(client.exchange(first))[1:3] == ["AA", "TIL-ORU-001207"]
+        assert _msa(client.exchange(second))[1:3] == ["AA", "TIL-ORU-001208"]
+
+
+def test_two_messages_in_one_http_body_are_refused_whole(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    # What POST /ingest/hl7v2 does with its body.
+    sender = ehpad_sender()
+    assert intake.hl7v2(hl7("fr-adt-a01-admission-ins.hl7"), sender).ack_code == "AA"
+    versions = count(feeding)
+    first, second = _two_messages()
+    outcome = intake.hl7v2(first + second, sender)
+    assert (outcome.status, outcome.ack_code) == ("quarantined", "AR")
+    assert outcome.quarantine_id
+    assert count(feeding) == versions
+    assert outcome.ack.count("MSA|") == 1
+    assert _err(outcome.ack)[2:4] == ["MSH^2", "100^Segment sequence error^HL70357"]
+
+
+def test_a_batch_envelope_in_one_frame_is_refused(intake: Intake, feeding: RecordServices) -> None:
+    batch = b"FHS|^~\\&|TITAN\rBHS|^~\\&|TITAN\r" + hl7("fr-adt-a01-admission-ins.hl7")
+    batch = batch.rstrip(b"\r") + b"\rBTS|1\rFTS|1\r"
+    versions = count(feeding)
+    with (
+        RunningListener(IntakeHandler(intake, ehpad_sender())) as live,
+        MllpClient("127.0.0.1", live.port) as client,
+    ):
+        ack = client.exchange(batch)
+    assert _msa(ack)[1:3] == ["AR", "TIL-ADT-000101"]
+    assert _err(ack)[2:4] == ["FHS^1", "100^Segment sequence error^HL70357"]
+    assert count(feeding) == versions
+
+
 def test_a_frame_over_the_limit_is_rejected(intake: Intake, feeding: RecordServices) -> None:
     handler = IntakeHandler(intake, ehpad_sender())
     with (
@@ -94,6 +164,10 @@ def test_a_frame_over_the_limit_is_rejected(intake: Intake, feeding: RecordServi
         ack = client.exchange(hl7("fr-oru-r01-constantes-ehpad.hl7"))
         small = client.exchange(b"MSH|^~\\&|A|B|||20240101||ADT^A99|X1|P|2.5")
     assert _msa(ack)[1] == "AR" and "exceeds 256 bytes" in ack.decode()
+    err = _err(ack)
+    assert err[3] == "207^Application internal error^HL70357"
+    assert err[5] == "GW-1013^too-costly^L", "the size limit's code, as over HTTP"
+    assert "exceeds 256 bytes, the limit of this listener" in err[8]
     assert _msa(small)[1] == "AR", "unsupported event, the connection still works"
 
 

@@ -318,3 +318,35 @@ def test_a_file_sent_as_the_wrong_kind_is_kept_once_not_once_per_record(
     again = intake.csv(payload, "administrations", sender, name="vitals.csv")
     assert again.file_quarantine == outcome.file_quarantine
     assert count(feeding, s.intake_quarantine) == 1
+
+
+def test_training_and_debugging_messages_are_quarantined_not_stored(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    sender = ehpad_sender()
+    versions = count(feeding)
+    quarantined = count(feeding, s.intake_quarantine)
+    for n, processing in enumerate(("T", "D", "X")):
+        payload = hl7("fr-adt-a01-admission-ins.hl7").replace(
+            b"|TIL-ADT-000101|P|", f"|TIL-ADT-00010{n + 2}|{processing}|".encode()
+        )
+        outcome = intake.hl7v2(payload, sender)
+        assert (outcome.status, outcome.ack_code) == ("quarantined", "AR")
+        err = next(seg for seg in outcome.ack.split("\r") if seg.startswith("ERR|")).split("|")
+        assert err[2:4] == ["MSH^1^11^1", "202^Unsupported processing id^HL70357"]
+    assert count(feeding) == versions, "nothing written as production data"
+    assert count(feeding, s.intake_quarantine) == quarantined + 3
+
+
+def test_an_unreadable_message_is_acked_with_its_control_id_and_its_fix_processed(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    sender = ehpad_sender()
+    good = hl7("fr-adt-a01-admission-ins.hl7")
+    bad = good.replace(b"MSH|^~\\&|", b"MSH|^~|", 1)
+    outcome = intake.hl7v2(bad, sender)
+    assert (outcome.status, outcome.ack_code) == ("quarantined", "AR")
+    assert "MSA|AR|TIL-ADT-000101|" in outcome.ack
+    # The corrected message, same control id, is processed: not a reused id.
+    fixed = intake.hl7v2(good, sender)
+    assert (fixed.status, fixed.ack_code) == ("accepted", "AA"), fixed.ack

@@ -21,9 +21,24 @@ CABINET = SourceConfig("cabinet-garnier", "130004567", "Cabinet Garnier")
 HOSPITAL = SourceConfig("ch-lyon-sud", "690001235", "CH Lyon Sud")
 
 
+def production(payload: bytes) -> bytes:
+    """``payload`` with MSH-11 P: some samples are training messages (T), which the
+    gateway refuses as sent (AR 202); their content is what the mapping tests read."""
+    msh, sep, rest = payload.partition(b"\r")
+    fields = msh.split(b"|")
+    if len(fields) > 10 and fields[10] == b"T":
+        fields[10] = b"P"
+    return b"|".join(fields) + sep + rest
+
+
+def sample_bytes(path: Path) -> bytes:
+    """A sample message as a production message (see :func:`production`)."""
+    return production(path.read_bytes())
+
+
 def hl7_bytes(name: str) -> bytes:
     path = HL7 / name if (HL7 / name).exists() else SAMPLES / name
-    return path.read_bytes()
+    return sample_bytes(path)
 
 
 def assert_valid_fhir(result: ParseResult) -> None:

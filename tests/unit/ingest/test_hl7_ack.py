@@ -71,3 +71,46 @@ def test_escape_keeps_separators_out() -> None:
     assert escape("a|b^c&d~e\\f\ng") == "a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\.br\\g"
     ack = build_ack(None, "AE", control_id="A|B", timestamp=NOW, text="x^y")
     assert hl7.parse(ack).segment("MSA")[3] == ["x\\S\\y"]
+
+
+def test_the_ack_answers_the_senders_whole_application_and_facility(
+    terminology: Terminology,
+) -> None:
+    payload = (
+        "MSH|^~\\&|PHARMACIE DU MARCHE^750000028^FINESS|LGO \\T\\ CO^1.2.250.1&X^ISO"
+        "|GW|DMP|20240714083000||SIU^S12|C1|P|2.5\r"
+    )
+    result = parse_hl7v2(payload, EHPAD, terminology)
+    ack = build_ack(result.header, result.ack_code, result.issues, control_id="G", timestamp=NOW)
+    msh = ack.split("\r")[0].split("|")
+    assert msh[4] == "PHARMACIE DU MARCHE^750000028^FINESS"
+    assert msh[5] == "LGO \\T\\ CO^1.2.250.1&X^ISO"
+    assert result.header is not None
+    assert result.header.sending_application == "PHARMACIE DU MARCHE", "the key is unchanged"
+
+
+def test_the_whole_hd_is_re_encoded_with_the_acks_separators(terminology: Terminology) -> None:
+    payload = "MSH|$~\\&|APP$1.2.3$ISO|FAC \\S\\ 1|GW|DMP|20240714083000||SIU$S12|C1|P|2.5\r"
+    result = parse_hl7v2(payload, EHPAD, terminology)
+    ack = build_ack(result.header, result.ack_code, result.issues, control_id="G", timestamp=NOW)
+    msh = ack.split("\r")[0].split("|")
+    assert msh[4:6] == ["APP^1.2.3^ISO", "FAC $ 1"]
+
+
+def test_msa_2_echoes_msh_10_when_the_encoding_characters_are_wrong(
+    terminology: Terminology,
+) -> None:
+    payload = "MSH|^~|APP|FAC|GW|DMP|20240714083000||ADT^A01|BB-047|P|2.5\rPID|1\r"
+    result = parse_hl7v2(payload, EHPAD, terminology)
+    assert result.ack_code == "AR"
+    ack = build_ack(result.header, result.ack_code, result.issues, control_id="G", timestamp=NOW)
+    msa = ack.split("\r")[1].split("|")
+    assert msa[1:3] == ["AR", "BB-047"]
+    assert "encoding characters" in ack
+
+
+def test_msa_2_stays_empty_when_msh_10_cannot_be_located(terminology: Terminology) -> None:
+    for payload in ("MSH|^~|APP|FAC", "MSHA^~\\&A1A2A3A4A5A6A7A8A9", "MSH"):
+        result = parse_hl7v2(payload, EHPAD, terminology)
+        ack = build_ack(result.header, "AR", result.issues, control_id="G", timestamp=NOW)
+        assert ack.split("\r")[1].split("|")[2] == "", payload

@@ -10,12 +10,12 @@ from gateway.ingest.hl7v2 import build_ack, parse_hl7v2
 from gateway.ingest.result import ParseResult
 from gateway.normalise import Terminology
 
-from .support import EHPAD, HL7, SAMPLES, assert_valid_fhir
+from .support import EHPAD, HL7, SAMPLES, assert_valid_fhir, sample_bytes
 
 SUPPORTED = sorted(HL7.glob("fr-*.hl7")) + [
     SAMPLES / n for n in ("ADT01-28.hl7", "RDS-O13-02.hl7", "LAB-ORU-1.hl7", "MDM-T02-02.hl7")
 ]
-PAYLOADS = [p.read_bytes() for p in SUPPORTED]
+PAYLOADS = [sample_bytes(p) for p in SUPPORTED]
 TERMINOLOGY = Terminology.load()
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -96,7 +96,7 @@ def test_stray_delimiters(payload: bytes, delimiter: str, at: int) -> None:
 
 @pytest.mark.parametrize("size", [100_000, 2_000_000])
 def test_huge_fields(size: int) -> None:
-    payload = (SAMPLES / "LAB-ORU-1.hl7").read_bytes().replace(b"|4.06|", b"|" + b"9" * size + b"|")
+    payload = sample_bytes(SAMPLES / "LAB-ORU-1.hl7").replace(b"|4.06|", b"|" + b"9" * size + b"|")
     result = parse_hl7v2(payload, EHPAD, TERMINOLOGY)
     _check(result)
     assert result.ack_code == "AE"

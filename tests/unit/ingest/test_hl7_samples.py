@@ -9,7 +9,7 @@ import pytest
 from gateway.ingest.hl7v2 import HANDLERS, parse_hl7v2
 from gateway.normalise import Terminology
 
-from .support import EHPAD, SAMPLES, assert_valid_fhir
+from .support import EHPAD, SAMPLES, assert_valid_fhir, sample_bytes
 
 PATHS = sorted(SAMPLES.glob("*.hl7"))
 # Samples whose content is wrong for the gateway: an AE, with the reason located.
@@ -23,9 +23,15 @@ def test_the_corpus_is_complete() -> None:
     assert len(PATHS) == 139
 
 
+def test_training_samples_are_refused_as_sent(terminology: Terminology) -> None:
+    result = parse_hl7v2((SAMPLES / "ORU-R01-01.hl7").read_bytes(), EHPAD, terminology)
+    assert result.ack_code == "AR"
+    assert [i.hl7_error for i in result.issues] == ["202"]
+
+
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
 def test_sample(terminology: Terminology, path: Path) -> None:
-    result = parse_hl7v2(path.read_bytes(), EHPAD, terminology)
+    result = parse_hl7v2(sample_bytes(path), EHPAD, terminology)
     assert not any(i.gateway_code == "GW-5000" for i in result.issues)
     header = result.header
     assert header is not None
@@ -50,6 +56,6 @@ def test_sample(terminology: Terminology, path: Path) -> None:
 
 def test_parsing_is_deterministic(terminology: Terminology) -> None:
     for path in PATHS[:40]:
-        first = parse_hl7v2(path.read_bytes(), EHPAD, terminology)
-        again = parse_hl7v2(path.read_bytes(), EHPAD, terminology)
+        first = parse_hl7v2(sample_bytes(path), EHPAD, terminology)
+        again = parse_hl7v2(sample_bytes(path), EHPAD, terminology)
         assert first == again

@@ -62,6 +62,7 @@ def test_an_end_block_without_cr_is_accepted() -> None:
 def test_an_oversized_frame_is_broken_and_the_next_one_is_fine() -> None:
     frames, _ = _feed(frame(b"A" * 100) + frame(b"MSH|ok"), [3, 50], max_bytes=10)
     assert frames[0].payload == b"A" * 10 and "exceeds 10 bytes" in (frames[0].broken or "")
+    assert frames[0].code == "GW-1013"
     assert frames[1] == Frame(b"MSH|ok")
 
 
