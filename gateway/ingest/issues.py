@@ -23,6 +23,8 @@ GW-4107  unknown or inconvertible unit                   AE
 GW-4108  CSV record malformed (cell count, quoting)      row
 GW-4109  CSV required column missing                     file
 GW-4110  content kept partially or not mapped            info
+GW-4115  a stored fact restated with other content       AE
+         (no superseding status): a conflict
 GW-4116  more than one message in one payload (MLLP      AR
          frame or HTTP body), or a batch envelope
 ======== ============================================== =====
