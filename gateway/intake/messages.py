@@ -292,6 +292,7 @@ class MessageIntake:
             sender,
             item,
             applied,
+            unit,
             fmt="hl7v2",
             received=received,
             payload=payload,

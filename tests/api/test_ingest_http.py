@@ -316,6 +316,19 @@ def test_a_colleague_of_the_same_client_and_structure_does_not_see_a_senders_ent
         )
 
 
+def test_a_review_flag_does_not_show_a_patient_hidden_from_the_sender(gw: DemoGateway) -> None:
+    header = "N° résident;Nom de naissance;Prénoms;Date de naissance;Sexe;INS;Statut identité"
+    body = f"{header}\r\nR0777;DUPONT;Alice;12/03/1985;F;;PROV\r\n".encode()
+    with _client(gw, "ehpad") as ehpad:
+        assert ehpad.get("/fhir/Patient/alice").status_code == 404
+        r = ehpad.post("/ingest/csv/residents", content=body)
+        assert r.status_code == 200 and _counts(r.json())["accepted"] == 1, r.text
+        assert "Patient/alice" not in r.text and "flagged for identity review" in r.text
+        (flag,) = ehpad.get("/ingest/quarantine", params={"reason": "review"}).json()["entries"]
+        assert flag["details"]["candidates"] == []
+        assert "Patient/alice" not in str(flag)
+
+
 def test_ingest_needs_a_token(gw: DemoGateway) -> None:
     with httpx.Client(base_url=gw.server.url) as anonymous:
         r = anonymous.post("/ingest/hl7v2", content=hl7("demo-rds-o13-alice.hl7"))
