@@ -22,7 +22,9 @@ Response headers: ``X-Ingest-Status`` (accepted, duplicate, quarantined; on a re
 a partly failed batch, mixed),
 ``X-Ingest-First-Status`` on a duplicate, ``X-Quarantine-Id``, ``X-Provenance``.
 
-Quarantine filters: ``source``, ``kind`` (``ADT^A01``, ``csv:vitals``…), ``reason``
+Quarantine filters: ``source`` (a client id: an admin's listing shows that client's
+entries; a sender's shows its own entries, so another client's id lists none),
+``kind`` (``ADT^A01``, ``csv:vitals``…), ``reason``
 (rejected, conflict, review), ``status`` (open, replayed, discarded), ``date`` with a
 FHIR prefix (``ge2026-01-01``, ``lt2026-02-01T00:00:00Z``; repeatable), ``_count``
 (1-500, default 50) and ``cursor`` (from the ``next`` link). As in a FHIR search, an

@@ -101,9 +101,14 @@ class QuarantineDesk:
     def search(self, ctx: AccessContext, query: q.QuarantineQuery) -> Page:
         if not may_list(ctx, dev_mode=self.intake.dev_mode):
             raise Forbidden("This caller may not read the quarantine", code="GW-2012")
-        source, structure = listing_scope(ctx)
-        if source is not None:
-            query = replace(query, source=source, structure=structure)
+        owner = listing_scope(ctx)
+        if owner is not None:
+            # A sender lists its own entries. A ``source`` filter still applies on top:
+            # another client's id matches none of them, so the answer is empty, as any
+            # well-formed filter that matches nothing (a 400 is for a malformed value;
+            # the empty page tells nothing about the other client either). An admin
+            # lists every sender's entries, and ``source`` picks one client's.
+            query = replace(query, owner=owner)
         with self.services.store.reader() as tx:
             found = q.search(tx.conn, query)
         more = len(found) > query.limit

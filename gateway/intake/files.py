@@ -270,6 +270,7 @@ class FileIntake:
                 f.sender,
                 item,
                 applied,
+                unit,
                 fmt="csv",
                 received=f.received,
                 payload=r.payload,

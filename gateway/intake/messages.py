@@ -332,6 +332,7 @@ class MessageIntake:
             sender,
             item,
             applied,
+            unit,
             fmt="hl7v2",
             received=received,
             payload=payload,

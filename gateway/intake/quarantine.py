@@ -2,7 +2,8 @@
 
 An entry holds the raw payload exactly as received (an HL7 message; a CSV record
 preceded by its file's header line, so that it can be parsed again on its own), who
-sent it (client id and structure), when, its kind, and the located issues. ``reason``:
+sent it (client id, structure and, for a professional, the professional's idNat_PS:
+:class:`Owner`), when, its kind, and the located issues. ``reason``:
 
 - ``rejected``: the payload was not stored (a parse error, an unknown patient, a write
   the access rules or the profiles refused);
@@ -59,6 +60,24 @@ class QuarantineEntry:
     line: int | None = None
     patient_id: str | None = None
     attempts: int = 1
+    # The sending professional's idNat_PS (its token's ``sub``); None for a system
+    # sender (and the dev caller), and for every entry stored before migration 0011.
+    subject: str | None = None
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(self.source, self.structure, self.subject)
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose entry it is: only that sender lists, reads, replays and discards it
+    (:mod:`gateway.intake.visibility`). ``subject`` None is a system sender's: every
+    token of that client for that structure is the same sender."""
+
+    source: str
+    structure: str
+    subject: str | None
 
 
 def new_id() -> str:
@@ -90,6 +109,7 @@ def _row(conn: Connection, e: QuarantineEntry) -> dict[str, Any]:
         "details": sealed("details", orjson.dumps(e.details) if e.details is not None else None),
         "patient_id": e.patient_id,
         "attempts": e.attempts,
+        "subject": e.subject,
     }
 
 
@@ -122,6 +142,7 @@ def _entry(conn: Connection, row: Any) -> QuarantineEntry:
         line=row.line,
         patient_id=row.patient_id,
         attempts=row.attempts,
+        subject=row.subject,
     )
 
 
@@ -137,8 +158,10 @@ def get(conn: Connection, entry_id: str) -> QuarantineEntry | None:
 
 @dataclass(frozen=True, slots=True)
 class QuarantineQuery:
-    """Filters of ``GET /ingest/quarantine``; every given filter must hold."""
+    """Filters of ``GET /ingest/quarantine``; every given filter must hold. ``owner``
+    is not a parameter: the desk sets it to the caller when the caller is a sender."""
 
+    owner: Owner | None = None
     source: str | None = None
     structure: str | None = None
     kind: str | None = None
@@ -153,6 +176,13 @@ class QuarantineQuery:
 def search(conn: Connection, query: QuarantineQuery) -> list[QuarantineEntry]:
     """Entries matching ``query``, newest first (``limit + 1`` tells there is more)."""
     conds: list[Any] = []
+    if query.owner is not None:
+        owner = query.owner
+        conds.append(_T.c.source == owner.source)
+        conds.append(_T.c.structure == owner.structure)
+        conds.append(
+            _T.c.subject.is_(None) if owner.subject is None else _T.c.subject == owner.subject
+        )
     for column, value in (
         (_T.c.source, query.source),
         (_T.c.structure, query.structure),

@@ -11,11 +11,13 @@ from gateway.ingest.result import ParseResult
 from gateway.intake import quarantine as q
 from gateway.intake.commit import Applied
 from gateway.intake.gateway_writer import gateway_writer, write_provenance
-from gateway.intake.identity import traits_view
+from gateway.intake.identity import StoredPatient, traits_view
 from gateway.intake.plan import ItemPlan
 from gateway.intake.provenance import ProvenanceFacts, build_provenance
 from gateway.intake.sender import Sender
 from gateway.intake.unit import WriteUnit
+from gateway.policy import Action
+from gateway.record.reader import RecordReader
 
 GW_REVIEW = "GW-4111"
 GW_IDENTITY = "GW-4112"
@@ -62,13 +64,50 @@ def entry(
         idempotency_key=key,
         line=line,
         patient_id=patient_id,
+        subject=sender_subject(sender),
     )
+
+
+def sender_subject(sender: Sender) -> str | None:
+    """The subject part of an entry's owner: a professional's idNat_PS; None for a
+    system (every token of its client and structure is the same sender) or dev caller."""
+    if sender.ctx.kind != "professional":
+        return None
+    return sender.ctx.subject or ""  # never None: that would make it a system's entry
+
+
+def readable(
+    unit: WriteUnit, sender: Sender, patients: Sequence[StoredPatient]
+) -> list[StoredPatient]:
+    """The patients among ``patients`` the sender may read (``GET Patient/<id>``).
+
+    Probable matches are looked up among every stored patient (identity is the
+    gateway's job), so they include patients hidden from the sender; what the sender is
+    told about them must not show that they exist (a hidden resource is *not found*).
+    A professional's token names the patient of each call: each candidate is judged as
+    the professional asking about that candidate (:meth:`Sender.for_patient`; a claim
+    the token made itself is kept, and another patient is then hidden).
+    """
+    if not patients:
+        return []
+    tx = unit.tx
+    unit.flush()
+    out: list[StoredPatient] = []
+    for p in patients:
+        current = tx.current("Patient", p.id)
+        if current is None or current.deleted:
+            continue
+        reader = RecordReader(sender.for_patient(p.reference).ctx, unit.services, tx)
+        if reader.visible(current, Action.READ):
+            out.append(p)
+    return out
 
 
 def review_entry(
     sender: Sender,
     item: ItemPlan,
     applied: Applied,
+    unit: WriteUnit,
     *,
     fmt: str,
     received: int,
@@ -76,22 +115,33 @@ def review_entry(
     message_id: str | None = None,
     line: int | None = None,
 ) -> q.QuarantineEntry | None:
-    """The review flag of a new Patient that looks like stored ones (never merged)."""
+    """The review flag of a new Patient that looks like stored ones (never merged).
+
+    The flag names, and ``details.candidates`` describes, only the candidates the sender
+    may read; when it may read none of them, the flag says that the record awaits an
+    identity review, without ids or traits.
+    """
     if not item.new_patient or not item.probable or item.patient is None:
         return None
     created = applied.refs.get(item.patient, item.patient)
-    candidates = [p.reference for p in item.probable]
+    shown = readable(unit, sender, item.probable)
     result = item.result
-    issue = warning(
-        f"{created} was created; it may be the same person as {', '.join(candidates)} "
-        "(same birth date, similar name): check and merge by hand if so",
-        code="duplicate",
-        gateway_code=GW_REVIEW,
-    )
+    if shown:
+        candidates = ", ".join(p.reference for p in shown)
+        diagnostics = (
+            f"{created} was created; it may be the same person as {candidates} "
+            "(same birth date, similar name): check and merge by hand if so"
+        )
+    else:
+        diagnostics = (
+            f"{created} was created and flagged for identity review: check that it does "
+            "not duplicate a record of the same person"
+        )
+    issue = warning(diagnostics, code="duplicate", gateway_code=GW_REVIEW)
     details = {
         "patient": created,
         "incoming": traits_view(result.patient.traits) if result.patient else {},
-        "candidates": [{"reference": p.reference, **traits_view(p.traits)} for p in item.probable],
+        "candidates": [{"reference": p.reference, **traits_view(p.traits)} for p in shown],
     }
     patient_id = created.split("/", 1)[1] if created.startswith("Patient/") else None
     return entry(

@@ -12,8 +12,9 @@ have no system, and a sender could otherwise claim another establishment's ids b
 writing its FINESS in MSH-4.
 
 ``source`` (the quarantine's and ledger's *source* column) is the client id the caller
-authenticated with; together with the structure it scopes idempotency keys and who may
-see quarantined payloads (:mod:`gateway.intake.visibility`).
+authenticated with; together with the structure it scopes idempotency keys. Who owns a
+quarantined payload is the client, the structure and, for a professional, the
+professional (:mod:`gateway.intake.visibility`).
 """
 
 from __future__ import annotations

@@ -413,6 +413,9 @@ intake_quarantine = Table(
     Column("details", LargeBinary, nullable=True),  # JSON: conflicting versions, candidates
     Column("patient_id", String(64), nullable=True),
     Column("attempts", Integer, nullable=False),
+    # idNat_PS of the professional who sent it; NULL for a system sender (and rows from
+    # before 0011). Part of who owns the entry (gateway/intake/visibility.py).
+    Column("subject", String(64), nullable=True),
     Index(None, "source", "structure", "received"),
     Index(None, "status", "received"),
 )

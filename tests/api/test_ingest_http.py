@@ -273,6 +273,62 @@ def test_who_sees_the_quarantine(gw: DemoGateway) -> None:
         assert admin.delete(f"/ingest/quarantine/{entry_id}").status_code == 204
 
 
+def test_a_colleague_of_the_same_client_and_structure_does_not_see_a_senders_entry(
+    gw: DemoGateway,
+) -> None:
+    alice = demo.PATIENT_INS[0]
+    message = hl7("demo-mdm-t02-alice.hl7").replace(b"||19850312|F|", b"||19851399|F|")
+    with _client(gw, "physician") as physician:
+        r = physician.post("/ingest/hl7v2", content=message)
+        assert r.headers["x-ingest-status"] == "quarantined", r.text
+        entry_id = r.headers["x-quarantine-id"]
+        assert "DUPONT" in physician.get(f"/ingest/quarantine/{entry_id}").json()["payload"]
+    with _client(gw, "dentist", patient=alice) as dentist:
+        assert dentist.get("/fhir/Patient/alice").status_code == 404, "no care relationship"
+        assert entry_id not in {
+            e["id"] for e in dentist.get("/ingest/quarantine").json()["entries"]
+        }
+        assert dentist.get(f"/ingest/quarantine/{entry_id}").status_code == 404
+        assert dentist.post(f"/ingest/quarantine/{entry_id}/$replay").status_code == 404
+        assert dentist.delete(f"/ingest/quarantine/{entry_id}").status_code == 404
+    with _client(gw, "nurse") as nurse:
+        assert entry_id not in {e["id"] for e in nurse.get("/ingest/quarantine").json()["entries"]}
+    with _client(gw, "physician") as physician:
+        kept = physician.get(f"/ingest/quarantine/{entry_id}").json()
+        assert kept["status"] == "open" and "payload" in kept
+        listed = physician.get("/ingest/quarantine", params={"source": kept["source"]})
+        assert entry_id in {e["id"] for e in listed.json()["entries"]}
+    with _client(gw, "admin") as admin:
+        entries = admin.get("/ingest/quarantine", params={"source": kept["source"]}).json()
+        assert entry_id in {e["id"] for e in entries["entries"]}
+        assert all(e["source"] == kept["source"] for e in entries["entries"])
+        assert all("payload" not in e for e in entries["entries"])
+        assert admin.get("/ingest/quarantine", params={"source": "nobody"}).json() == {
+            "entries": []
+        }
+    with _client(gw, "ehpad") as ehpad:
+        r = ehpad.post("/ingest/hl7v2", content=b"not hl7 at all")
+        own = r.headers["x-quarantine-id"]
+        assert own in {e["id"] for e in ehpad.get("/ingest/quarantine").json()["entries"]}
+        other = ehpad.get("/ingest/quarantine", params={"source": kept["source"]})
+        assert other.status_code == 200 and other.json()["entries"] == [], (
+            "another client's source: none of the caller's entries, never all of them"
+        )
+
+
+def test_a_review_flag_does_not_show_a_patient_hidden_from_the_sender(gw: DemoGateway) -> None:
+    header = "N° résident;Nom de naissance;Prénoms;Date de naissance;Sexe;INS;Statut identité"
+    body = f"{header}\r\nR0777;DUPONT;Alice;12/03/1985;F;;PROV\r\n".encode()
+    with _client(gw, "ehpad") as ehpad:
+        assert ehpad.get("/fhir/Patient/alice").status_code == 404
+        r = ehpad.post("/ingest/csv/residents", content=body)
+        assert r.status_code == 200 and _counts(r.json())["accepted"] == 1, r.text
+        assert "Patient/alice" not in r.text and "flagged for identity review" in r.text
+        (flag,) = ehpad.get("/ingest/quarantine", params={"reason": "review"}).json()["entries"]
+        assert flag["details"]["candidates"] == []
+        assert "Patient/alice" not in str(flag)
+
+
 def test_ingest_needs_a_token(gw: DemoGateway) -> None:
     with httpx.Client(base_url=gw.server.url) as anonymous:
         r = anonymous.post("/ingest/hl7v2", content=hl7("demo-rds-o13-alice.hl7"))
