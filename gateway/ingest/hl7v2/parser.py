@@ -189,6 +189,14 @@ def _gate(message: Er7Message, header: MessageHeader) -> IngestIssue | None:
             gateway_code=GW_REQUIRED,
             hl7_error=HL7_REQUIRED_MISSING,
         )
+    if not header.version:
+        return error(
+            "MSH-12 (version id) is required; send v2.x (2.5)",
+            msh.at(12),
+            code="required",
+            gateway_code=GW_REQUIRED,
+            hl7_error=HL7_REQUIRED_MISSING,
+        )
     if not header.version.startswith("2."):
         return error(
             f"HL7 version {header.version or '(none)'!r} is not supported; send v2.x (2.5)",

@@ -21,6 +21,7 @@ BASE = (
     [
         ("ADT^A01", "", "2.5", "MSH-10", "101"),
         ("ADT^A01", "C1", "3.0", "MSH-12", "203"),
+        ("ADT^A01", "C1", "", "MSH-12", "101"),  # missing, not an unsupported version
         ("ADT^A03", "C1", "2.5", "MSH-9.2", "201"),
         ("SIU^S12", "C1", "2.5", "MSH-9.1", "200"),
         ("", "C1", "2.5", "MSH-9", "101"),  # missing, not an unsupported type
