@@ -33,8 +33,6 @@ from gateway.errors import Conflict, GatewayError, ServiceUnavailable
 from gateway.ingest.hl7v2 import parse_hl7v2
 from gateway.ingest.hl7v2.er7 import content_digest
 from gateway.ingest.issues import (
-    GW_SEVERAL,
-    GW_UNREADABLE,
     Hl7Location,
     IngestIssue,
     error,
@@ -92,15 +90,15 @@ class MessageIntake:
     def key(self, sender: Sender, result: ParseResult, digest: str) -> str:
         """The ledger key: the sender's control id, or the payload's hash without one.
 
-        A payload refused for holding several messages (GW-4116), or unreadable
-        (GW-4101) with its MSH-10 still located for the ACK, is keyed by its hash
-        although that MSH-10 is known: the sender is meant to resend it corrected (its
-        messages one by one), with that control id, which must then be processed, not
-        refused as another message reusing it."""
+        A payload the parser rejects whole (AR: unreadable, GW-4101, with its MSH-10
+        still located for the ACK; several messages, GW-4116; an unsupported type,
+        version or processing id) is keyed by its hash although that MSH-10 is known:
+        nothing of it was processed, and the sender is meant to resend it corrected (its
+        messages one by one, as P, as 2.5), with that control id, which must then be
+        processed, not refused as another message reusing it. Resending it unchanged
+        still gets the first ACK."""
         header = result.header
-        by_content = result.ack_code == "AR" and any(
-            i.gateway_code in (GW_SEVERAL, GW_UNREADABLE) for i in result.issues
-        )
+        by_content = result.ack_code == "AR"
         if header is not None and header.idempotency_key is not None and not by_content:
             parts: tuple[str, ...] = header.idempotency_key
         else:

@@ -42,6 +42,24 @@ def test_a_quarantined_message_sent_twice_is_quarantined_once(
     assert count(feeding, s.intake_quarantine) == 1
 
 
+def test_a_message_rejected_whole_is_processed_when_resent_corrected_with_its_control_id(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    """A training message (MSH-11 T) is refused whole (AR 202); the sender's engine
+    resends it as P with the same MSH-10: that is not a reused control id (AR 205) but
+    the message, processed."""
+    sender = ehpad_sender()
+    intake.hl7v2(hl7("fr-adt-a01-admission-ins.hl7"), sender)
+    production = hl7("fr-oru-r01-constantes-ehpad.hl7")
+    training = production.replace(b"|P|2.5", b"|T|2.5", 1)
+    assert training != production
+    refused = intake.hl7v2(training, sender)
+    assert refused.ack_code == "AR" and "|202^" in refused.ack, refused.ack
+    assert intake.hl7v2(training, sender).ack == refused.ack, "unchanged: the first ACK"
+    corrected = intake.hl7v2(production, sender)
+    assert (corrected.status, corrected.ack_code) == ("accepted", "AA"), corrected.ack
+
+
 def test_same_file_twice_is_all_duplicates(intake: Intake, feeding: RecordServices) -> None:
     sender = ehpad_sender()
     intake.csv((CSV / "residents.csv").read_bytes(), "residents", sender)
