@@ -1,44 +1,69 @@
 """The same fact, a correction, or a conflict: what a business-identifier match means.
 
-Observations and MedicationAdministrations are keyed on a business identifier (a lab's
-report number + OBX-3 + OBX-4, or a natural key ``nk-…`` hashed from the patient, the
-code and the time: :mod:`gateway.ingest`). A match on that key alone does not make a
-payload a duplicate: a key says *which* fact a payload is about, not *what* it says.
-This stage, run in the unit's transaction before anything is written, compares what
-each such entry states with what is stored under its key (the current version), or
+Observations, MedicationAdministrations, DiagnosticReports, MedicationDispenses and
+MedicationRequests are keyed on a business identifier (a lab's report number + OBX-3 +
+OBX-4, OBR-3/OBR-2, ORC-3 + RXD-1, ORC-2; or a natural key ``nk-…`` hashed from the
+patient, the code and the time: :mod:`gateway.ingest`). A match on that key alone does
+not make a payload a duplicate: a key says *which* fact a payload is about, not *what*
+it says. This stage, run in the unit's transaction before anything is written, compares
+what each such entry states with what is stored under its key (the current version), or
 with what an earlier entry of the same unit states under it:
 
 - **the same fact**: the same *clinical content*: the status, and the value. For an
-  Observation the value is its ``value[x]``, ``component`` (value per component code)
-  or ``dataAbsentReason``; and its ``interpretation``. For a MedicationAdministration:
-  the status, ``dosage.dose`` and ``dosage.route``. Quantities are equal when their
-  numbers are (as decimals) and their UCUM codes are (the unit label when either has
-  no code); codeable concepts when they share a ``system|code`` (their texts when
-  neither has a coding). An element only one side carries is not compared: the HL7
-  and CSV channels of one source do not carry the same elements (a CSV has no
-  interpretation, a route may come as a coding or as text), and the same dispensation
-  sent both ways must stay one resource. Server-managed fields (``id``, ``meta``,
-  ``text``), identifiers, the subject, references to actors, notes, ``issued`` and
-  everything the message itself identifies (its Provenance) are not compared. Same
-  fact: the entry is a ``duplicate``, as before (the conditional create matches);
+  Observation the value is its ``value[x]``, ``component`` (value per component code) or
+  ``dataAbsentReason``; and its ``interpretation``. For a MedicationAdministration: the
+  status, ``dosage.dose`` and ``dosage.route``. For a DiagnosticReport (OBR): the
+  status, ``code`` and ``effectiveDateTime``; not its ``result`` list (each result is a
+  fact of its own, judged on its key; a resend may carry a subset of them, and the
+  payload's references are not resolved yet) nor ``issued``. For a MedicationDispense
+  (RXD): the status, the medication, ``quantity``, ``whenHandedOver`` and the first
+  ``dosageInstruction`` (its text, dose, route and timing). For a MedicationRequest
+  (RXE): the status, the medication, the first ``dosageInstruction`` and
+  ``dispenseRequest`` (quantity, ``numberOfRepeatsAllowed``); not ``authoredOn`` (ORC-9
+  is the time of the transaction: a cancel carries its own). A ``medicationReference``
+  is compared by the code of the Medication it names (an entry of the payload, or the
+  stored Medication), never by the reference. Quantities are equal when their numbers
+  are (as decimals) and their UCUM codes are (the unit label when either has no code);
+  codeable concepts when they share a ``system|code`` (their texts when neither has a
+  coding). An element only one side carries is not compared: the HL7 and CSV channels of
+  one source do not carry the same elements (a CSV has no interpretation, a route may
+  come as a coding or as text), and the same dispensation sent both ways must stay one
+  resource. Server-managed fields (``id``, ``meta``, ``text``), identifiers, the
+  subject, references to actors, notes, ``issued`` and everything the message itself
+  identifies (its Provenance) are not compared. Same fact: the entry is a ``duplicate``,
+  as before (the conditional create matches);
 - **a correction**: different content whose status supersedes the stored one (HL7 v2.5
   OBX-11, table 0085 → FHIR ``Observation.status``): ``corrected`` (C) or ``amended``
   supersede any status; ``entered-in-error`` (W, D; RXA-21 ``D``) any but itself;
   ``final`` (F) supersedes ``preliminary`` and ``registered``; ``preliminary`` and
-  ``cancelled`` supersede ``registered`` (and ``cancelled`` ``preliminary``). The entry
-  becomes a version-aware update (``PUT Type/id`` with ``If-Match``) of the stored
-  resource: its id is kept, a new version is written, the payload's Provenance names
-  it, and the payload is ``accepted``;
+  ``cancelled`` supersede ``registered`` (and ``cancelled`` ``preliminary``). For a
+  DiagnosticReport (OBR-25, FHIR ``diagnostic-report-status``): ``partial`` and
+  ``preliminary`` supersede ``registered``; ``final`` and ``cancelled`` supersede
+  ``registered``, ``partial``, ``preliminary``; ``corrected`` (C), ``amended`` and
+  ``appended`` supersede those and ``final``, ``amended``, ``corrected``, ``appended``
+  (not ``cancelled``); ``entered-in-error`` any but itself. For a MedicationDispense
+  (always ``completed`` from RXD): ``entered-in-error`` any but itself, ``completed``
+  supersedes ``preparation`` and ``in-progress``; nothing else, so a dispensation sent
+  again with another quantity or product is a conflict. For a MedicationRequest, only what ORC-1/
+  ORC-5 express (:mod:`gateway.ingest.hl7v2.pharmacy`): ``cancelled`` (CA, OC, CR)
+  supersedes ``active``, ``on-hold``, ``draft``; ``stopped`` (DC, OD) and ``completed``
+  (ORC-5 CM) supersede ``active`` and ``on-hold``; ``on-hold`` (HD, OH) ``active``;
+  ``active`` (RL) ``on-hold``; ``entered-in-error`` any but itself. A changed order (XO)
+  reads as ``active`` like the order it changes: it is a conflict, reviewed by hand, not
+  applied silently. The entry becomes a version-aware update (``PUT Type/id`` with
+  ``If-Match``) of the stored resource: its id is kept, a new version is written, the
+  payload's Provenance names it, and the payload is ``accepted``;
 - **a conflict**: different content without a superseding status (120 after 72, both
-  final; a CSV row, which has no status column, that says another value), or two
-  entries of one unit that state different things under one key, whatever their
-  statuses (a unit states each fact once). Nothing is dropped silently: the payload
-  (the HL7 message, the CSV record) goes to quarantine with ``reason=conflict`` and both
-  versions (value, unit, status) in its details; HL7 gets AE with an ERR naming the
-  OBX (or RXA), ERR-3 205 and :data:`GW_FACT_CONFLICT`.
+  final; a CSV row, which has no status column, that says another value), or two entries
+  of one unit that state different things under one key, whatever their statuses (a unit
+  states each fact once). Nothing is dropped silently: the payload (the HL7 message, the
+  CSV record) goes to quarantine with ``reason=conflict`` and both versions (value,
+  unit, status; a medication's code) in its details; HL7 gets AE with an ERR naming the
+  OBX (or RXA, OBR, RXD, RXE), ERR-3 205 and :data:`GW_FACT_CONFLICT`.
 
-Only single-identifier conditional creates of these two types are judged; everything
-else keeps the plain ``ifNoneExist`` dedup (:mod:`gateway.intake.known`).
+Only single-identifier conditional creates of these types (:data:`FACT_TYPES`) are
+judged; everything else keeps the plain ``ifNoneExist`` dedup
+(:mod:`gateway.intake.known`).
 """
 
 from __future__ import annotations
@@ -552,9 +577,14 @@ def check_facts(unit: WriteUnit, results: Mapping[int, ParseResult]) -> Facts:
     return facts
 
 
+_BY_MEDICATION = frozenset({"MedicationDispense", "MedicationRequest"})
+
+
 def _medication_ids(resources: Iterable[Mapping[str, Any]]) -> set[str]:
     out: set[str] = set()
     for resource in resources:
+        if resource.get("resourceType") not in _BY_MEDICATION:
+            continue
         ref = (resource.get("medicationReference") or {}).get("reference")
         if isinstance(ref, str) and ref.startswith("Medication/"):
             out.add(ref)
@@ -593,6 +623,8 @@ def _medications(
                 codes[f"Medication/{row.id}"] = body["code"]
 
     def view(resource: Mapping[str, Any]) -> Mapping[str, Any]:
+        if resource.get("resourceType") not in _BY_MEDICATION:
+            return resource
         ref = (resource.get("medicationReference") or {}).get("reference")
         code = codes.get(ref) if isinstance(ref, str) else None
         return {**resource, MEDICATION: code} if code is not None else resource
