@@ -12,8 +12,9 @@ Inside one :class:`~gateway.intake.unit.WriteUnit` (one database transaction):
    with the repository bound to the sender: conditional creates deduplicate on
    business identifiers; Patient updates and merges are PUTs with ``If-Match``, and so
    are the corrections :mod:`gateway.intake.facts` found (a corrected or retracted
-   Observation, a MedicationAdministration entered in error: a new version of the
-   stored resource, its id kept).
+   Observation, a MedicationAdministration entered in error, a report made final or
+   corrected, an order cancelled or stopped: a new version of the stored resource, its
+   id kept).
 
 A refused write raises :class:`StageFailure` naming the results whose entries were at
 fault, so a CSV chunk can set them aside and store the rest; the unit is rolled back.

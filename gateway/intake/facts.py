@@ -1,49 +1,74 @@
 """The same fact, a correction, or a conflict: what a business-identifier match means.
 
-Observations and MedicationAdministrations are keyed on a business identifier (a lab's
-report number + OBX-3 + OBX-4, or a natural key ``nk-…`` hashed from the patient, the
-code and the time: :mod:`gateway.ingest`). A match on that key alone does not make a
-payload a duplicate: a key says *which* fact a payload is about, not *what* it says.
-This stage, run in the unit's transaction before anything is written, compares what
-each such entry states with what is stored under its key (the current version), or
+Observations, MedicationAdministrations, DiagnosticReports, MedicationDispenses and
+MedicationRequests are keyed on a business identifier (a lab's report number + OBX-3 +
+OBX-4, OBR-3/OBR-2, ORC-3 + RXD-1, ORC-2; or a natural key ``nk-…`` hashed from the
+patient, the code and the time: :mod:`gateway.ingest`). A match on that key alone does
+not make a payload a duplicate: a key says *which* fact a payload is about, not *what*
+it says. This stage, run in the unit's transaction before anything is written, compares
+what each such entry states with what is stored under its key (the current version), or
 with what an earlier entry of the same unit states under it:
 
 - **the same fact**: the same *clinical content*: the status, and the value. For an
-  Observation the value is its ``value[x]``, ``component`` (value per component code)
-  or ``dataAbsentReason``; and its ``interpretation``. For a MedicationAdministration:
-  the status, ``dosage.dose`` and ``dosage.route``. Quantities are equal when their
-  numbers are (as decimals) and their UCUM codes are (the unit label when either has
-  no code); codeable concepts when they share a ``system|code`` (their texts when
-  neither has a coding). An element only one side carries is not compared: the HL7
-  and CSV channels of one source do not carry the same elements (a CSV has no
-  interpretation, a route may come as a coding or as text), and the same dispensation
-  sent both ways must stay one resource. Server-managed fields (``id``, ``meta``,
-  ``text``), identifiers, the subject, references to actors, notes, ``issued`` and
-  everything the message itself identifies (its Provenance) are not compared. Same
-  fact: the entry is a ``duplicate``, as before (the conditional create matches);
+  Observation the value is its ``value[x]``, ``component`` (value per component code) or
+  ``dataAbsentReason``; and its ``interpretation``. For a MedicationAdministration: the
+  status, ``dosage.dose`` and ``dosage.route``. For a DiagnosticReport (OBR): the
+  status, ``code`` and ``effectiveDateTime``; not its ``result`` list (each result is a
+  fact of its own, judged on its key; a resend may carry a subset of them, and the
+  payload's references are not resolved yet) nor ``issued``. For a MedicationDispense
+  (RXD): the status, the medication, ``quantity``, ``whenHandedOver`` and the first
+  ``dosageInstruction`` (its text, dose, route and timing). For a MedicationRequest
+  (RXE): the status, the medication, the first ``dosageInstruction`` and
+  ``dispenseRequest`` (quantity, ``numberOfRepeatsAllowed``); not ``authoredOn`` (ORC-9
+  is the time of the transaction: a cancel carries its own). A ``medicationReference``
+  is compared by the code of the Medication it names (an entry of the payload, or the
+  stored Medication), never by the reference. Quantities are equal when their numbers
+  are (as decimals) and their UCUM codes are (the unit label when either has no code);
+  codeable concepts when they share a ``system|code`` (their texts when neither has a
+  coding). An element only one side carries is not compared: the HL7 and CSV channels of
+  one source do not carry the same elements (a CSV has no interpretation, a route may
+  come as a coding or as text), and the same dispensation sent both ways must stay one
+  resource. Server-managed fields (``id``, ``meta``, ``text``), identifiers, the
+  subject, references to actors, notes, ``issued`` and everything the message itself
+  identifies (its Provenance) are not compared. Same fact: the entry is a ``duplicate``,
+  as before (the conditional create matches);
 - **a correction**: different content whose status supersedes the stored one (HL7 v2.5
   OBX-11, table 0085 → FHIR ``Observation.status``): ``corrected`` (C) or ``amended``
   supersede any status; ``entered-in-error`` (W, D; RXA-21 ``D``) any but itself;
   ``final`` (F) supersedes ``preliminary`` and ``registered``; ``preliminary`` and
-  ``cancelled`` supersede ``registered`` (and ``cancelled`` ``preliminary``). The entry
-  becomes a version-aware update (``PUT Type/id`` with ``If-Match``) of the stored
-  resource: its id is kept, a new version is written, the payload's Provenance names
-  it, and the payload is ``accepted``;
+  ``cancelled`` supersede ``registered`` (and ``cancelled`` ``preliminary``). For a
+  DiagnosticReport (OBR-25, FHIR ``diagnostic-report-status``): ``partial`` and
+  ``preliminary`` supersede ``registered``; ``final`` and ``cancelled`` supersede
+  ``registered``, ``partial``, ``preliminary``; ``corrected`` (C), ``amended`` and
+  ``appended`` supersede those and ``final``, ``amended``, ``corrected``, ``appended``
+  (not ``cancelled``); ``entered-in-error`` any but itself. For a MedicationDispense
+  (always ``completed`` from RXD): ``entered-in-error`` any but itself, ``completed``
+  supersedes ``preparation`` and ``in-progress``; nothing else, so a dispensation sent
+  again with another quantity or product is a conflict. For a MedicationRequest, only what ORC-1/
+  ORC-5 express (:mod:`gateway.ingest.hl7v2.pharmacy`): ``cancelled`` (CA, OC, CR)
+  supersedes ``active``, ``on-hold``, ``draft``; ``stopped`` (DC, OD) and ``completed``
+  (ORC-5 CM) supersede ``active`` and ``on-hold``; ``on-hold`` (HD, OH) ``active``;
+  ``active`` (RL) ``on-hold``; ``entered-in-error`` any but itself. A changed order (XO)
+  reads as ``active`` like the order it changes: it is a conflict, reviewed by hand, not
+  applied silently. The entry becomes a version-aware update (``PUT Type/id`` with
+  ``If-Match``) of the stored resource: its id is kept, a new version is written, the
+  payload's Provenance names it, and the payload is ``accepted``;
 - **a conflict**: different content without a superseding status (120 after 72, both
-  final; a CSV row, which has no status column, that says another value), or two
-  entries of one unit that state different things under one key, whatever their
-  statuses (a unit states each fact once). Nothing is dropped silently: the payload
-  (the HL7 message, the CSV record) goes to quarantine with ``reason=conflict`` and both
-  versions (value, unit, status) in its details; HL7 gets AE with an ERR naming the
-  OBX (or RXA), ERR-3 205 and :data:`GW_FACT_CONFLICT`.
+  final; a CSV row, which has no status column, that says another value), or two entries
+  of one unit that state different things under one key, whatever their statuses (a unit
+  states each fact once). Nothing is dropped silently: the payload (the HL7 message, the
+  CSV record) goes to quarantine with ``reason=conflict`` and both versions (value,
+  unit, status; a medication's code) in its details; HL7 gets AE with an ERR naming the
+  OBX (or RXA, OBR, RXD, RXE), ERR-3 205 and :data:`GW_FACT_CONFLICT`.
 
-Only single-identifier conditional creates of these two types are judged; everything
-else keeps the plain ``ifNoneExist`` dedup (:mod:`gateway.intake.known`).
+Only single-identifier conditional creates of these types (:data:`FACT_TYPES`) are
+judged; everything else keeps the plain ``ifNoneExist`` dedup
+(:mod:`gateway.intake.known`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -60,7 +85,15 @@ from gateway.storage.records import StoredVersion
 from gateway.storage.store import StoreTx
 from gateway.storage.version_rows import CURRENT_COLUMNS, bulk_version
 
-FACT_TYPES = frozenset({"Observation", "MedicationAdministration"})
+FACT_TYPES = frozenset(
+    {
+        "Observation",
+        "MedicationAdministration",
+        "DiagnosticReport",
+        "MedicationDispense",
+        "MedicationRequest",
+    }
+)
 GW_FACT_CONFLICT = "GW-4115"
 HL7_DUPLICATE_KEY = "205"  # table 0357: duplicate key identifier
 
@@ -79,8 +112,16 @@ _ANY = frozenset(
         "on-hold",
         "completed",
         "stopped",
+        "partial",
+        "appended",
+        "preparation",
+        "declined",
+        "active",
+        "draft",
     }
 )
+_REPORT_EARLY = frozenset({"registered", "partial", "preliminary"})
+_REPORT_REVISED = _REPORT_EARLY | {"final", "amended", "corrected", "appended"}
 #: new status -> the stored statuses it supersedes.
 _SUPERSEDES: dict[str, dict[str, frozenset[str]]] = {
     "Observation": {
@@ -92,6 +133,28 @@ _SUPERSEDES: dict[str, dict[str, frozenset[str]]] = {
         "cancelled": frozenset({"registered", "preliminary"}),
     },
     "MedicationAdministration": {
+        "entered-in-error": _ANY - {"entered-in-error"},
+    },
+    "DiagnosticReport": {
+        "partial": frozenset({"registered"}),
+        "preliminary": frozenset({"registered"}),
+        "final": _REPORT_EARLY,
+        "amended": _REPORT_REVISED,
+        "corrected": _REPORT_REVISED,
+        "appended": _REPORT_REVISED,
+        "cancelled": _REPORT_EARLY,
+        "entered-in-error": _ANY - {"entered-in-error"},
+    },
+    "MedicationDispense": {
+        "completed": frozenset({"preparation", "in-progress"}),
+        "entered-in-error": _ANY - {"entered-in-error"},
+    },
+    "MedicationRequest": {
+        "on-hold": frozenset({"active"}),  # ORC-1 HD / OH
+        "active": frozenset({"on-hold"}),  # ORC-1 RL (released)
+        "cancelled": frozenset({"active", "on-hold", "draft"}),  # ORC-1 CA / OC / CR
+        "stopped": frozenset({"active", "on-hold"}),  # ORC-1 DC / OD
+        "completed": frozenset({"active", "on-hold"}),  # ORC-5 CM
         "entered-in-error": _ANY - {"entered-in-error"},
     },
 }
@@ -208,18 +271,100 @@ def _same_components(a: Any, b: Any) -> bool:
     return all(ma[k][0] == mb[k][0] and _same_value(ma[k][0], ma[k][1], mb[k][1]) for k in ma)
 
 
+def _first(resource: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    items = resource.get(key)
+    if isinstance(items, list) and items and isinstance(items[0], dict):
+        return items[0]
+    return items if isinstance(items, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return " ".join(str(value).split()).casefold()
+
+
+def _dose(dosage: Mapping[str, Any]) -> Any:
+    return _first(dosage, "doseAndRate").get("doseQuantity")
+
+
+def _dosage_differences(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The first ``dosageInstruction``: its text, dose, route and timing (as sent)."""
+    da, db = _first(stored, "dosageInstruction"), _first(new, "dosageInstruction")
+    out: list[str] = []
+    if "text" in da and "text" in db and _text(da["text"]) != _text(db["text"]):
+        out.append("dosageInstruction.text")
+    if _dose(da) is not None and _dose(db) is not None and not _same_quantity(_dose(da), _dose(db)):
+        out.append("dosageInstruction.dose")
+    if "route" in da and "route" in db and not _same_concept(da["route"], db["route"]):
+        out.append("dosageInstruction.route")
+    ta = (da.get("timing") or {}).get("code")
+    tb = (db.get("timing") or {}).get("code")
+    if ta is not None and tb is not None and not _same_concept(ta, tb):
+        out.append("dosageInstruction.timing")
+    return out
+
+
+#: the key under which the stage puts the code of a referenced Medication (compared only).
+MEDICATION = "_medication"
+
+
+def _medication(resource: Mapping[str, Any]) -> Any:
+    return resource.get("medicationCodeableConcept") or resource.get(MEDICATION)
+
+
+def _medication_differences(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    ma, mb = _medication(stored), _medication(new)
+    if ma is not None and mb is not None and not _same_concept(ma, mb):
+        return ["medication"]
+    return []
+
+
+def _compare(
+    out: list[str], stored: Mapping[str, Any], new: Mapping[str, Any], key: str, same: Any
+) -> None:
+    """``key`` differs when both sides carry it and ``same`` says they differ."""
+    if key in stored and key in new and not same(stored[key], new[key]):
+        out.append(key)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    return bool(a == b)
+
+
 def differences(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """The elements whose clinical content differs (empty: the same fact)."""
     out: list[str] = []
     if stored.get("status") != new.get("status"):
         out.append("status")
-    if new.get("resourceType") == "MedicationAdministration":
+    kind = new.get("resourceType")
+    if kind == "MedicationAdministration":
         da, db = stored.get("dosage") or {}, new.get("dosage") or {}
         if "dose" in da and "dose" in db and not _same_quantity(da["dose"], db["dose"]):
             out.append("dosage.dose")
         if "route" in da and "route" in db and not _same_concept(da["route"], db["route"]):
             out.append("dosage.route")
         return out
+    if kind == "DiagnosticReport":
+        _compare(out, stored, new, "code", _same_concept)
+        _compare(out, stored, new, "effectiveDateTime", _equal)
+        return out
+    if kind == "MedicationDispense":
+        out += _medication_differences(stored, new)
+        _compare(out, stored, new, "quantity", _same_quantity)
+        _compare(out, stored, new, "whenHandedOver", _equal)
+        return out + _dosage_differences(stored, new)
+    if kind == "MedicationRequest":
+        out += _medication_differences(stored, new)
+        ra, rb = stored.get("dispenseRequest") or {}, new.get("dispenseRequest") or {}
+        if (
+            "quantity" in ra
+            and "quantity" in rb
+            and not _same_quantity(ra["quantity"], rb["quantity"])
+        ):
+            out.append("dispenseRequest.quantity")
+        repeats: list[str] = []
+        _compare(repeats, ra, rb, "numberOfRepeatsAllowed", _equal)
+        out += [f"dispenseRequest.{r}" for r in repeats]
+        return out + _dosage_differences(stored, new)
     ka, va = _value_of(stored)
     kb, vb = _value_of(new)
     if ka != kb or not _same_value(ka, va, vb):
@@ -233,14 +378,42 @@ def differences(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _quantity_summary(out: dict[str, Any], q: Any) -> None:
+    if isinstance(q, dict):
+        out["value"] = q.get("value")
+        out["unit"] = q.get("unit") or q.get("code")
+
+
+def _concept_summary(concept: Any) -> Any:
+    codes = sorted(_codes(concept))
+    if codes:
+        return codes[0][1]
+    return concept.get("text") if isinstance(concept, dict) else None
+
+
 def summary(resource: Mapping[str, Any]) -> dict[str, Any]:
     """Value, unit and status of a fact, for the quarantine details (nothing else)."""
     out: dict[str, Any] = {"status": resource.get("status")}
-    if resource.get("resourceType") == "MedicationAdministration":
-        dose = (resource.get("dosage") or {}).get("dose")
+    kind = resource.get("resourceType")
+    if kind == "MedicationAdministration":
+        _quantity_summary(out, (resource.get("dosage") or {}).get("dose"))
+        return out
+    if kind == "DiagnosticReport":
+        out["value"] = _concept_summary(resource.get("code"))
+        return out
+    if kind in ("MedicationDispense", "MedicationRequest"):
+        if kind == "MedicationDispense":
+            _quantity_summary(out, resource.get("quantity"))
+        else:
+            _quantity_summary(out, (resource.get("dispenseRequest") or {}).get("quantity"))
+        medication = _medication(resource)
+        if medication is not None:
+            out["medication"] = _concept_summary(medication)
+        dose = _dose(_first(resource, "dosageInstruction"))
         if isinstance(dose, dict):
-            out["value"] = dose.get("value")
-            out["unit"] = dose.get("unit") or dose.get("code")
+            out["dose"] = (
+                f"{dose.get('value')} {dose.get('unit') or dose.get('code') or ''}".strip()
+            )
         return out
     kind, value = _value_of(resource)
     if kind == "valueQuantity" and isinstance(value, dict):
@@ -255,11 +428,7 @@ def summary(resource: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(first, dict):
             out["unit"] = first.get("unit") or first.get("code")
     elif kind in ("valueCodeableConcept", "dataAbsentReason"):
-        codes = sorted(_codes(value))
-        text = value.get("text") if isinstance(value, dict) else None
-        out["value" if kind.startswith("value") else "dataAbsentReason"] = (
-            codes[0][1] if codes else text
-        )
+        out["value" if kind.startswith("value") else "dataAbsentReason"] = _concept_summary(value)
     elif kind:
         out["value"] = value
     return out
@@ -396,30 +565,89 @@ def check_facts(unit: WriteUnit, results: Mapping[int, ParseResult]) -> Facts:
         body: Any = orjson.loads(version.content)
         if isinstance(body, dict):
             current[key] = _Current(body, f"{key[0]}/{version.id}", version.version)
+    view = _medications(tx, results, [c.resource for c in current.values()])
+    for c in current.values():
+        c.resource = view(c.resource)
     by_item: dict[int, list[tuple[tuple[str, str, str], Entry]]] = {}
     for key, pairs in wanted.items():
         for i, entry in pairs:
             by_item.setdefault(i, []).append((key, entry))
     for i in sorted(by_item):
-        _judge(i, by_item[i], current, facts)
+        _judge(i, [(k, e, view(e.resource)) for k, e in by_item[i]], current, facts)
     return facts
+
+
+_BY_MEDICATION = frozenset({"MedicationDispense", "MedicationRequest"})
+
+
+def _medication_ids(resources: Iterable[Mapping[str, Any]]) -> set[str]:
+    out: set[str] = set()
+    for resource in resources:
+        if resource.get("resourceType") not in _BY_MEDICATION:
+            continue
+        ref = (resource.get("medicationReference") or {}).get("reference")
+        if isinstance(ref, str) and ref.startswith("Medication/"):
+            out.add(ref)
+    return out
+
+
+def _medications(
+    tx: StoreTx, results: Mapping[int, ParseResult], stored: list[Mapping[str, Any]]
+) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
+    """A view of a resource with the code of the Medication it references (an entry of
+    the payload, or a stored Medication) under :data:`MEDICATION`, to compare it."""
+    codes: dict[str, Any] = {}
+    incoming: list[Mapping[str, Any]] = []
+    for result in results.values():
+        for entry in result.entries:
+            if entry.resource_type == "Medication" and entry.resource.get("code"):
+                codes[entry.full_url] = entry.resource["code"]
+            elif entry.resource_type in FACT_TYPES:
+                incoming.append(entry.resource)
+    ids = sorted(_medication_ids([*stored, *incoming]) - set(codes))
+    for start in range(0, len(ids), _BATCH):
+        wanted = [ref.split("/", 1)[1] for ref in ids[start : start + _BATCH]]
+        rows = tx.conn.execute(
+            select(*CURRENT_COLUMNS).where(
+                and_(
+                    _r.c.resource_type == "Medication",
+                    _r.c.id.in_(wanted),
+                    _r.c.deleted.is_(False),
+                )
+            )
+        ).all()
+        for row in rows:
+            version = bulk_version(row, tx.conn)
+            body: Any = orjson.loads(version.content) if version.content else None
+            if isinstance(body, dict) and body.get("code"):
+                codes[f"Medication/{row.id}"] = body["code"]
+
+    def view(resource: Mapping[str, Any]) -> Mapping[str, Any]:
+        if resource.get("resourceType") not in _BY_MEDICATION:
+            return resource
+        ref = (resource.get("medicationReference") or {}).get("reference")
+        code = codes.get(ref) if isinstance(ref, str) else None
+        return {**resource, MEDICATION: code} if code is not None else resource
+
+    return view
 
 
 def _judge(
     item: int,
-    pairs: list[tuple[tuple[str, str, str], Entry]],
+    pairs: list[tuple[tuple[str, str, str], Entry, Mapping[str, Any]]],
     current: dict[tuple[str, str, str], _Current],
     facts: Facts,
 ) -> None:
-    """One result's entries; its claims count for later results only if it is kept."""
+    """One result's entries (with what each states, :func:`_medications`); its claims
+    count for later results only if it is kept."""
     claims: dict[tuple[str, str, str], _Current] = {}
     updates: dict[str, FactUpdate] = {}
-    for key, entry in pairs:
+    for key, entry, states in pairs:
         now = claims.get(key) or current.get(key)
         if now is None:
-            claims[key] = _Current(entry.resource, None)
+            claims[key] = _Current(states, None)
             continue
-        changed = differences(now.resource, entry.resource)
+        changed = differences(now.resource, states)
         if not changed:
             continue
         if (
@@ -432,24 +660,35 @@ def _judge(
             )
         ):
             updates[entry.full_url] = FactUpdate(now.reference, now.version)
-            claims[key] = _Current(entry.resource, now.reference, now.version, updated=True)
+            claims[key] = _Current(states, now.reference, now.version, updated=True)
             continue
-        facts.conflicts[item] = _conflict(entry, now, changed)
+        facts.conflicts[item] = _conflict(entry, states, now, changed)
         return
     current.update(claims)
     facts.updates.update(updates)
 
 
-def _conflict(entry: Entry, now: _Current, changed: list[str]) -> FactConflict:
+_HINTS = {
+    "Observation": "OBX-11 C or W",
+    "MedicationAdministration": "RXA-21 D to retract",
+    "DiagnosticReport": "OBR-25 C, or F after P",
+    "MedicationDispense": "a dispensation is not corrected in place: another RXD-1 sub-id",
+    "MedicationRequest": "ORC-1 CA, DC, HD or RL; a changed order (XO) is reviewed by hand",
+}
+
+
+def _conflict(
+    entry: Entry, states: Mapping[str, Any], now: _Current, changed: list[str]
+) -> FactConflict:
     kind = entry.resource_type
-    new, old = summary(entry.resource), summary(now.resource)
+    new, old = summary(states), summary(now.resource)
     if now.reference is not None:
         whom, side = f"{now.reference}", "stored"
         why = f"the status {new['status']!r} does not supersede the stored {old['status']!r}"
     else:
         whom, side = "another entry of the same payload", "earlier"
         why = "a payload states each fact once"
-    hint = "RXA-21 D to retract" if kind == "MedicationAdministration" else "OBX-11 C or W"
+    hint = _HINTS.get(kind, "a superseding status")
     diagnostics = (
         f"{_where(entry)}: this {kind} has the business identifier (for a measurement: "
         f"patient, code, time) of {whom} but says something else ({', '.join(changed)}: "

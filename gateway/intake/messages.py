@@ -12,9 +12,10 @@ message's idempotency key:
 2. a message the parser refused (AE/AR): quarantined, its ACK recorded;
 3. identity (:mod:`gateway.intake.plan`): a conflict or an unknown patient is
    quarantined (AE, ERR-3 205 or 204); then the facts (:mod:`gateway.intake.facts`): an
-   Observation or administration whose business identifier is stored with another
-   content is a correction (an update) when its status supersedes the stored one, else
-   a conflict, quarantined (AE, ERR-3 205, ``GW-4115``, ERR-2 naming the OBX or RXA);
+   Observation, administration, report, dispensation or order whose business
+   identifier is stored with another content is a correction (an update) when its
+   status supersedes the stored one, else a conflict, quarantined (AE, ERR-3 205,
+   ``GW-4115``, ERR-2 naming the OBX, RXA, OBR, RXD or RXE);
 4. the writes (:mod:`gateway.intake.commit`) as the sender, then the Provenance and the
    review flags, then the ledger row with the AA ACK.
 

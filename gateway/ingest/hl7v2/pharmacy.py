@@ -156,6 +156,7 @@ def _dispense(group: OrderGroup, item: Item, patient: PatientRef, asm: Assembly)
         resource,
         asm.urn(f"MedicationDispense|{rxd.location}"),
         if_none_exist=asm.condition(identifier),
+        location=rxd.location,
     )
 
 
@@ -263,4 +264,5 @@ def _request(group: OrderGroup, item: Item, n: int, patient: PatientRef, asm: As
         resource,
         asm.urn(f"MedicationRequest|{rxe.location}"),
         if_none_exist=asm.condition(identifier),
+        location=rxe.location,
     )

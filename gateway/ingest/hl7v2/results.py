@@ -231,4 +231,5 @@ def _report(obr: Segment, results: list[str], patient: PatientRef, asm: Assembly
         resource,
         asm.urn(f"DiagnosticReport|{obr.location}"),
         if_none_exist=asm.condition(identifier),
+        location=obr.location,
     )
