@@ -33,6 +33,7 @@ from gateway.ingest.result import Entry, ParseResult, rebind
 from gateway.intake.facts import Facts
 from gateway.intake.failures import failing_entries
 from gateway.intake.gateway_writer import gateway_writer, write_products
+from gateway.intake.hidden import may_read
 from gateway.intake.known import known_entries
 from gateway.intake.plan import Plan
 from gateway.intake.sender import Sender
@@ -199,6 +200,13 @@ class Committer:
         mapping, absent = known_entries(
             self.unit.tx, entries.values(), self.unit.services.blind.identifier
         )
+        readable = may_read(self.unit, self.sender, self.plan)
+        for url, reference in list(mapping.items()):
+            if reference.startswith("urn:"):
+                continue
+            version = self.unit.tx.current(*reference.split("/", 1))
+            if version is None or not all(readable(i, version) for i in owners.get(url, ())):
+                del mapping[url]  # hidden from the sender: its conditional create decides
         for url, reference in mapping.items():
             if not reference.startswith("urn:"):
                 for i in owners.get(url, ()):

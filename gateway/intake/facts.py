@@ -78,6 +78,7 @@ from sqlalchemy import and_, bindparam, select
 
 from gateway.ingest.issues import IngestIssue, Location, error
 from gateway.ingest.result import Entry, ParseResult
+from gateway.intake.hidden import MayRead
 from gateway.intake.known import _identifier, _lock_key
 from gateway.intake.unit import WriteUnit
 from gateway.storage import schema as s
@@ -537,9 +538,13 @@ def _where(entry: Entry) -> str:
     return str(entry.location) if entry.location is not None else entry.resource_type
 
 
-def check_facts(unit: WriteUnit, results: Mapping[int, ParseResult]) -> Facts:
+def check_facts(
+    unit: WriteUnit, results: Mapping[int, ParseResult], may_read: MayRead | None = None
+) -> Facts:
     """Judge every Observation and MedicationAdministration of the unit's results
-    (in index order) against what is stored and what earlier entries state."""
+    (in index order) against what is stored and what earlier entries state. A stored
+    version ``may_read`` says the sender may not read is no match (see
+    :mod:`gateway.intake.hidden`)."""
     unit.flush()  # what earlier messages of a group commit queued is stored too
     tx, stored = unit.tx, unit.services.blind.identifier
     facts = Facts()
@@ -562,6 +567,8 @@ def check_facts(unit: WriteUnit, results: Mapping[int, ParseResult]) -> Facts:
         version = versions[0]
         if version.deleted or version.content is None:
             continue
+        if may_read is not None and not all(may_read(i, version) for i, _ in wanted[key]):
+            continue  # hidden from the sender: left to the write and its rules
         body: Any = orjson.loads(version.content)
         if isinstance(body, dict):
             current[key] = _Current(body, f"{key[0]}/{version.id}", version.version)

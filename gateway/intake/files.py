@@ -41,6 +41,7 @@ from gateway.intake.file_records import (
     record,
     whole_file,
 )
+from gateway.intake.hidden import may_read
 from gateway.intake.outcome import FileOutcome, RowOutcome, Status
 from gateway.intake.patient_index import TxPatientIndex, group_loader
 from gateway.intake.plan import plan
@@ -213,7 +214,11 @@ class FileIntake:
                     patient_id=refusal.patient_id,
                 )
             )
-        facts = check_facts(unit, {i: item.result for i, item in planned.items.items()})
+        facts = check_facts(
+            unit,
+            {i: item.result for i, item in planned.items.items()},
+            may_read(unit, f.sender, planned),
+        )
         for i, clash in facts.conflicts.items():
             r = rows[i]
             del planned.items[i]

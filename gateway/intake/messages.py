@@ -46,6 +46,7 @@ from gateway.intake.acks import ack_for
 from gateway.intake.commit import Committer, StageFailure
 from gateway.intake.facts import check_facts
 from gateway.intake.failures import ack_code_of, issues_of
+from gateway.intake.hidden import may_read
 from gateway.intake.outcome import MessageOutcome, Status
 from gateway.intake.patient_index import TxPatientIndex, group_loader
 from gateway.intake.plan import plan
@@ -280,7 +281,7 @@ class MessageIntake:
                 patient_id=refusal.patient_id,
                 content=content,
             )
-        facts = check_facts(unit, {0: planned.items[0].result})
+        facts = check_facts(unit, {0: planned.items[0].result}, may_read(unit, sender, planned))
         clash = facts.conflicts.get(0)
         if clash is not None:
             return self._quarantine(

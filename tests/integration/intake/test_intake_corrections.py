@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.ingest.hl7v2 import parse_hl7v2
 from gateway.intake import Intake, QuarantineDesk
+from gateway.intake.facts import check_facts
+from gateway.intake.hidden import may_read
 from gateway.intake.outcome import MessageOutcome
+from gateway.intake.patient_index import TxPatientIndex, group_loader
+from gateway.intake.plan import plan
+from gateway.intake.unit import write_unit
 from gateway.record.services import RecordServices
 from gateway.storage import schema as s
 
-from .support import CSV, count, ehpad_sender, hl7, stored
+from .support import CSV, count, ehpad_sender, hl7, pharmacist_sender, stored
 from .test_intake_idempotency import EHPAD_CTX
 
 ORU = hl7("fr-oru-r01-constantes-ehpad.hl7")
@@ -192,3 +198,58 @@ def test_administration_entered_in_error_updates(intake: Intake, feeding: Record
         [w for w in first.written if w.resource_type == "MedicationAdministration"]
     )
     assert count(feeding, s.intake_quarantine) == 0
+
+
+def test_a_sender_without_rights_learns_nothing_of_the_stored_facts(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    """A pharmacist (no care relationship with the resident, no right to write her vital
+    signs) restating a stored message, as it is or with another pulse, gets what a
+    message stored nowhere gets: the access rules' refusal. Never 'duplicate' (AA), never
+    a conflict showing the stored value."""
+    _setup(intake)
+    assert intake.hl7v2(ORU, ehpad_sender()).ack_code == "AA"
+    versions = count(feeding)
+    outsider = pharmacist_sender()
+    restated = {
+        "same": ORU,
+        "other": ORU.replace(PULSE, PULSE.replace(b"||72|", b"||120|")),
+        "nowhere": ORU.replace(b"20240115", b"20240116"),
+    }
+    assert len(set(restated.values())) == 3
+    answers = {
+        label: intake.hl7v2(payload.replace(b"TIL-ORU-001207", f"P-{label}".encode()), outsider)
+        for label, payload in restated.items()
+    }
+    shapes = {
+        label: (out.status, out.ack_code, out.ack.split("ERR|")[1].split("|")[2][:4])
+        for label, out in answers.items()
+    }
+    assert shapes["same"] == shapes["other"] == shapes["nowhere"], shapes
+    assert shapes["nowhere"][:2] == ("quarantined", "AE")
+    for out in answers.values():
+        assert "GW-4115" not in out.ack and "GW-2003" in out.ack, out.ack
+    assert count(feeding) == versions, "nothing written"
+
+
+def test_a_stored_fact_hidden_from_the_sender_is_no_match(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    """The facts stage judges against what the sender may read (gateway.intake.hidden):
+    a hidden stored pulse is neither a conflict nor a duplicate; the write decides."""
+    _setup(intake)
+    sender = ehpad_sender()
+    assert intake.hl7v2(ORU, sender).ack_code == "AA"
+    other = ORU.replace(PULSE, PULSE.replace(b"||72|", b"||120|"))
+    result = parse_hl7v2(
+        other.replace(b"TIL-ORU-001207", b"H-1"), sender.source, intake.messages.terminology
+    )
+    with write_unit(feeding) as unit:
+        index = TxPatientIndex(unit.tx, feeding)
+        index.prefetch(result.patient_keys)
+        planned = plan({0: result}, sender.ctx, index, group_loader(unit.tx))
+        results = {0: planned.items[0].result}
+        seen = check_facts(unit, results, may_read(unit, sender, planned))
+        hidden = check_facts(unit, results, lambda item, version: False)
+    assert list(seen.conflicts) == [0], "readable: the conflict is found"
+    assert not hidden.conflicts and not hidden.updates
