@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.intake.facts import differences, summary, supersedes
+from gateway.intake.fact_content import differences, summary, supersedes
 
 UCUM = "http://unitsofmeasure.org"
 
