@@ -181,3 +181,74 @@ def test_the_listener_refuses_a_metrics_port_in_use(env: Settings) -> None:
         )
     assert result.exit_code == 2
     assert f"--metrics-port {port}" in result.output
+
+
+def test_a_missing_path_or_an_empty_folder_is_a_usage_error(env: Settings, tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["ingest", str(tmp_path / "nope"), "--finess", "750712184"])
+    assert missing.exit_code == 2
+    assert "no such file or folder" in missing.stderr and "Traceback" not in missing.output
+    assert "total" not in missing.stdout  # no summary of a run that did not happen
+    (tmp_path / "notes.md").write_text("nothing to ingest")
+    empty = runner.invoke(app, ["ingest", str(tmp_path), "--finess", "750712184"])
+    assert empty.exit_code == 2 and "no file to ingest" in empty.stderr
+
+
+def test_without_a_sender_the_cli_options_are_named(env: Settings) -> None:
+    result = runner.invoke(app, ["ingest", str(CSV / "residents.csv")])
+    assert result.exit_code == 2
+    assert "--source" in result.stderr and "--finess" in result.stderr
+    assert "?finess=" not in result.output
+
+
+@pytest.mark.parametrize("fmt", ["xml", "csv:foo", "csv:"])
+def test_an_unknown_format_is_refused_before_any_file_is_read(
+    env: Settings, tmp_path: Path, fmt: str
+) -> None:
+    result = runner.invoke(
+        app, ["ingest", str(tmp_path / "not-read.csv"), "--format", fmt, "--finess", "750712184"]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"--format {fmt!r}" in result.stderr
+    assert "csv:residents" in result.stderr and "hl7v2" in result.stderr
+    assert "quarantined" not in result.output
+
+
+def test_an_unreadable_file_is_not_counted_as_quarantined(env: Settings, tmp_path: Path) -> None:
+    export = tmp_path / "export.txt"
+    export.write_bytes((CSV / "residents.csv").read_bytes())
+    result = runner.invoke(app, ["ingest", str(export), "--finess", "750712184"])
+    assert result.exit_code == 1
+    assert _row(result.output, "total") == [0, 0, 0]
+    assert "skipped: 1 file" in result.output
+
+
+def test_quarantines_are_listed_and_a_resend_of_one_is_not_a_success(
+    env: Settings, tmp_path: Path
+) -> None:
+    message = (HL7 / "fr-oru-r01-constantes-ehpad.hl7").read_bytes()
+    bad = tmp_path / "bad-ins.hl7"  # an INS whose key does not match
+    bad.write_bytes(message.replace(b"240037505612377", b"240037505612399"))
+    args = ["ingest", str(bad), "--finess", "750712184"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 1, first.output
+    found = re.search(
+        r"bad-ins\.hl7 message 1: quarantined \(quarantine ([0-9a-f-]{36})\)", first.stdout
+    )
+    assert found and "GW-4106" in first.stdout, first.output
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1, again.output
+    assert _row(again.output, "ORU^R01") == [0, 1, 0]
+    assert (
+        f"bad-ins.hl7 message 1: duplicate, first outcome quarantined (quarantine {found[1]})"
+        in again.stdout
+    )
+    # CSV records too: each quarantined line with its id and reason, and again on a resend.
+    csv_args = ["ingest", str(CSV / "vitals-mixed.csv"), "--finess", "750712184"]
+    rows = runner.invoke(app, csv_args)
+    assert rows.exit_code == 1
+    assert re.search(
+        r"vitals-mixed\.csv line 11: quarantined \(quarantine [0-9a-f-]{36}\): GW-4107", rows.stdout
+    )
+    resent = runner.invoke(app, csv_args)
+    assert resent.exit_code == 1 and _row(resent.output, "csv:vitals") == [0, 13, 0]
+    assert "vitals-mixed.csv line 11: duplicate, first outcome quarantined" in resent.stdout
