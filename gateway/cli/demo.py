@@ -148,11 +148,13 @@ def token(
     specialty: str | None = typer.Option(None),
     structure: str | None = typer.Option(None, help="idNat_Struct."),
     patient: str | None = typer.Option(None, help="INS of the patient the calls concern."),
-    mode: str = typer.Option("normal", help="normal, bris_de_glace or centre_15."),
+    mode: str = typer.Option("normal", help="normal, bris_de_glace or centre_15 (professionals)."),
     justification: str | None = typer.Option(None),
     client: str | None = typer.Option(None, help="Demo client id that signs the token."),
     group: str | None = typer.Option(None),
-    ttl: int = typer.Option(300, help="Lifetime in seconds (at most 300 is accepted)."),
+    ttl: int = typer.Option(
+        300, min=1, max=300, help="Lifetime in seconds (the server accepts at most 300)."
+    ),
 ) -> None:
     """Print a signed bearer token for a demo actor (dev only)."""
     settings = _dev_settings()
@@ -180,13 +182,45 @@ def token(
     facts.update({k: v for k, v in overrides.items() if v is not None})
     if chosen.kind == "professional":
         facts["purpose_of_use"] = mode
+    _refuse_unacceptable(chosen.kind, facts, mode)
     keys = (
         ensure_demo_clients(settings)
         if not _keys_path(settings).exists()
         else json.loads(_keys_path(settings).read_text("utf-8"))
     )
     client_id = client or _client_for(chosen.kind, facts.get("structure"))
+    if client_id not in keys:
+        typer.echo(
+            f"refused: unknown demo client {client_id!r}; known: {', '.join(sorted(keys))}",
+            err=True,
+        )
+        raise typer.Exit(2)
     claims = token_claims(
         facts, client_id=client_id, audience=settings.audience, now=int(time.time()), ttl=ttl
     )
     typer.echo(sign_token(claims, keys[client_id]))
+
+
+def _refuse_unacceptable(kind: str, facts: dict[str, Any], mode: str) -> None:
+    """Exit 2 naming the fact the server would refuse the token for
+    (:func:`gateway.auth.claims.context_from_claims` checks the same)."""
+    from gateway.auth.claims import MODES
+    from gateway.fhir.identifiers import is_valid_idnat_ps, is_valid_nir
+
+    problem = None
+    patient, sub = facts.get("patient"), str(facts.get("sub", ""))
+    if mode not in MODES:
+        problem = f"--mode {mode!r} is not one of: {', '.join(sorted(MODES))}"
+    elif mode != "normal" and kind != "professional":
+        problem = f"--mode {mode} is for professionals only"
+    elif mode == "bris_de_glace" and not facts.get("justification"):
+        problem = "--mode bris_de_glace needs --justification TEXT"
+    elif patient is not None and not is_valid_nir(str(patient)):
+        problem = f"--patient {patient!r} is not a valid INS (15 characters, NIR key)"
+    elif kind == "professional" and not is_valid_idnat_ps(sub):
+        problem = f"--idnat {sub!r} is not a valid idNat_PS ('8' + RPPS or '0' + ADELI)"
+    elif kind == "patient" and not is_valid_nir(sub):
+        problem = f"--idnat {sub!r} is not a valid INS (15 characters, NIR key)"
+    if problem:
+        typer.echo(f"refused: {problem}", err=True)
+        raise typer.Exit(2)
