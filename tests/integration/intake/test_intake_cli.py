@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from gateway.cli import app
@@ -17,7 +18,9 @@ from gateway.cli.demo import ensure_demo_clients
 from gateway.cli.mllp import metrics_observer, reach_warning
 from gateway.config import Settings
 from gateway.mllp.server import LOOPBACK
+from gateway.record.repository import Repository
 from gateway.record.services import RecordServices
+from gateway.storage import schema as s
 
 from .support import CSV, HL7, INTAKE
 
@@ -252,3 +255,32 @@ def test_quarantines_are_listed_and_a_resend_of_one_is_not_a_success(
     resent = runner.invoke(app, csv_args)
     assert resent.exit_code == 1 and _row(resent.output, "csv:vitals") == [0, 13, 0]
     assert "vitals-mixed.csv line 11: duplicate, first outcome quarantined" in resent.stdout
+
+
+def _shred_audits(services: RecordServices) -> int:
+    from gateway.storage.audit_reads import stored_entries
+
+    with services.store.engine.connect() as conn:
+        return sum(b"crypto-shred" in content for _, content, _ in stored_entries(conn))
+
+
+def test_shredding_a_patient_without_a_data_key_destroys_nothing_and_says_so(
+    env: Settings, services: RecordServices, repo: Repository
+) -> None:
+    nothing = runner.invoke(app, ["keys", "shred", "--patient", "nosuch", "--yes"])
+    assert nothing.exit_code == 1, nothing.output
+    assert "no such patient and no data key; nothing destroyed" in nothing.stderr
+    assert "destroyed;" not in nothing.output
+    with services.store.reader() as tx:
+        tombstone = tx.conn.execute(
+            select(s.data_key).where(s.data_key.c.owner == "nosuch")
+        ).first()
+    assert tombstone is None and _shred_audits(services) == 0
+    # A real patient is shredded once; a second attempt says it was done already.
+    with repo.writing() as w:
+        pid = w.create({"resourceType": "Patient", "name": [{"family": "Shredme"}]}).version.id
+    done = runner.invoke(app, ["keys", "shred", "--patient", pid, "--yes"])
+    assert done.exit_code == 0 and "data key destroyed; 1 resources unindexed" in done.stdout
+    again = runner.invoke(app, ["keys", "shred", "--patient", pid, "--yes"])
+    assert again.exit_code == 1 and "already destroyed" in again.stderr
+    assert _shred_audits(services) == 1
