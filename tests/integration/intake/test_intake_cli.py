@@ -7,17 +7,21 @@ import ipaddress
 import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from gateway.access.context import AccessContext
 from gateway.cli import app
 from gateway.cli.demo import ensure_demo_clients
 from gateway.cli.mllp import metrics_observer, reach_warning
 from gateway.config import Settings
 from gateway.mllp.server import LOOPBACK
+from gateway.record.reader import RecordReader
 from gateway.record.repository import Repository
 from gateway.record.services import RecordServices
 from gateway.storage import schema as s
@@ -284,3 +288,48 @@ def test_shredding_a_patient_without_a_data_key_destroys_nothing_and_says_so(
     again = runner.invoke(app, ["keys", "shred", "--patient", pid, "--yes"])
     assert again.exit_code == 1 and "already destroyed" in again.stderr
     assert _shred_audits(services) == 1
+
+
+def _body(r: RecordReader, rtype: str, rid: str) -> Any:
+    current = r.tx.current(rtype, rid)
+    assert current is not None and current.content is not None
+    return orjson.loads(current.content)
+
+
+def _members(services: RecordServices) -> list[str]:
+    with Repository(AccessContext.dev_open(), services).reading() as r:
+        group = r.tx.current("Group", "ehpad-residents")
+    assert group is not None and group.content is not None
+    return [m["entity"]["reference"] for m in orjson.loads(group.content).get("member", [])]
+
+
+def test_demo_again_keeps_what_was_written_since(
+    env: Settings, services: RecordServices, repo: Repository
+) -> None:
+    first = runner.invoke(app, ["demo"])
+    assert first.exit_code == 0, first.output
+    assert "0 kept" in first.stdout and _members(services) == ["Patient/gaston"]
+    # The EHPAD enrols its residents (the Group grows), someone edits a demo Patient.
+    ingested = runner.invoke(app, ["ingest", str(CSV / "residents.csv"), "--source", "demo-ehpad"])
+    assert ingested.exit_code == 0, ingested.output
+    enrolled = _members(services)
+    assert len(enrolled) == 7, enrolled
+    with repo.writing() as w:
+        alice = _body(w, "Patient", "alice")
+        alice["name"][0]["family"] = "Renamed"
+        w.update("Patient", "alice", alice)
+    again = runner.invoke(app, ["demo"])
+    assert again.exit_code == 0, again.output
+    assert "0 resources created" in again.stdout and "kept as they were" in again.stdout
+    assert _members(services) == enrolled
+    with repo.reading() as r:
+        kept = _body(r, "Patient", "alice")
+    assert kept["name"][0]["family"] == "Renamed"
+    # A demo member removed since is put back; the others stay.
+    with repo.writing() as w:
+        group = _body(w, "Group", "ehpad-residents")
+        group["member"] = group["member"][1:]
+        w.update("Group", "ehpad-residents", group)
+    third = runner.invoke(app, ["demo"])
+    assert "Group/ehpad-residents: added demo members Patient/gaston" in third.stdout
+    assert sorted(_members(services)) == sorted(enrolled)
