@@ -177,7 +177,12 @@ def _ingest_file(
     from gateway.intake.formats import UnknownFormat, detect, split_hl7
     from gateway.intake.outcome import STATUSES
 
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        typer.echo(f"skipped {path}: {exc.strerror or exc}", err=True)
+        tally.add("unreadable file", ["skipped"])
+        return 1
     try:
         kind_format, csv_kind = detect(path.name, data[:64], fmt, intake.csv_kinds)
     except UnknownFormat as exc:
@@ -320,7 +325,9 @@ def ingest(
         Console().print(_summary(tally))
         skipped = tally.total("skipped")
         if skipped:
-            typer.echo(f"skipped: {skipped} file(s) of unknown format, nothing read from them")
+            typer.echo(
+                f"skipped: {skipped} file(s) unreadable or of unknown format, nothing stored"
+            )
         for note in notes:
             typer.echo(note.line())
     finally:
