@@ -28,7 +28,7 @@ def load_settings() -> Settings:
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8080, help="TCP port."),
+    port: int = typer.Option(8080, min=0, max=65535, help="TCP port."),
     workers: int = typer.Option(1, min=1, help="Worker processes."),
 ) -> None:
     """Run the gateway (uvicorn). With no configuration: SQLite under ./var."""

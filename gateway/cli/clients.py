@@ -36,6 +36,38 @@ def add_client(path: Path, entry: dict[str, Any]) -> None:
     write_registry(path, registry_document(registry.with_client(client)))
 
 
+def structure_problem(value: str) -> str | None:
+    """Why ``value`` is not an idNat_Struct, as the gateway's identifier checks see it
+    (:mod:`gateway.validation.domain`: '1' + a FINESS whose Luhn key holds; the other
+    kinds, such as '3' + SIRET, are digits)."""
+    from gateway.fhir.identifiers import is_valid_finess
+
+    if not value or not value[0].isdigit() or not value.isalnum():
+        return "an idNat_Struct is a type digit then the structure's number, e.g. '1' + FINESS"
+    if value.startswith("1") and not is_valid_finess(value[1:]):
+        return "'1' + FINESS expected: the FINESS is 9 characters with a valid Luhn key"
+    return None
+
+
+def _read_jwks(path: Path) -> list[Any]:
+    """The public keys of a JWK or JWKS file; exit 2 with one line when it cannot be."""
+    try:
+        raw = json.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        typer.echo(f"refused: --jwks {path}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        typer.echo(f"refused: --jwks {path}: not a JSON file ({exc})", err=True)
+        raise typer.Exit(2) from None
+    keys = raw["keys"] if isinstance(raw, dict) and "keys" in raw else [raw]
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, dict) for k in keys):
+        typer.echo(
+            f'refused: --jwks {path}: expected a JWK or a JWKS ({{"keys": [...]}})', err=True
+        )
+        raise typer.Exit(2)
+    return keys
+
+
 @app.command("add")
 def add(
     client_id: str = typer.Option(..., "--id", help="Client id (the tokens' iss)."),
@@ -52,8 +84,12 @@ def add(
     ingest_burst: int = typer.Option(10, help="Ingestion burst."),
 ) -> None:
     """Register (or replace) a client and its public keys."""
-    raw = json.loads(jwks.read_text("utf-8"))
-    keys = raw["keys"] if isinstance(raw, dict) and "keys" in raw else [raw]
+    for value in structure:
+        problem = structure_problem(value)
+        if problem:
+            typer.echo(f"refused: --structure {value!r}: {problem}", err=True)
+            raise typer.Exit(2)
+    keys = _read_jwks(jwks)
     entry = {
         "id": client_id,
         "name": name,

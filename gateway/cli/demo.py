@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import typer
 
 from gateway.auth import demo as actors
@@ -102,39 +103,76 @@ def ensure_demo_clients(settings: Settings) -> dict[str, dict[str, Any]]:
     return keys
 
 
-def load_demo_record(settings: Settings) -> int:
-    """Load the demo transaction through the repository (dev context, dev only)."""
+@dataclass
+class DemoLoad:
+    """What ``load_demo_record`` did, by ``Type/id``."""
+
+    created: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # present (or deleted) already: untouched
+    members_added: dict[str, list[str]] = field(default_factory=dict)  # Group: new members
+
+
+def load_demo_record(settings: Settings) -> DemoLoad:
+    """Load the demo record through the repository (dev context, dev only), without
+    undoing what was written since an earlier run: a demo resource that exists already
+    (or was deleted) is kept as it is; a Group only gains the demo members it lacks.
+
+    One write transaction, audited as a transaction, as the Bundle it replaces was.
+    """
     from gateway.access.context import AccessContext
     from gateway.app import access_rules, build_services
     from gateway.auth.demo_bundle import demo_transaction
+    from gateway.record.audit_trail import Interaction
     from gateway.record.repository import Repository
-    from gateway.rest.request import FhirRequest
-    from gateway.rest.router import dispatch
     from gateway.storage import migrate
 
     services = replace(build_services(settings), policy=access_rules(settings, trusted_loader=True))
+    done = DemoLoad()
     try:
         migrate.upgrade(services.store.engine)
-        bundle = demo_transaction()
         repo = Repository(AccessContext.dev_open(), services)
-        dispatch(
-            FhirRequest(
-                "POST", [], resource=bundle, base="demo", headers={"prefer": "return=minimal"}
-            ),
-            repo,
-        )
-        return len(bundle["entry"])
+        repo.interaction = Interaction("transaction")
+        with repo.writing() as w:
+            for entry in demo_transaction()["entry"]:
+                resource = entry["resource"]
+                rtype, rid = resource["resourceType"], resource["id"]
+                name = f"{rtype}/{rid}"
+                current = w.current(rtype, rid)
+                if current is None:
+                    w.update(rtype, rid, resource, if_none_match="*")
+                    done.created.append(name)
+                    continue
+                done.kept.append(name)
+                if rtype == "Group" and not current.deleted and current.content:
+                    stored = orjson.loads(current.content)
+                    missing = _missing_members(stored, resource)
+                    if missing:
+                        stored["member"] = [*stored.get("member", []), *missing]
+                        w.update(rtype, rid, stored, if_match=current.version)
+                        done.members_added[name] = [m["entity"]["reference"] for m in missing]
+        return done
     finally:
         services.store.engine.dispose()
 
 
+def _missing_members(stored: dict[str, Any], demo_group: dict[str, Any]) -> list[dict[str, Any]]:
+    """The demo Group's members that the stored Group lacks (by entity reference)."""
+    have = {(m.get("entity") or {}).get("reference") for m in stored.get("member", [])}
+    return [m for m in demo_group.get("member", []) if m["entity"]["reference"] not in have]
+
+
 def demo() -> None:
-    """Register the demo clients and load the demo record (dev only)."""
+    """Register the demo clients and load the demo record (dev only); run again, it
+    creates what is missing and keeps what exists (a Group only gains members)."""
     settings = _dev_settings()
     ensure_demo_clients(settings)
-    count = load_demo_record(settings)
+    done = load_demo_record(settings)
     typer.echo(f"demo clients registered in {settings.clients_path}")
-    typer.echo(f"demo record loaded: {count} resources")
+    typer.echo(
+        f"demo record: {len(done.created)} resources created, {len(done.kept)} kept as they were"
+    )
+    for group, members in done.members_added.items():
+        typer.echo(f"{group}: added demo members {', '.join(members)} (none removed)")
     typer.echo(
         f"try: TOKEN=$(dmp-gateway token --role professional --patient {actors.PATIENT_INS[0]})"
     )
@@ -148,11 +186,13 @@ def token(
     specialty: str | None = typer.Option(None),
     structure: str | None = typer.Option(None, help="idNat_Struct."),
     patient: str | None = typer.Option(None, help="INS of the patient the calls concern."),
-    mode: str = typer.Option("normal", help="normal, bris_de_glace or centre_15."),
+    mode: str = typer.Option("normal", help="normal, bris_de_glace or centre_15 (professionals)."),
     justification: str | None = typer.Option(None),
     client: str | None = typer.Option(None, help="Demo client id that signs the token."),
     group: str | None = typer.Option(None),
-    ttl: int = typer.Option(300, help="Lifetime in seconds (at most 300 is accepted)."),
+    ttl: int = typer.Option(
+        300, min=1, max=300, help="Lifetime in seconds (the server accepts at most 300)."
+    ),
 ) -> None:
     """Print a signed bearer token for a demo actor (dev only)."""
     settings = _dev_settings()
@@ -180,13 +220,45 @@ def token(
     facts.update({k: v for k, v in overrides.items() if v is not None})
     if chosen.kind == "professional":
         facts["purpose_of_use"] = mode
+    _refuse_unacceptable(chosen.kind, facts, mode)
     keys = (
         ensure_demo_clients(settings)
         if not _keys_path(settings).exists()
         else json.loads(_keys_path(settings).read_text("utf-8"))
     )
     client_id = client or _client_for(chosen.kind, facts.get("structure"))
+    if client_id not in keys:
+        typer.echo(
+            f"refused: unknown demo client {client_id!r}; known: {', '.join(sorted(keys))}",
+            err=True,
+        )
+        raise typer.Exit(2)
     claims = token_claims(
         facts, client_id=client_id, audience=settings.audience, now=int(time.time()), ttl=ttl
     )
     typer.echo(sign_token(claims, keys[client_id]))
+
+
+def _refuse_unacceptable(kind: str, facts: dict[str, Any], mode: str) -> None:
+    """Exit 2 naming the fact the server would refuse the token for
+    (:func:`gateway.auth.claims.context_from_claims` checks the same)."""
+    from gateway.auth.claims import MODES
+    from gateway.fhir.identifiers import is_valid_idnat_ps, is_valid_nir
+
+    problem = None
+    patient, sub = facts.get("patient"), str(facts.get("sub", ""))
+    if mode not in MODES:
+        problem = f"--mode {mode!r} is not one of: {', '.join(sorted(MODES))}"
+    elif mode != "normal" and kind != "professional":
+        problem = f"--mode {mode} is for professionals only"
+    elif mode == "bris_de_glace" and not facts.get("justification"):
+        problem = "--mode bris_de_glace needs --justification TEXT"
+    elif patient is not None and not is_valid_nir(str(patient)):
+        problem = f"--patient {patient!r} is not a valid INS (15 characters, NIR key)"
+    elif kind == "professional" and not is_valid_idnat_ps(sub):
+        problem = f"--idnat {sub!r} is not a valid idNat_PS ('8' + RPPS or '0' + ADELI)"
+    elif kind == "patient" and not is_valid_nir(sub):
+        problem = f"--idnat {sub!r} is not a valid INS (15 characters, NIR key)"
+    if problem:
+        typer.echo(f"refused: {problem}", err=True)
+        raise typer.Exit(2)

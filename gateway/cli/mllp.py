@@ -56,7 +56,9 @@ class ListenerOptions:
 
 
 def mllp(
-    port: int = typer.Option(2575, help="TCP port (2575 is the registered MLLP port)."),
+    port: int = typer.Option(
+        2575, min=0, max=65535, help="TCP port (2575 is the registered MLLP port)."
+    ),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     client: str = typer.Option(..., "--client", help="The registered client it sends as."),
     structure: str | None = typer.Option(None, help="idNat_Struct, if the client has several."),
@@ -76,6 +78,8 @@ def mllp(
     ),
     metrics_port: int | None = typer.Option(
         None,
+        min=0,
+        max=65535,
         help="Serve Prometheus metrics (messages by outcome) on this port, on 127.0.0.1 "
         "(with --processes N: this port and the N-1 next ones, one per process).",
     ),
@@ -98,6 +102,13 @@ def mllp(
         return
     if port == 0:
         typer.echo("refusing to start: --processes needs a fixed --port", err=True)
+        raise typer.Exit(2)
+    if metrics_port is not None and (metrics_port == 0 or metrics_port + processes - 1 > 65535):
+        typer.echo(
+            f"refusing to start: --metrics-port {metrics_port} with --processes {processes} "
+            f"needs ports {metrics_port}..{metrics_port + processes - 1}, within 1..65535",
+            err=True,
+        )
         raise typer.Exit(2)
     from gateway.cli.mllp_processes import supervise
 

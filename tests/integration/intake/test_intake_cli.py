@@ -7,17 +7,24 @@ import ipaddress
 import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from gateway.access.context import AccessContext
 from gateway.cli import app
 from gateway.cli.demo import ensure_demo_clients
 from gateway.cli.mllp import metrics_observer, reach_warning
 from gateway.config import Settings
 from gateway.mllp.server import LOOPBACK
+from gateway.record.reader import RecordReader
+from gateway.record.repository import Repository
 from gateway.record.services import RecordServices
+from gateway.storage import schema as s
 
 from .support import CSV, HL7, INTAKE
 
@@ -181,3 +188,148 @@ def test_the_listener_refuses_a_metrics_port_in_use(env: Settings) -> None:
         )
     assert result.exit_code == 2
     assert f"--metrics-port {port}" in result.output
+
+
+def test_a_missing_path_or_an_empty_folder_is_a_usage_error(env: Settings, tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["ingest", str(tmp_path / "nope"), "--finess", "750712184"])
+    assert missing.exit_code == 2
+    assert "no such file or folder" in missing.stderr and "Traceback" not in missing.output
+    assert "total" not in missing.stdout  # no summary of a run that did not happen
+    (tmp_path / "notes.md").write_text("nothing to ingest")
+    empty = runner.invoke(app, ["ingest", str(tmp_path), "--finess", "750712184"])
+    assert empty.exit_code == 2 and "no file to ingest" in empty.stderr
+
+
+def test_without_a_sender_the_cli_options_are_named(env: Settings) -> None:
+    result = runner.invoke(app, ["ingest", str(CSV / "residents.csv")])
+    assert result.exit_code == 2
+    assert "--source" in result.stderr and "--finess" in result.stderr
+    assert "?finess=" not in result.output
+
+
+@pytest.mark.parametrize("fmt", ["xml", "csv:foo", "csv:"])
+def test_an_unknown_format_is_refused_before_any_file_is_read(
+    env: Settings, tmp_path: Path, fmt: str
+) -> None:
+    result = runner.invoke(
+        app, ["ingest", str(tmp_path / "not-read.csv"), "--format", fmt, "--finess", "750712184"]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"--format {fmt!r}" in result.stderr
+    assert "csv:residents" in result.stderr and "hl7v2" in result.stderr
+    assert "quarantined" not in result.output
+
+
+def test_an_unreadable_file_is_not_counted_as_quarantined(env: Settings, tmp_path: Path) -> None:
+    export = tmp_path / "export.txt"
+    export.write_bytes((CSV / "residents.csv").read_bytes())
+    result = runner.invoke(app, ["ingest", str(export), "--finess", "750712184"])
+    assert result.exit_code == 1
+    assert _row(result.output, "total") == [0, 0, 0]
+    assert "skipped: 1 file" in result.output
+
+
+def test_quarantines_are_listed_and_a_resend_of_one_is_not_a_success(
+    env: Settings, tmp_path: Path
+) -> None:
+    message = (HL7 / "fr-oru-r01-constantes-ehpad.hl7").read_bytes()
+    bad = tmp_path / "bad-ins.hl7"  # an INS whose key does not match
+    bad.write_bytes(message.replace(b"240037505612377", b"240037505612399"))
+    args = ["ingest", str(bad), "--finess", "750712184"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 1, first.output
+    found = re.search(
+        r"bad-ins\.hl7 message 1: quarantined \(quarantine ([0-9a-f-]{36})\)", first.stdout
+    )
+    assert found and "GW-4106" in first.stdout, first.output
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1, again.output
+    assert _row(again.output, "ORU^R01") == [0, 1, 0]
+    assert (
+        f"bad-ins.hl7 message 1: duplicate, first outcome quarantined (quarantine {found[1]})"
+        in again.stdout
+    )
+    # CSV records too: each quarantined line with its id and reason, and again on a resend.
+    csv_args = ["ingest", str(CSV / "vitals-mixed.csv"), "--finess", "750712184"]
+    rows = runner.invoke(app, csv_args)
+    assert rows.exit_code == 1
+    assert re.search(
+        r"vitals-mixed\.csv line 11: quarantined \(quarantine [0-9a-f-]{36}\): GW-4107", rows.stdout
+    )
+    resent = runner.invoke(app, csv_args)
+    assert resent.exit_code == 1 and _row(resent.output, "csv:vitals") == [0, 13, 0]
+    assert "vitals-mixed.csv line 11: duplicate, first outcome quarantined" in resent.stdout
+
+
+def _shred_audits(services: RecordServices) -> int:
+    from gateway.storage.audit_reads import stored_entries
+
+    with services.store.engine.connect() as conn:
+        return sum(b"crypto-shred" in content for _, content, _ in stored_entries(conn))
+
+
+def test_shredding_a_patient_without_a_data_key_destroys_nothing_and_says_so(
+    env: Settings, services: RecordServices, repo: Repository
+) -> None:
+    nothing = runner.invoke(app, ["keys", "shred", "--patient", "nosuch", "--yes"])
+    assert nothing.exit_code == 1, nothing.output
+    assert "no such patient and no data key; nothing destroyed" in nothing.stderr
+    assert "destroyed;" not in nothing.output
+    with services.store.reader() as tx:
+        tombstone = tx.conn.execute(
+            select(s.data_key).where(s.data_key.c.owner == "nosuch")
+        ).first()
+    assert tombstone is None and _shred_audits(services) == 0
+    # A real patient is shredded once; a second attempt says it was done already.
+    with repo.writing() as w:
+        pid = w.create({"resourceType": "Patient", "name": [{"family": "Shredme"}]}).version.id
+    done = runner.invoke(app, ["keys", "shred", "--patient", pid, "--yes"])
+    assert done.exit_code == 0 and "data key destroyed; 1 resources unindexed" in done.stdout
+    again = runner.invoke(app, ["keys", "shred", "--patient", pid, "--yes"])
+    assert again.exit_code == 1 and "already destroyed" in again.stderr
+    assert _shred_audits(services) == 1
+
+
+def _body(r: RecordReader, rtype: str, rid: str) -> Any:
+    current = r.tx.current(rtype, rid)
+    assert current is not None and current.content is not None
+    return orjson.loads(current.content)
+
+
+def _members(services: RecordServices) -> list[str]:
+    with Repository(AccessContext.dev_open(), services).reading() as r:
+        group = r.tx.current("Group", "ehpad-residents")
+    assert group is not None and group.content is not None
+    return [m["entity"]["reference"] for m in orjson.loads(group.content).get("member", [])]
+
+
+def test_demo_again_keeps_what_was_written_since(
+    env: Settings, services: RecordServices, repo: Repository
+) -> None:
+    first = runner.invoke(app, ["demo"])
+    assert first.exit_code == 0, first.output
+    assert "0 kept" in first.stdout and _members(services) == ["Patient/gaston"]
+    # The EHPAD enrols its residents (the Group grows), someone edits a demo Patient.
+    ingested = runner.invoke(app, ["ingest", str(CSV / "residents.csv"), "--source", "demo-ehpad"])
+    assert ingested.exit_code == 0, ingested.output
+    enrolled = _members(services)
+    assert len(enrolled) == 7, enrolled
+    with repo.writing() as w:
+        alice = _body(w, "Patient", "alice")
+        alice["name"][0]["family"] = "Renamed"
+        w.update("Patient", "alice", alice)
+    again = runner.invoke(app, ["demo"])
+    assert again.exit_code == 0, again.output
+    assert "0 resources created" in again.stdout and "kept as they were" in again.stdout
+    assert _members(services) == enrolled
+    with repo.reading() as r:
+        kept = _body(r, "Patient", "alice")
+    assert kept["name"][0]["family"] == "Renamed"
+    # A demo member removed since is put back; the others stay.
+    with repo.writing() as w:
+        group = _body(w, "Group", "ehpad-residents")
+        group["member"] = group["member"][1:]
+        w.update("Group", "ehpad-residents", group)
+    third = runner.invoke(app, ["demo"])
+    assert "Group/ehpad-residents: added demo members Patient/gaston" in third.stdout
+    assert sorted(_members(services)) == sorted(enrolled)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from gateway.auth.dev import generate_private_jwk, public_jwk
 from gateway.cli import app
@@ -29,7 +29,7 @@ def test_a_registered_client_is_listed_whole_outside_a_terminal(registry_env: Pa
         app,
         [
             "clients", "add", "--id", "soins-domicile", "--name", LONG_NAME, "--role", "vendor",
-            "--structure", "1750000010", "--structure", "1750000011",
+            "--structure", "1750000010", "--structure", "1750000028",
             "--jwks", str(registry_env), "--per-second", "12.5",
         ],
     )  # fmt: skip
@@ -43,7 +43,7 @@ def test_a_registered_client_is_listed_whole_outside_a_terminal(registry_env: Pa
         "soins-domicile",
         LONG_NAME,
         "vendor",
-        "1750000010, 1750000011",
+        "1750000010, 1750000028",
         "",
         "soins-2026",
     ]
@@ -59,3 +59,40 @@ def test_a_removed_client_is_no_longer_listed(registry_env: Path) -> None:
     assert removed.exit_code == 0, removed.output
     listed = runner.invoke(app, ["clients", "list"])
     assert "gone-soon" not in listed.output
+
+
+def _add(*args: str) -> Result:
+    base = ["clients", "add", "--id", "x", "--name", "X", "--role", "vendor"]
+    return runner.invoke(app, [*base, *args])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "No such file"),
+        ("not json", "not a JSON file"),
+        ("[1, 2]", "expected a JWK or a JWKS"),
+        ('{"keys": []}', "expected a JWK or a JWKS"),
+    ],
+)
+def test_an_unreadable_jwks_file_is_refused_in_one_line(
+    registry_env: Path, content: str | None, message: str
+) -> None:
+    jwks = registry_env.parent / "other.json"
+    if content is not None:
+        jwks.write_text(content)
+    result = _add("--structure", "1750000010", "--jwks", str(jwks))
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.splitlines()) == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("structure", ["123", "1750000011x", "", "abc", "1750000019"])
+def test_a_structure_that_is_not_an_idnat_struct_is_refused(
+    registry_env: Path, structure: str
+) -> None:
+    result = _add("--structure", structure, "--jwks", str(registry_env))
+    assert result.exit_code == 2, result.output
+    assert f"--structure {structure!r}" in result.stderr
+    listed = runner.invoke(app, ["clients", "list"])
+    assert "\nx\t" not in listed.output
