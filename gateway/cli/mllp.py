@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # the intake is imported by the command, not by every CLI sta
     from gateway.intake import Sender
     from gateway.mllp.handler import Observe
     from gateway.mllp.server import Network
+    from gateway.record.services import RecordServices
 
 
 @dataclass(frozen=True)
@@ -170,14 +172,33 @@ def _migrate_once() -> None:
 def listen(options: ListenerOptions) -> None:
     """Run one listener process until SIGTERM or Ctrl-C (exit 2 if it cannot start)."""
     from gateway.api.logs import configure_logging
-    from gateway.app import build_services, settle_heap
+    from gateway.app import build_services
+
+    networks, settings, ctx, sender = _prepare(options)
+    # Before any connection is opened: a metrics port in use exits here (2).
+    observe = metrics_observer(options.metrics_port)
+    configure_logging(settings.telemetry)  # a long-running listener: JSON logs, as serve
+    services = build_services(settings)
+    try:
+        _serve(options, networks, ctx, sender, services, observe)
+    finally:
+        services.store.engine.dispose()
+
+
+def _serve(
+    options: ListenerOptions,
+    networks: tuple[Network, ...],
+    ctx: Caller,
+    sender: Sender,
+    services: RecordServices,
+    observe: Observe | None,
+) -> None:
+    from gateway.app import settle_heap
     from gateway.intake import Intake
     from gateway.mllp import IntakeHandler, MllpServer
     from gateway.storage import migrate
 
-    networks, settings, ctx, sender = _prepare(options)
-    configure_logging(settings.telemetry)  # a long-running listener: JSON logs, as serve
-    services = build_services(settings)
+    settings = services.settings
     if settings.migrate_on_start and options.migrate:
         migrate.upgrade(services.store.engine)
     validator = getattr(services.validator, "validator", None)
@@ -186,7 +207,7 @@ def listen(options: ListenerOptions) -> None:
     intake = Intake.load(services)
     settle_heap()
     server = MllpServer(
-        IntakeHandler(intake, sender, observe=metrics_observer(options.metrics_port)),
+        IntakeHandler(intake, sender, observe=observe),
         host=options.host,
         port=options.port,
         workers=options.workers,
@@ -225,7 +246,7 @@ def listen(options: ListenerOptions) -> None:
         with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
             asyncio.run(run())
     finally:
-        services.store.engine.dispose()
+        gc.unfreeze()  # settle_heap's freeze: what the run made is collectable again
 
 
 def metrics_observer(port: int | None) -> Observe | None:
