@@ -21,6 +21,13 @@ from gateway.policy import Action
 from gateway.record.reader import RecordReader
 from gateway.storage.records import StoredVersion
 
+#: Matches that tell a sender nothing of a patient's record: the directory (shared by
+#: every professional) and the Patient itself, whom the identity stage has already
+#: matched by the payload's own identifiers. Every other type is judged.
+UNGUARDED = frozenset(
+    {"Practitioner", "PractitionerRole", "Organization", "Location", "Medication", "Patient"}
+)
+
 MayRead = Callable[[int, StoredVersion], bool]
 """(the payload item, a stored version it matches) → whether its sender may read it."""
 
