@@ -46,7 +46,13 @@ from gateway.intake.outcome import FileOutcome, RowOutcome, Status
 from gateway.intake.patient_index import TxPatientIndex, group_loader
 from gateway.intake.plan import plan
 from gateway.intake.provenance import ProvenanceFacts
-from gateway.intake.records import GW_IDENTITY, organization_of, provenance, review_entry
+from gateway.intake.records import (
+    GW_IDENTITY,
+    organization_of,
+    provenance,
+    redact_identity,
+    review_entry,
+)
 from gateway.intake.records import sha256 as digest_of
 from gateway.intake.sender import Sender
 from gateway.intake.unit import WriteUnit, write_unit
@@ -195,8 +201,9 @@ class FileIntake:
         index.prefetch(k for r in results.values() for k in r.patient_keys)
         planned = plan(results, f.sender.ctx, index, group_loader(unit.tx))
         for i, refusal in planned.refused.items():
+            said, details = redact_identity(unit, f.sender, refusal.diagnostics, refusal.details)
             issue = error(
-                refusal.diagnostics,
+                said,
                 code="conflict" if refusal.reason == "conflict" else "not-found",
                 expression="Patient",
                 gateway_code=GW_IDENTITY,
@@ -210,7 +217,7 @@ class FileIntake:
                     f,
                     (*cast(ParseResult, r.result).issues, issue),
                     reason=refusal.reason,
-                    details=refusal.details,
+                    details=details,
                     patient_id=refusal.patient_id,
                 )
             )

@@ -56,6 +56,7 @@ from gateway.intake.records import (
     entry,
     organization_of,
     provenance,
+    redact_identity,
     review_entry,
     sha256,
 )
@@ -259,8 +260,9 @@ class MessageIntake:
         planned = plan({0: result}, sender.ctx, index, group_loader(unit.tx))
         refusal = planned.refused.get(0)
         if refusal is not None:
+            said, details = redact_identity(unit, sender, refusal.diagnostics, refusal.details)
             issue = error(
-                refusal.diagnostics,
+                said,
                 code="conflict" if refusal.reason == "conflict" else "not-found",
                 expression="Patient",
                 gateway_code=GW_IDENTITY,
@@ -277,7 +279,7 @@ class MessageIntake:
                 (*result.issues, issue),
                 replay,
                 reason=refusal.reason,
-                details=refusal.details,
+                details=details,
                 patient_id=refusal.patient_id,
                 content=content,
             )

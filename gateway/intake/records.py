@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from typing import Any
+
+import orjson
 
 from gateway.ingest.issues import IngestIssue, warning
 from gateway.ingest.result import ParseResult
@@ -101,6 +104,44 @@ def readable(
         if reader.visible(current, Action.READ):
             out.append(p)
     return out
+
+
+_PATIENT_REF = re.compile(r"Patient/[A-Za-z0-9\-.]{1,64}")
+HIDDEN_PATIENT = "a stored patient"
+
+
+def redact_identity(
+    unit: WriteUnit, sender: Sender, diagnostics: str, details: dict[str, Any] | None
+) -> tuple[str, dict[str, Any] | None]:
+    """An identity conflict as its sender may hear it: the stored patients it may not
+    read are not named, and their traits and identifiers are not shown (``stored`` and
+    ``patients`` are dropped for them); what the payload itself said stays."""
+    refs = set(_PATIENT_REF.findall(diagnostics + orjson.dumps(details or {}).decode()))
+    if not refs:
+        return diagnostics, details
+    unit.flush()
+    hidden: set[str] = set()
+    for ref in refs:
+        current = unit.tx.current("Patient", ref.split("/", 1)[1])
+        reader = RecordReader(sender.for_patient(ref).ctx, unit.services, unit.tx)
+        if current is None or not reader.visible(current, Action.READ):
+            hidden.add(ref)
+    if not hidden:
+        return diagnostics, details
+    for ref in hidden:
+        diagnostics = re.sub(re.escape(ref) + r"\b", HIDDEN_PATIENT, diagnostics)
+    out = dict(details or {})
+    patients = out.get("patients")
+    if isinstance(patients, dict):
+        out["patients"] = {k: v for k, v in patients.items() if k not in hidden}
+    elif isinstance(patients, list):
+        out["patients"] = [HIDDEN_PATIENT if p in hidden else p for p in patients]
+    if out.get("patient") in hidden:
+        out["patient"] = HIDDEN_PATIENT
+        out.pop("stored", None)
+    elif "stored" in out and "patient" not in out:  # another INS: the stored one's
+        out.pop("stored", None)
+    return diagnostics, out
 
 
 def review_entry(

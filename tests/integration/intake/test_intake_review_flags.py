@@ -92,3 +92,37 @@ def test_a_professional_is_told_of_the_candidates_it_may_read_only(
     assert "flagged for identity review" in hidden.ack
     review = QuarantineDesk(intake).show(idec.ctx, hidden.reviews[0])
     assert review["details"]["candidates"] == []
+
+
+def _alice_ins_with_other_traits() -> bytes:
+    """An A28 carrying Alice's INS (qualified) with another person's traits."""
+    return hl7("fr-adt-a01-admission-ins.hl7").replace(
+        b"240037505612377", demo.PATIENT_INS[0].encode()
+    )
+
+
+def test_an_identity_conflict_does_not_show_a_patient_the_sender_may_not_read(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    """Conflicting traits for an INS are quarantined with both versions, but the
+    stored one only for a sender that may read that patient."""
+    outcome = intake.hl7v2(_alice_ins_with_other_traits(), ehpad_sender())
+    assert outcome.status == "quarantined", outcome.ack
+    assert "traits" in outcome.ack and "Patient/alice" not in outcome.ack
+    entry = QuarantineDesk(intake).show(EHPAD, outcome.quarantine_id or "")
+    assert entry["reason"] == "conflict"
+    details = entry["details"]
+    assert "stored" not in details and details.get("patient") == "a stored patient"
+    assert "incoming" in details and details["differences"]
+    assert "1985-03-12" not in str(details) and "Patient/alice" not in str(details)
+
+
+def test_an_identity_conflict_shows_both_versions_to_a_sender_that_may_read(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    dev = sender_for(AccessContext.dev_open(), dev_finess="750712184")
+    outcome = intake.hl7v2(_alice_ins_with_other_traits(), dev)
+    assert outcome.status == "quarantined", outcome.ack
+    entry = QuarantineDesk(intake).show(AccessContext.dev_open(), outcome.quarantine_id or "")
+    assert entry["details"]["patient"] == "Patient/alice"
+    assert entry["details"]["stored"]["birthDate"] == "1985-03-12"
