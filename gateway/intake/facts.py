@@ -79,7 +79,7 @@ from gateway.ingest.issues import IngestIssue, Location, error
 from gateway.ingest.result import Entry, ParseResult
 from gateway.intake.fact_content import MEDICATION, differences, summary, supersedes
 from gateway.intake.hidden import MayRead
-from gateway.intake.known import _identifier, _lock_key
+from gateway.intake.known import _identifier, _lock_key, identifier_rows
 from gateway.intake.unit import WriteUnit
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
@@ -114,7 +114,7 @@ _VERSIONS = (
         )
     )
 )
-_BATCH = 400
+_BATCH = 400  # Medication ids per statement
 
 
 def _stored_versions(
@@ -122,19 +122,10 @@ def _stored_versions(
 ) -> dict[tuple[str, str, str], list[StoredVersion]]:
     """The live resources carrying each (type, system, value) identifier."""
     out: dict[tuple[str, str, str], list[StoredVersion]] = {}
-    types = sorted({k[0] for k in keys})
-    for start in range(0, len(keys), _BATCH):
-        batch = keys[start : start + _BATCH]
-        wanted = {(k[0], k[1], stored(k[2])): k for k in batch}
-        codes = sorted({k[2] for k in wanted})
-        rows = tx.conn.execute(_VERSIONS, {"types": types, "codes": codes}).all()
-        for row in rows:
-            key = wanted.get((row.resource_type, row.system, row.token_code))
-            if key is None:
-                continue
-            found = out.setdefault(key, [])
-            if all(v.id != row.id for v in found):
-                found.append(bulk_version(row, tx.conn))
+    for key, row in identifier_rows(tx, _VERSIONS, keys, stored):
+        found = out.setdefault(key, [])
+        if all(v.id != row.id for v in found):
+            found.append(bulk_version(row, tx.conn))
     return out
 
 

@@ -25,11 +25,11 @@ resource a payload names, and the rules then judge what the sender writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Row, Select, and_, bindparam, select
 
 from gateway.ingest.result import Entry
 from gateway.storage import schema as s
@@ -128,7 +128,7 @@ def _collect_list(items: list[Any], out: set[str]) -> None:
 _r, _t = s.resource, s.idx_token
 # Built once: constructing the ``in_`` clauses per unit cost more than running the query.
 _LOOKUP = (
-    select(_r.c.resource_type, _r.c.id, _t.c.system, _t.c.code)
+    select(_r.c.resource_type, _r.c.id, _t.c.system, _t.c.code.label("token_code"))
     .join(_r, _r.c.pk == _t.c.resource_pk)
     .where(
         and_(
@@ -141,19 +141,33 @@ _LOOKUP = (
 )
 
 
-def _lookup(
-    tx: StoreTx, keys: list[tuple[str, str, str]], stored: Callable[[str], str]
-) -> dict[tuple[str, str, str], list[str]]:
-    out: dict[tuple[str, str, str], list[str]] = {}
+def identifier_rows(
+    tx: StoreTx,
+    query: Select[Any],
+    keys: list[tuple[str, str, str]],
+    stored: Callable[[str], str],
+) -> Iterator[tuple[tuple[str, str, str], Row[Any]]]:
+    """Each row ``query`` finds for the (type, system, value) identifiers ``keys``, with
+    the key it answers, a few hundred keys per statement. ``query`` selects
+    ``resource_type``, ``system`` and the indexed value as ``token_code``, binding
+    ``types`` and ``codes``; ``stored`` gives a value as the index holds it."""
     types = sorted({k[0] for k in keys})
     for start in range(0, len(keys), _BATCH):
         batch = keys[start : start + _BATCH]
         # (type, system, value as the index holds it) → the key as the entries state it
         wanted = {(k[0], k[1], stored(k[2])): k for k in batch}
         codes = sorted({k[2] for k in wanted})
-        rows = tx.conn.execute(_LOOKUP, {"types": types, "codes": codes}).all()
-        for row in rows:
-            key = wanted.get((row.resource_type, row.system, row.code))
-            if key is not None and row.id not in out.setdefault(key, []):
-                out[key].append(row.id)
+        for row in tx.conn.execute(query, {"types": types, "codes": codes}).all():
+            key = wanted.get((row.resource_type, row.system, row.token_code))
+            if key is not None:
+                yield key, row
+
+
+def _lookup(
+    tx: StoreTx, keys: list[tuple[str, str, str]], stored: Callable[[str], str]
+) -> dict[tuple[str, str, str], list[str]]:
+    out: dict[tuple[str, str, str], list[str]] = {}
+    for key, row in identifier_rows(tx, _LOOKUP, keys, stored):
+        if row.id not in out.setdefault(key, []):
+            out[key].append(row.id)
     return out
