@@ -93,17 +93,17 @@ def readable(
     """
     if not patients:
         return []
-    tx = unit.tx
     unit.flush()
-    out: list[StoredPatient] = []
-    for p in patients:
-        current = tx.current("Patient", p.id)
-        if current is None or current.deleted:
-            continue
-        reader = RecordReader(sender.for_patient(p.reference).ctx, unit.services, tx)
-        if reader.visible(current, Action.READ):
-            out.append(p)
-    return out
+    return [p for p in patients if _sees(unit, sender, p.reference)]
+
+
+def _sees(unit: WriteUnit, sender: Sender, reference: str) -> bool:
+    """Whether the sender may read ``Patient/<id>`` (flushed unit), as asking about it."""
+    current = unit.tx.current("Patient", reference.split("/", 1)[1])
+    if current is None or current.deleted:
+        return False
+    reader = RecordReader(sender.for_patient(reference).ctx, unit.services, unit.tx)
+    return reader.visible(current, Action.READ)
 
 
 _PATIENT_REF = re.compile(r"Patient/[A-Za-z0-9\-.]{1,64}")
@@ -120,12 +120,7 @@ def redact_identity(
     if not refs:
         return diagnostics, details
     unit.flush()
-    hidden: set[str] = set()
-    for ref in refs:
-        current = unit.tx.current("Patient", ref.split("/", 1)[1])
-        reader = RecordReader(sender.for_patient(ref).ctx, unit.services, unit.tx)
-        if current is None or not reader.visible(current, Action.READ):
-            hidden.add(ref)
+    hidden = {ref for ref in refs if not _sees(unit, sender, ref)}
     if not hidden:
         return diagnostics, details
     for ref in hidden:
