@@ -29,6 +29,8 @@ from gateway.intake.visibility import (
     view_of,
 )
 from gateway.normalise import SourceConfig
+from gateway.policy import Action
+from gateway.record.reader import RecordReader
 
 _METADATA_ISSUE_KEYS = ("severity", "code", "details", "expression", "location")
 
@@ -44,8 +46,9 @@ def _payload_view(payload: bytes | None) -> dict[str, Any]:
         return {"payloadBase64": base64.b64encode(payload).decode("ascii")}
 
 
-def render(entry: q.QuarantineEntry, view: View) -> dict[str, Any]:
-    """The JSON of an entry as ``view`` allows."""
+def render(entry: q.QuarantineEntry, view: View, *, patient_shown: bool = False) -> dict[str, Any]:
+    """The JSON of an entry as ``view`` allows; ``patient`` (the record the payload
+    concerns, kept to seal it with that patient's key) only when ``patient_shown``."""
     out: dict[str, Any] = {
         "id": entry.id,
         "source": entry.source,
@@ -64,7 +67,7 @@ def render(entry: q.QuarantineEntry, view: View) -> dict[str, Any]:
     if view is View.FULL:
         if entry.message_id:
             out["messageId"] = entry.message_id
-        if entry.patient_id:
+        if entry.patient_id and patient_shown:
             out["patient"] = f"Patient/{entry.patient_id}"
         out["issues"] = entry.issues
         if entry.details is not None:
@@ -114,7 +117,12 @@ class QuarantineDesk:
         more = len(found) > query.limit
         found = found[: query.limit]
         views = [(e, view_of(ctx, e, dev_mode=self.intake.dev_mode)) for e in found]
-        entries = [render(e, v) for e, v in views if v is not View.NONE]
+        shown = self._patients_shown(ctx, [e for e, v in views if v is View.FULL])
+        entries = [
+            render(e, v, patient_shown=e.patient_id in shown)
+            for e, v in views
+            if v is not View.NONE
+        ]
         for e, v in views:
             if v is View.FULL:
                 record_quarantine_action(self.services, ctx, "read", e.id)
@@ -123,9 +131,35 @@ class QuarantineDesk:
 
     def show(self, ctx: AccessContext, entry_id: str) -> dict[str, Any]:
         entry, view = self._get(ctx, entry_id)
+        shown: set[str] = set()
         if view is View.FULL:
             record_quarantine_action(self.services, ctx, "read", entry.id)
-        return render(entry, view)
+            shown = self._patients_shown(ctx, [entry])
+        return render(entry, view, patient_shown=entry.patient_id in shown)
+
+    def _patients_shown(self, ctx: AccessContext, entries: list[q.QuarantineEntry]) -> set[str]:
+        """The ids among the entries' patients that ``ctx`` may read (``GET Patient/<id>``).
+
+        An entry refused by the rules or flagged for identity review may concern a
+        patient its sender may not read (a resident of another EHPAD, a record without
+        a care relationship); the entry's ``patient`` would tell it that record's
+        internal id, so it is shown only to a caller who could read that patient.
+        """
+        shown: set[str] = set()
+        judged: set[str] = set()
+        with self.services.store.reader() as tx:
+            for entry in entries:
+                patient_id = entry.patient_id
+                if not patient_id or patient_id in judged:
+                    continue
+                judged.add(patient_id)
+                current = tx.current("Patient", patient_id)
+                if current is None or current.deleted:
+                    continue
+                asking = self._sender(ctx, entry).for_patient(f"Patient/{patient_id}").ctx
+                if RecordReader(asking, self.services, tx).visible(current, Action.READ):
+                    shown.add(patient_id)
+        return shown
 
     def _sender(self, ctx: AccessContext, entry: q.QuarantineEntry) -> Sender:
         if ctx.kind == "dev":

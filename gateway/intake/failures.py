@@ -34,6 +34,9 @@ from gateway.ingest.result import AckCode
 HL7_RECORD_LOCKED = "206"
 HL7_DUPLICATE_KEY = "205"
 _ENTRY = re.compile(r"Bundle\.entry\[(\d+)\]")
+# ``Bundle.entry[0] (PUT Patient/4f1c…)``: the entry's method and path, as the REST
+# layer locates an error (gateway.rest.bundle_processing).
+_ENTRY_PATH = re.compile(r"(Bundle\.entry\[\d+\] \([A-Z]+ [A-Za-z]+)/[^)\s]*\)")
 
 
 def hl7_error_of(status: int) -> str:
@@ -48,14 +51,27 @@ def ack_code_of(exc: GatewayError) -> AckCode:
     return "AR" if exc.status >= 500 else "AE"
 
 
+def without_ids(diagnostics: str) -> str:
+    """``Bundle.entry[0] (PUT Patient/<id>)`` as ``Bundle.entry[0] (PUT Patient)``.
+
+    The Bundle is the gateway's own rendering of the payload: its paths carry the ids
+    of the stored resources the payload was matched to (its patient by INS, a fact by
+    its business identifier). A sender the rules refuse must not learn them (the INS →
+    record mapping of a patient it may not read), and no sender needs them: the
+    located issue (ERR-2, the CSV line) says where in its own payload the fault is.
+    """
+    return _ENTRY_PATH.sub(r"\1)", diagnostics)
+
+
 def issues_of(exc: GatewayError, *, prefix: str = "") -> tuple[IngestIssue, ...]:
-    """The error's issues as ingestion issues (FHIRPath kept; no source location)."""
+    """The error's issues as ingestion issues (FHIRPath kept; no source location; no
+    stored ids, see :func:`without_ids`)."""
     code = hl7_error_of(exc.status)
     return tuple(
         IngestIssue(
             issue.severity,
             issue.code,
-            prefix + issue.diagnostics,
+            prefix + without_ids(issue.diagnostics),
             None,
             issue.expression,
             issue.gateway_code,

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway.auth import demo
-from gateway.intake import Intake, MessageOutcome, sender_for
+from gateway.intake import Intake, MessageOutcome, QuarantineDesk, sender_for
 from gateway.record.services import RecordServices
 from gateway.storage import schema as s
 
-from .support import CSV, count, ehpad_sender, hl7, pharmacist_sender, stored
+from .support import ALICE_INS, CSV, count, ehpad_sender, hl7, pharmacist_sender, stored
 
 BRUNO_INS = demo.PATIENT_INS[1]
+EHPAD = demo.EHPAD_SYSTEM.context(client_id="demo-ehpad")
 
 
 def _rejected(outcome: MessageOutcome, rule: str) -> None:
@@ -68,6 +69,24 @@ def test_an_ehpad_writes_only_for_its_residents(intake: Intake, feeding: RecordS
     alice = alice.replace(b"~LEF\xc3\x88VRE^Marie-H\xc3\xa9l\xc3\xa8ne^^^^^D", b"")
     alice = alice.replace(b"19400312|F", b"19850312|F")
     _rejected(intake.hl7v2(alice, ehpad_sender()), "not-in-group")
+
+
+def test_a_refusal_does_not_name_the_record_the_payload_was_matched_to(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    """The identity stage matches Alice by her INS among every patient; an EHPAD whose
+    update of her is refused must not learn her record's id from the refusal (the
+    ACK, the quarantine entry): only where in its payload the fault is."""
+    (alice,) = [p for p in stored(feeding, "Patient") if ALICE_INS in str(p["identifier"])]
+    update = hl7("fr-adt-a08-latin1-lf.hl7").replace(b"245101305502104", ALICE_INS.encode())
+    update = update.replace(b"BERNARD^Lucienne^Lucienne Th\xe9r\xe8se", b"DUPONT^Alice^Alice")
+    update = update.replace(b"19451021|F", b"19850312|F")
+    outcome = intake.hl7v2(update, ehpad_sender())
+    _rejected(outcome, "not-author")
+    assert "(PUT Patient)" in outcome.ack, outcome.ack
+    assert f"Patient/{alice['id']}" not in outcome.ack
+    entry = QuarantineDesk(intake).show(EHPAD, outcome.quarantine_id or "")
+    assert entry["issues"] and f"Patient/{alice['id']}" not in str(entry)
 
 
 def test_care_notes_are_stored_with_their_binary_judged_as_the_document(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gateway.access.context import AccessContext
 from gateway.auth import demo
-from gateway.intake import Intake, QuarantineDesk, sender_for
+from gateway.intake import Intake, QuarantineDesk, QuarantineQuery, sender_for
 from gateway.record.services import RecordServices
 
 from .support import ehpad_sender, hl7
@@ -115,6 +115,12 @@ def test_an_identity_conflict_does_not_show_a_patient_the_sender_may_not_read(
     assert "stored" not in details and details.get("patient") == "a stored patient"
     assert "incoming" in details and details["differences"]
     assert "1985-03-12" not in str(details) and "Patient/alice" not in str(details)
+    # The entry's record (kept to seal the payload with her key) is not named either,
+    # neither in the entry nor in a listing.
+    assert "patient" not in entry and "Patient/alice" not in str(entry)
+    listed = QuarantineDesk(intake).search(EHPAD, QuarantineQuery()).entries
+    assert [e["id"] for e in listed] == [outcome.quarantine_id]
+    assert "Patient/alice" not in str(listed)
 
 
 def test_an_identity_conflict_shows_both_versions_to_a_sender_that_may_read(
@@ -126,3 +132,6 @@ def test_an_identity_conflict_shows_both_versions_to_a_sender_that_may_read(
     entry = QuarantineDesk(intake).show(AccessContext.dev_open(), outcome.quarantine_id or "")
     assert entry["details"]["patient"] == "Patient/alice"
     assert entry["details"]["stored"]["birthDate"] == "1985-03-12"
+    assert entry["patient"] == "Patient/alice"
+    listed = QuarantineDesk(intake).search(AccessContext.dev_open(), QuarantineQuery()).entries
+    assert [e.get("patient") for e in listed] == ["Patient/alice"]
