@@ -61,7 +61,7 @@ class BundleIntake:
     ) -> FileOutcome:
         received = self.services.clock()
         digest = sha256(payload)
-        key = ledger.ledger_key(sender.client_id, sender.structure, "fhir", ("sha256", digest))
+        key = ledger.ledger_key(sender, "fhir", ("sha256", digest))
         if replay is not None and replay.idempotency_key:
             key = replay.idempotency_key  # the file's record, whatever part of it is replayed
         limits = self.services.settings.limits

@@ -52,7 +52,7 @@ def whole_file(
     services: RecordServices, payload: bytes, f: CsvFile, issues: Sequence[IngestIssue]
 ) -> str:
     """Quarantine a file that is unusable as a whole and has no record (once)."""
-    key = ledger.ledger_key(f.sender.client_id, f.sender.structure, "csv-file", (f.sha256,))
+    key = ledger.ledger_key(f.sender, "csv-file", (f.sha256,))
     with write_unit(services) as unit:
         ledger.lock(unit.tx, [key])
         hit = ledger.find(unit.conn, [key]).get(key)

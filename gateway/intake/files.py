@@ -101,9 +101,7 @@ class FileIntake:
 
         def row(line: int, raw: str, **more: Any) -> CsvRecord:
             text = (header if header.endswith(("\n", "\r")) else header + "\r\n") + raw
-            key = ledger.ledger_key(
-                sender.client_id, sender.structure, "csv", (kind, header.strip(), raw.strip())
-            )
+            key = ledger.ledger_key(sender, "csv", (kind, header.strip(), raw.strip()))
             return CsvRecord(line, raw, key, text.encode("utf-8"), **more)
 
         for rejected in parsed.rejected:

@@ -1,9 +1,10 @@
 """The idempotency ledger: the first outcome of every message or CSV record, by key.
 
-A key is the SHA-256 of (sender client id, sender structure, format, then the message's
-own identity): for HL7 v2 the sending application, facility and MSH-10 (HL7 v2.5
-§2.10.1: the control id is unique per sending system), else the SHA-256 of the payload;
-for a CSV record its kind and exact text. The same key ingested again produces nothing
+A key is the SHA-256 of (the sender: client id, structure and, for a professional, its
+idNat_PS; the format; then the message's own identity): for HL7 v2 the sending
+application, facility and MSH-10 (HL7 v2.5 §2.10.1: the control id is unique per
+sending system), else the SHA-256 of the payload; for a CSV record its kind and exact
+text. The same key ingested again produces nothing
 and returns the stored first answer, byte for byte (the ACK, or the row's JSON).
 
 The ledger row is written in the same transaction as what the message produced (or its
@@ -20,13 +21,26 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
+from gateway.intake.sender import Sender
 from gateway.storage import schema as s
 from gateway.storage.sealing import open_ledger, seal_ledger
 from gateway.storage.store import StoreTx
 
 
-def ledger_key(client_id: str, structure: str, fmt: str, parts: Iterable[str]) -> str:
-    text = "\x1f".join([client_id, structure, fmt, *parts])
+def ledger_key(sender: Sender, fmt: str, parts: Iterable[str]) -> str:
+    """The key of a payload (``parts``: its own identity) sent by ``sender``.
+
+    A professional's keys include its idNat_PS: two professionals of one vendor client
+    and structure (a physician, a dentist) are two senders. The first answer can say
+    what the record holds as its sender may read it (a review flag naming a candidate,
+    a duplicate of a stored fact), and a colleague with other rights sending the same
+    bytes must be judged as itself, not handed that answer. A system's keys (an EHPAD's
+    software: one sender per client and structure) are as before that distinction.
+    """
+    owner = [sender.client_id, sender.structure]
+    if sender.subject is not None:
+        owner.append("ps:" + sender.subject)
+    text = "\x1f".join([*owner, fmt, *parts])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -106,7 +106,7 @@ class MessageIntake:
             parts: tuple[str, ...] = header.idempotency_key
         else:
             parts = ("sha256", digest)
-        return ledger.ledger_key(sender.client_id, sender.structure, "hl7v2", parts)
+        return ledger.ledger_key(sender, "hl7v2", parts)
 
     def ingest(
         self, payload: bytes, sender: Sender, *, replay: q.QuarantineEntry | None = None
@@ -178,9 +178,7 @@ class MessageIntake:
             return key, None, False
         if hit.content_sha256 is None or hit.content_sha256 == m.content:
             return key, self._first(hit, charset), False  # a resend (or a row before 0008)
-        own = ledger.ledger_key(
-            m.sender.client_id, m.sender.structure, "hl7v2", ("content", m.content)
-        )
+        own = ledger.ledger_key(m.sender, "hl7v2", ("content", m.content))
         ledger.lock(unit.tx, [own])
         again = ledger.find(unit.conn, [own]).get(own)
         return own, self._first(again, charset) if again is not None else None, True

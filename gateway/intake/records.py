@@ -67,16 +67,8 @@ def entry(
         idempotency_key=key,
         line=line,
         patient_id=patient_id,
-        subject=sender_subject(sender),
+        subject=sender.subject,
     )
-
-
-def sender_subject(sender: Sender) -> str | None:
-    """The subject part of an entry's owner: a professional's idNat_PS; None for a
-    system (every token of its client and structure is the same sender) or dev caller."""
-    if sender.ctx.kind != "professional":
-        return None
-    return sender.ctx.subject or ""  # never None: that would make it a system's entry
 
 
 def readable(

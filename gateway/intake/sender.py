@@ -12,9 +12,10 @@ have no system, and a sender could otherwise claim another establishment's ids b
 writing its FINESS in MSH-4.
 
 ``source`` (the quarantine's and ledger's *source* column) is the client id the caller
-authenticated with; together with the structure it scopes idempotency keys. Who owns a
-quarantined payload is the client, the structure and, for a professional, the
-professional (:mod:`gateway.intake.visibility`).
+authenticated with. A sender is the client, the structure and, for a professional, the
+professional (:attr:`Sender.subject`): that triple owns its quarantined payloads
+(:mod:`gateway.intake.visibility`) and scopes its idempotency keys
+(:mod:`gateway.intake.ledger`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ class Sender:
     @property
     def structure(self) -> str:
         return self.source.idnat_struct
+
+    @property
+    def subject(self) -> str | None:
+        """The professional part of the sender: a professional's idNat_PS (the token's
+        ``sub``); None for a system (every token of its client and structure is the same
+        sender) or the development caller."""
+        if self.ctx.kind != "professional":
+            return None
+        return self.ctx.subject or ""  # never None: that would make it a system
 
     def for_patient(self, patient: str | None) -> Sender:
         """The same sender naming the patient a message concerns.

@@ -135,3 +135,21 @@ def test_an_identity_conflict_shows_both_versions_to_a_sender_that_may_read(
     assert entry["patient"] == "Patient/alice"
     listed = QuarantineDesk(intake).search(AccessContext.dev_open(), QuarantineQuery()).entries
     assert [e.get("patient") for e in listed] == ["Patient/alice"]
+
+
+def test_a_colleague_sending_the_same_message_is_judged_as_itself(
+    intake: Intake, feeding: RecordServices
+) -> None:
+    """Two professionals of one vendor client and structure are two senders: the
+    physician's first answer names Alice (she may read her record); the dentist sending
+    the same bytes (same control id) is not handed that answer but judged as itself."""
+    message = _twin_with_ins("2850375123499", "CHD-1")
+    physician = sender_for(demo.PHYSICIAN.context(client_id="demo-vendor"))
+    first = intake.hl7v2(message, physician)
+    assert first.status == "accepted" and "Patient/alice" in first.ack, first.ack
+    dentist = sender_for(demo.DENTIST.context(client_id="demo-vendor"))
+    again = intake.hl7v2(message, dentist)
+    assert "Patient/alice" not in again.ack, again.ack
+    # The physician's own resend still gets its first answer, byte for byte.
+    resent = intake.hl7v2(message, physician)
+    assert resent.status == "duplicate" and resent.ack == first.ack
