@@ -6,10 +6,12 @@
   and the source's own code is kept as a second coding. Other codes are kept as sent.
 - **Value.** Numbers are read with French decimals; the unit goes to UCUM and, for a
   vital sign, is converted to the unit its profile binds (original kept in an
-  extension, see :mod:`gateway.normalise.units`). Glucose switches to 15074-8 for
-  ``mmol/L``. A blood pressure given as ``120/80`` becomes the FR Core BP panel with
-  systolic and diastolic components; both values below 30 without a unit are read as
-  centimetres of mercury (``13/8``, a common French notation), an assumption.
+  extension, see :mod:`gateway.normalise.units`), then refused if no person can have
+  it (:func:`gateway.normalise.vitals.check_limits`: −5 kg, 98 °C, an SpO2 of 120 %).
+  Glucose switches to 15074-8 for ``mmol/L``. A blood pressure given as ``120/80``
+  becomes the FR Core BP panel with systolic and diastolic components; both values
+  below 30 without a unit are read as centimetres of mercury (``13/8``, a common
+  French notation), an assumption.
 - **Identifier.** Vital signs and nursing measurements always get a natural key
   (patient, LOINC code, effective time) so that the same measurement sent by HL7 and
   by CSV is stored once; other results use the identifier the caller gives. The key
@@ -35,6 +37,7 @@ from gateway.normalise.vitals import (
     SYSTOLIC,
     VITAL_SIGNS_BY_LOINC,
     VitalSign,
+    check_limits,
     for_unit,
     vital_sign,
 )
@@ -119,6 +122,12 @@ def quantity_value(
             return out, spec
         asm.refuse(exc, location, "Observation.value.unit")
         return None, spec
+    if spec is not None and quantity.code == spec.unit:
+        try:
+            check_limits(spec, quantity.value)
+        except NormalisationError as exc:
+            asm.refuse(exc, location, "Observation.value")
+            return None, spec
     asm.assume(assumption, location)
     return quantity.to_fhir(), spec
 
@@ -147,6 +156,7 @@ def blood_pressure(
             quantity, assumption = normalise_quantity(
                 number, unit, asm.terminology, target="mm[Hg]", default_unit="mm[Hg]"
             )
+            check_limits(spec, quantity.value)
         except NormalisationError as exc:
             asm.refuse(exc, location, "Observation.component.value")
             return None

@@ -217,3 +217,20 @@ def as_instant(value: FhirTime, *, tz: str = PARIS) -> FhirTime:
         has_time=True,
         assumption=f"date without a time of day read as local midnight; {assumption}",
     )
+
+
+#: No one alive was born before this year; a record that old is a typing error (1085
+#: for 1985), not a patient of a shared record.
+EARLIEST_BIRTH_YEAR = 1850
+
+
+def check_birth_date(value: str, *, today: date | None = None) -> None:
+    """Refuse a FHIR ``date`` (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``) no patient can
+    have been born on: after today (Paris) or before :data:`EARLIEST_BIRTH_YEAR`."""
+    now = today or datetime.now(ZoneInfo(PARIS)).date()
+    if value > now.isoformat()[: len(value)]:
+        raise NormalisationError(f"birth date {value} is in the future (today is {now})")
+    if int(value[:4]) < EARLIEST_BIRTH_YEAR:
+        raise NormalisationError(
+            f"birth date {value} is before {EARLIEST_BIRTH_YEAR}: check the year"
+        )

@@ -27,7 +27,7 @@ from gateway.ingest.result import PatientRef
 from gateway.normalise.errors import NormalisationError
 from gateway.normalise.identifiers import NormalisedIdentifier, local_patient
 from gateway.normalise.names import human_name
-from gateway.normalise.times import french_date
+from gateway.normalise.times import check_birth_date, french_date
 
 
 def _given(text: str) -> list[str]:
@@ -106,7 +106,9 @@ def build(row: Row) -> PatientRef | None:
         resource["gender"] = gender
     if row.text("birth_date"):
         try:
-            resource["birthDate"] = french_date(row.text("birth_date")).isoformat()
+            born = french_date(row.text("birth_date")).isoformat()
+            check_birth_date(born)
+            resource["birthDate"] = born
         except NormalisationError as exc:
             row.refuse(exc, "birth_date")
     if row.text("phone"):

@@ -55,6 +55,7 @@ from gateway.normalise.identifiers import (
     tddui_local_patient,
 )
 from gateway.normalise.text import clean
+from gateway.normalise.times import check_birth_date
 
 INS_C_OID = "1.2.250.1.213.1.4.2"
 _LOCAL_TYPES = frozenset({"PI", "MR", "MRN", "PT", "PN", ""})
@@ -214,7 +215,11 @@ def patient_from_pid(pid: Segment, asm: Assembly, *, update: bool) -> PatientRef
             asm.refuse(exc, pid.at(8), "Patient.gender")
     birth = ts(pid.first(7), asm, "Patient.birthDate")
     if birth is not None:
-        resource["birthDate"] = birth.date
+        try:
+            check_birth_date(birth.date)
+            resource["birthDate"] = birth.date
+        except NormalisationError as exc:
+            asm.refuse(exc, pid.first(7).location, "Patient.birthDate")
     if pid.value(30).upper() == "Y":
         death = ts(pid.first(29), asm, "Patient.deceased")
         resource["deceasedDateTime" if death else "deceasedBoolean"] = (

@@ -361,3 +361,34 @@ def test_unknown_measurement_is_located_at_the_parameter_column(
     assert unknown.expression == ("Observation.code",)
     # A bad value is still located at the value column.
     assert [str(i.location) for i in result.rejected[1].issues] == ["line 3, column 'Valeur'"]
+
+
+def test_a_vital_sign_no_person_can_have_rejects_its_row(terminology: Terminology) -> None:
+    """98 °C (a Fahrenheit reading in the Celsius column) and a weight of -5 kg are
+    refused at their value cell; the plausible row of the same file is accepted."""
+    data = (
+        "Num. résident,Date,Heure,Paramètre,Valeur,Unité\r\n"
+        "R0042,16/01/2024,08:00,Température,98,°C\r\n"
+        "R0042,16/01/2024,08:00,Poids,-5,kg\r\n"
+        'R0042,16/01/2024,08:00,Température,"38,2",°C\r\n'
+    ).encode()
+    result = parse("", "vitals", terminology, data)
+    assert [r.line for r in result.rejected] == [2, 3]
+    assert [r.line for r in result.accepted] == [4]
+    hot, light = (r.issues[0] for r in result.rejected)
+    assert hot.gateway_code == light.gateway_code == "GW-4104"
+    assert "body temperature 98 Cel is outside what can be measured" in hot.diagnostics
+    assert str(hot.location) == "line 2, column 'Valeur'"
+    assert "body weight -5 kg" in light.diagnostics
+
+
+def test_a_resident_born_in_the_future_is_rejected_at_the_cell(terminology: Terminology) -> None:
+    data = (
+        "N° résident;Nom de naissance;Prénoms;Date de naissance;Sexe\r\n"
+        "R0777;MARTIN;Paul;12/03/2985;M\r\n"
+    ).encode()
+    result = parse("", "residents", terminology, data)
+    (row,) = result.rejected
+    (issue,) = row.issues
+    assert issue.gateway_code == "GW-4104" and "2985-03-12 is in the future" in issue.diagnostics
+    assert str(issue.location) == "line 2, column 'Date de naissance'"

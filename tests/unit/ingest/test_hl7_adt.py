@@ -289,6 +289,16 @@ def test_invalid_ins_key_is_a_located_error(terminology: Terminology) -> None:
     assert "240037505612300" in issue.diagnostics
 
 
+def test_a_birth_date_in_the_future_is_a_located_error(terminology: Terminology) -> None:
+    payload = hl7_bytes("fr-adt-a01-admission-ins.hl7").replace(b"|19400312|", b"|29400312|")
+    result = parse_hl7v2(payload, EHPAD, terminology)
+    assert result.ack_code == "AE"
+    (issue,) = result.errors
+    assert str(issue.location) == "PID-7"
+    assert issue.expression == ("Patient.birthDate",)
+    assert issue.gateway_code == "GW-4104" and "2940-03-12 is in the future" in issue.diagnostics
+
+
 def test_ins_dropped_when_identity_not_validated(terminology: Terminology) -> None:
     payload = hl7_bytes("fr-adt-a01-admission-ins.hl7").replace(b"|VALI", b"|PROV")
     result = parse_hl7v2(payload, EHPAD, terminology)

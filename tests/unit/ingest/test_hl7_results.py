@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from gateway.ingest.hl7v2 import parse_hl7v2
 from gateway.normalise import Terminology
 from gateway.normalise.units import ORIGINAL_QUANTITY
@@ -188,6 +190,56 @@ def test_unknown_unit_on_a_vital_sign_is_an_error(terminology: Terminology) -> N
     assert str(issue.location) == "OBX[4]-5"
     assert issue.hl7_error == "103"
     assert issue.expression == ("Observation.value.unit",)
+
+
+@pytest.mark.parametrize(
+    ("original", "changed", "obx", "said"),
+    [
+        (b"154|lb", b"-5|kg", "OBX[4]-5", "body weight -5 kg is outside"),
+        (b"37,8|\xc2\xb0C", b"98|\xc2\xb0C", "OBX[3]-5", "(10\u201347 Cel)"),
+        (b"96|%", b"120|%", "OBX[5]-5", "oxygen saturation"),
+        (b"||3||", b"||12||", "OBX[7]-5", "(0\u201310 {score})"),
+        (b"13/8", b"130/-8", "OBX-5", "is not a blood pressure"),
+        (b"13/8", b"800/80", "OBX-5", "systolic blood pressure 800 mm[Hg]"),
+    ],
+)
+def test_a_vital_sign_no_person_can_have_is_refused(
+    terminology: Terminology, original: bytes, changed: bytes, obx: str, said: str
+) -> None:
+    """Typing and unit errors (Fahrenheit sent as Celsius, a minus sign) are not stored
+    as facts: the message is refused (AE) at the value, saying what can be measured."""
+    payload = hl7_bytes("fr-oru-r01-constantes-ehpad.hl7")
+    assert original in payload
+    result = parse_hl7v2(payload.replace(original, changed, 1), EHPAD, terminology)
+    assert result.ack_code == "AE"
+    (issue,) = result.errors
+    assert str(issue.location) == obx
+    assert issue.hl7_error == "102" and issue.gateway_code == "GW-4104"
+    assert said in issue.diagnostics, issue.diagnostics
+
+
+def test_extreme_but_real_vital_signs_pass(terminology: Terminology) -> None:
+    """The bounds are what people have been measured at, not alert ranges: asystole,
+    deep accidental hypothermia, a high fever in Fahrenheit, glucose in a coma."""
+    payload = hl7_bytes("fr-oru-r01-constantes-ehpad.hl7")
+    for original, changed in (
+        (b"|72|bpm", b"|0|bpm"),
+        (b"37,8|\xc2\xb0C", b"14,2|\xc2\xb0C"),
+        (b"99,5|\xc2\xb0F", b"108|\xc2\xb0F"),
+        (b"1,05|g/L", b"20|g/L"),
+        (b"||3||", b"||10||"),
+    ):
+        assert original in payload
+        payload = payload.replace(original, changed, 1)
+    result = parse_hl7v2(payload, EHPAD, terminology)
+    assert result.ack_code == "AA", result.errors
+    values = {
+        o["code"]["coding"][0]["code"]: o["valueQuantity"]["value"]
+        for o in of_type(result, "Observation")
+        if "valueQuantity" in o
+    }
+    assert values["8867-4"] == 0 and values["72514-3"] == 10
+    assert values["2339-0"] == 2000
 
 
 def test_lab_results_real_sample(terminology: Terminology) -> None:

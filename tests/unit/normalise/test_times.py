@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.normalise.errors import NormalisationError
-from gateway.normalise.times import as_instant, french_date, french_datetime, hl7_ts
+from gateway.normalise.times import (
+    as_instant,
+    check_birth_date,
+    french_date,
+    french_datetime,
+    hl7_ts,
+)
 
 
 @pytest.mark.parametrize(
@@ -121,3 +127,24 @@ def test_hl7_ts_round_trips_naive_datetimes(moment: datetime) -> None:
     result = hl7_ts(moment.strftime("%Y%m%d%H%M%S"))
     assert result.value.startswith(moment.strftime("%Y-%m-%dT%H:%M:%S"))
     assert result.value[-6:] in {"+01:00", "+02:00", "+00:09", "+00:00"}
+
+
+@pytest.mark.parametrize("value", ["2026-11-24", "2026-11", "2026", "1850-01-01", "1903-02-28"])
+def test_a_birth_date_up_to_today_passes(value: str) -> None:
+    check_birth_date(value, today=date(2026, 11, 24))
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("2026-11-25", "in the future (today is 2026-11-24)"),
+        ("2026-12", "in the future"),
+        ("2027", "in the future"),
+        ("1849-12-31", "before 1850"),
+        ("1085", "before 1850"),
+    ],
+)
+def test_a_birth_date_no_patient_can_have_is_refused(value: str, said: str) -> None:
+    with pytest.raises(NormalisationError) as refused:
+        check_birth_date(value, today=date(2026, 11, 24))
+    assert said in refused.value.message and refused.value.kind == "value"
