@@ -202,6 +202,6 @@ def check_limits(spec: VitalSign, value: Decimal) -> None:
         return
     unit = spec.unit or ""
     raise NormalisationError(
-        f"{spec.display.lower()} {value} {unit} is outside what can be measured "
+        f"{spec.display.lower()} {value:f} {unit} is outside what can be measured "
         f"({low}–{high} {unit}): check the value and its unit"
     )

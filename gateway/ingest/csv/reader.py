@@ -14,8 +14,9 @@ What real EHPAD exports do, and how it is absorbed:
 - blank lines are skipped (they are not records).
 
 Each record keeps the exact text it was read from, so a rejected row can be quarantined
-as it was sent. A record the ``csv`` module cannot read (an unclosed quote at the end of
-the file, a field over its size limit) is returned as malformed, never raised.
+as it was sent. A record that cannot be read (a quote left open, a field over the
+``csv`` module's size limit) is returned as malformed, never raised; after an open
+quote, reading starts again on the next line, so the rows behind it are not lost.
 """
 
 from __future__ import annotations
@@ -126,27 +127,51 @@ def first_line(text: str) -> str:
 
 
 def records(text: str, delimiter: str) -> Iterator[Record]:
-    """Every record of ``text``, in order, blank ones included (callers skip them)."""
-    consumed: list[str] = []
-    counter = [0]
+    """Every record of ``text``, in order, blank ones included (callers skip them).
 
-    def lines() -> Iterator[str]:
-        for line in io.StringIO(text, newline=""):
-            counter[0] += 1
-            consumed.append(line)
-            yield line
+    A quote left open (``"70,5;kg`` with no closing quote) makes the ``csv`` module read
+    every following line into that cell, up to the next quote in the file or its end:
+    the rows behind it would vanish into one rejected record. So a record spanning
+    several lines is taken as written only if its quotes pair up and it has as many
+    cells as the header (a care note of several lines does both); otherwise its first
+    line alone is returned as malformed, naming the open quote, and reading starts
+    again on the next line.
+    """
+    lines = io.StringIO(text, newline="").readlines()
+    start = 0  # index of the first line not yet read
+    width: int | None = None  # cells of the first non-blank record (the header)
+    consumed = [0]  # index of the line after the last one the reader took
 
-    reader = csv.reader(lines(), delimiter=delimiter, strict=False)
-    start = 1
-    while True:
-        consumed.clear()
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield Record(start, "".join(consumed), None, str(exc))
-            start = counter[0] + 1
-            continue
-        yield Record(start, "".join(consumed), cells)
-        start = counter[0] + 1
+    def feed(first: int) -> Iterator[str]:
+        for index in range(first, len(lines)):
+            consumed[0] = index + 1
+            yield lines[index]
+
+    while start < len(lines):
+        consumed[0] = start
+        reader = csv.reader(feed(start), delimiter=delimiter, strict=False)
+        while True:
+            first = consumed[0]
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield Record(first + 1, "".join(lines[first : consumed[0]]), None, str(exc))
+                continue
+            raw = "".join(lines[first : consumed[0]])
+            spans = consumed[0] - first > 1
+            if spans and (raw.count('"') % 2 or (width is not None and len(cells) != width)):
+                yield Record(
+                    first + 1,
+                    lines[first],
+                    None,
+                    "a quote opened in this line is not closed on it, and what follows "
+                    "does not read as the rest of one record (close the quote, or double "
+                    'a quote inside a quoted value: "")',
+                )
+                start = first + 1
+                break
+            if width is None and any(c.strip() for c in cells):
+                width = len(cells)
+            yield Record(first + 1, raw, cells)

@@ -19,12 +19,20 @@ from gateway.ingest.observations import measurement_value, observation, observed
 from gateway.ingest.patients import local_key
 from gateway.ingest.result import PatientRef
 from gateway.normalise.errors import NormalisationError
+from gateway.normalise.numbers import parse_decimal
 from gateway.normalise.vitals import BP_PANEL
 
 _NUMBER_UNIT = re.compile(r"^\s*(?P<number>[-+]?[\d\s\u00a0.,]*\d)\s*(?P<unit>\D.*)?$")
 
 
 def _split(cell: str) -> tuple[str, str]:
+    """``72 bpm`` as ``("72", "bpm")``; a cell that is a number as a whole (``1e3``, an
+    exponent, not the unit ``e3``) is not split."""
+    try:
+        parse_decimal(cell)
+        return cell, ""
+    except NormalisationError:
+        pass
     match = _NUMBER_UNIT.match(cell)
     if match and match["unit"] and not match["unit"].strip().startswith(("/", "\\")):
         return match["number"], match["unit"].strip()

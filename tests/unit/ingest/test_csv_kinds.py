@@ -392,3 +392,24 @@ def test_a_resident_born_in_the_future_is_rejected_at_the_cell(terminology: Term
     (issue,) = row.issues
     assert issue.gateway_code == "GW-4104" and "2985-03-12 is in the future" in issue.diagnostics
     assert str(issue.location) == "line 2, column 'Date de naissance'"
+
+
+def test_an_open_quote_loses_no_row_behind_it(terminology: Terminology) -> None:
+    """A quote left open would make the rest of the file one cell: its line alone is
+    rejected, naming the quote, and the rows behind it are read as rows. A note that
+    spans lines inside a closed quote is still one record."""
+    data = (
+        "Num. résident,Date,Heure,Paramètre,Valeur,Unité,Commentaire\r\n"
+        'R0042,16/01/2024,08:00,Poids,"70,5,kg,\r\n'
+        "R0042,16/01/2024,08:10,Pouls,72,bpm,\r\n"
+        'R0042,16/01/2024,08:20,Pouls,74,bpm,"agitée\r\nla nuit, ""douleur"""\r\n'
+        "R0042,16/01/2024,08:30,Pouls,1e3,bpm,\r\n"
+    ).encode()
+    result = parse("", "vitals", terminology, data)
+    assert [r.line for r in result.accepted] == [3, 4]
+    assert [r.line for r in result.rejected] == [2, 6]
+    quote, exponent = (r.issues[0] for r in result.rejected)
+    assert result.rejected[0].raw == 'R0042,16/01/2024,08:00,Poids,"70,5,kg,\r\n'
+    assert quote.gateway_code == "GW-4108" and "a quote opened in this line" in quote.diagnostics
+    # 1e3 is a number (an exponent), not 1 in the unit 'e3'.
+    assert "heart rate 1000 /min is outside" in exponent.diagnostics
