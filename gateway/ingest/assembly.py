@@ -114,12 +114,19 @@ class Assembly:
         url: str = "",
         if_none_exist: str | None = None,
         location: Location | None = None,
+        replaces: bool = False,
     ) -> str:
         """Add an entry (once per fullUrl, tidied); returns the fullUrl to reference it by.
-        ``location``: where the payload states it (see :class:`Entry`)."""
+        ``location``, ``replaces``: see :class:`Entry`."""
         if full_url not in self._entries:
             self._entries[full_url] = Entry(
-                full_url, tidy(resource), method, url, if_none_exist, location=location
+                full_url,
+                tidy(resource),
+                method,
+                url,
+                if_none_exist,
+                location=location,
+                replaces=replaces,
             )
         return full_url
 

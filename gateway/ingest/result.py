@@ -85,6 +85,8 @@ class Entry:
     version-aware update (``W/"n"``: the pipeline's update of a corrected fact).
     ``location`` is where the payload states the fact (the OBX, RXA or CSV line), to
     name it when the fact is refused; it is not part of the entry's value.
+    ``replaces``: the payload says in so many words that this fact replaces the stored
+    one of the same identifier (ORC-1 ``XO``, a changed order), whatever its status.
     """
 
     full_url: str
@@ -94,6 +96,7 @@ class Entry:
     if_none_exist: str | None = None
     if_match: str | None = None
     location: Location | None = field(default=None, compare=False)
+    replaces: bool = False
 
     @property
     def resource_type(self) -> str:

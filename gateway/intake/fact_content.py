@@ -80,6 +80,16 @@ def supersedes(resource_type: str, new: str, stored: str) -> bool:
     return stored in _SUPERSEDES.get(resource_type, {}).get(new, frozenset())
 
 
+#: Stored statuses a fact the payload says *replaces* it (ORC-1 XO) may change: an
+#: order still in force. Types absent here are never changed that way.
+_CHANGEABLE = {"MedicationRequest": frozenset({"active", "on-hold", "draft"})}
+
+
+def changeable(resource_type: str, stored: Mapping[str, Any]) -> bool:
+    """Whether a stored fact may be replaced by a payload that says it replaces it."""
+    return stored.get("status") in _CHANGEABLE.get(resource_type, frozenset())
+
+
 # -- what a resource states ------------------------------------------------------------------
 
 

@@ -48,9 +48,11 @@ with what an earlier entry of the same unit states under it:
   ORC-5 express (:mod:`gateway.ingest.hl7v2.pharmacy`): ``cancelled`` (CA, OC, CR)
   supersedes ``active``, ``on-hold``, ``draft``; ``stopped`` (DC, OD) and ``completed``
   (ORC-5 CM) supersede ``active`` and ``on-hold``; ``on-hold`` (HD, OH) ``active``;
-  ``active`` (RL) ``on-hold``; ``entered-in-error`` any but itself. A changed order (XO)
-  reads as ``active`` like the order it changes: it is a conflict, reviewed by hand, not
-  applied silently. The entry becomes a version-aware update (``PUT Type/id`` with
+  ``active`` (RL) ``on-hold``; ``entered-in-error`` any but itself. A changed order (ORC-1
+  XO, :attr:`Entry.replaces`) is the prescriber's new version of an order still in
+  force (``active``, ``on-hold``, ``draft``): it replaces it whatever it changes (dose,
+  quantity, product); an order cancelled, stopped or completed is not revived by it
+  (a conflict). The entry becomes a version-aware update (``PUT Type/id`` with
   ``If-Match``) of the stored resource: its id is kept, a new version is written, the
   payload's Provenance names it, and the payload is ``accepted``;
 - **a conflict**: different content without a superseding status (120 after 72, both
@@ -77,7 +79,13 @@ from sqlalchemy import and_, bindparam, select
 
 from gateway.ingest.issues import IngestIssue, Location, error
 from gateway.ingest.result import Entry, ParseResult
-from gateway.intake.fact_content import MEDICATION, differences, summary, supersedes
+from gateway.intake.fact_content import (
+    MEDICATION,
+    changeable,
+    differences,
+    summary,
+    supersedes,
+)
 from gateway.intake.hidden import MayRead
 from gateway.intake.known import _identifier, _lock_key, identifier_rows
 from gateway.intake.unit import WriteUnit
@@ -314,10 +322,13 @@ def _judge(
         if (
             now.reference is not None
             and not now.updated
-            and supersedes(
-                entry.resource_type,
-                str(entry.resource.get("status")),
-                str(now.resource.get("status")),
+            and (
+                supersedes(
+                    entry.resource_type,
+                    str(entry.resource.get("status")),
+                    str(now.resource.get("status")),
+                )
+                or (entry.replaces and changeable(entry.resource_type, now.resource))
             )
         ):
             updates[entry.full_url] = FactUpdate(now.reference, now.version)
@@ -334,7 +345,7 @@ _HINTS = {
     "MedicationAdministration": "RXA-21 D to retract",
     "DiagnosticReport": "OBR-25 C, or F after P",
     "MedicationDispense": "a dispensation is not corrected in place: another RXD-1 sub-id",
-    "MedicationRequest": "ORC-1 CA, DC, HD or RL; a changed order (XO) is reviewed by hand",
+    "MedicationRequest": "ORC-1 XO to change an order in force; CA, DC, HD or RL",
 }
 
 

@@ -265,4 +265,5 @@ def _request(group: OrderGroup, item: Item, n: int, patient: PatientRef, asm: As
         asm.urn(f"MedicationRequest|{rxe.location}"),
         if_none_exist=asm.condition(identifier),
         location=rxe.location,
+        replaces=control == "XO",  # a changed order: the prescriber's new version of it
     )

@@ -125,13 +125,14 @@ def test_dispensation_with_another_quantity_or_medication_is_a_conflict(
     assert same.status == "duplicate"
 
 
-def test_order_cancelled_updates_it_and_a_changed_order_is_a_conflict(
+def test_a_changed_order_replaces_it_and_a_cancelled_one_is_not_revived(
     intake: Intake, feeding: RecordServices
 ) -> None:
     physician = sender_for(demo.PHYSICIAN.context(client_id="demo-vendor"))
     first = intake.hl7v2(RDE, physician)
     assert first.status == "accepted", first.ack
     [order] = stored(feeding, "MedicationRequest")
+    # XO: the prescriber changes the order (28 tablets instead of 14): a new version.
     changed = (
         RDE.replace(b"CHD-RDE-0001", b"CHD-RDE-0002")
         .replace(b"ORC|NW|", b"ORC|XO|")
@@ -139,8 +140,17 @@ def test_order_cancelled_updates_it_and_a_changed_order_is_a_conflict(
     )
     assert b"|||28|" in changed
     out = intake.hl7v2(changed, physician)
+    assert (out.status, out.ack_code) == ("accepted", "AA"), out.ack
+    [now] = stored(feeding, "MedicationRequest")
+    assert (now["id"], now["status"], now["meta"]["versionId"]) == (order["id"], "active", "2")
+    assert now["dispenseRequest"]["quantity"]["value"] == 28
+    # The same quantity stated again without XO is the same fact; another one is not.
+    same = intake.hl7v2(changed.replace(b"CHD-RDE-0002", b"CHD-RDE-0005"), physician)
+    assert same.status == "duplicate", same.ack
+    restated = RDE.replace(b"CHD-RDE-0001", b"CHD-RDE-0006")
+    out = intake.hl7v2(restated, physician)
     assert (out.status, out.ack_code) == ("quarantined", "AE"), out.ack
-    assert "ERR||RXE^1|205^" in out.ack, out.ack
+    assert "ERR||RXE^1|205^" in out.ack and "ORC-1 XO" in out.ack, out.ack
     cancel = RDE.replace(b"CHD-RDE-0001", b"CHD-RDE-0003").replace(
         b"ORC|NW|PRESC-2024-7001^DXCARE|||||||20240110091500",
         b"ORC|CA|PRESC-2024-7001^DXCARE|||||||20240112100000",
@@ -149,8 +159,13 @@ def test_order_cancelled_updates_it_and_a_changed_order_is_a_conflict(
     out = intake.hl7v2(cancel, physician)
     assert (out.status, out.ack_code) == ("accepted", "AA"), out.ack
     [now] = stored(feeding, "MedicationRequest")
-    assert (now["id"], now["status"], now["meta"]["versionId"]) == (order["id"], "cancelled", "2")
-    assert now["dispenseRequest"]["quantity"]["value"] == 14
+    assert (now["id"], now["status"], now["meta"]["versionId"]) == (order["id"], "cancelled", "3")
     again = intake.hl7v2(cancel.replace(b"CHD-RDE-0003", b"CHD-RDE-0004"), physician)
     assert again.status == "duplicate"
-    assert count(feeding, s.intake_quarantine) == 1
+    # A change of a cancelled order does not revive it.
+    revive = changed.replace(b"CHD-RDE-0002", b"CHD-RDE-0007").replace(b"|||28|", b"|||56|")
+    out = intake.hl7v2(revive, physician)
+    assert (out.status, out.ack_code) == ("quarantined", "AE"), out.ack
+    [now] = stored(feeding, "MedicationRequest")
+    assert (now["status"], now["meta"]["versionId"]) == ("cancelled", "3")
+    assert count(feeding, s.intake_quarantine) == 2
