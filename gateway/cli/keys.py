@@ -175,7 +175,7 @@ def shred(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Destroy a patient's data key: their stored content becomes unreadable for good."""
-    from gateway.record.erasure import shred_patient
+    from gateway.record.erasure import NothingToShred, shred_patient
 
     if not yes:
         typer.confirm(
@@ -184,43 +184,10 @@ def shred(
         )
     services = _services()
     try:
-        nothing = _nothing_to_shred(services, patient)
-        if nothing:
-            typer.echo(f"Patient/{patient}: {nothing}; nothing destroyed", err=True)
-            raise typer.Exit(1)
         count = shred_patient(services, patient)
+    except NothingToShred as nothing:
+        typer.echo(f"Patient/{patient}: {nothing}; nothing destroyed", err=True)
+        raise typer.Exit(1) from None
     finally:
         services.store.engine.dispose()
     typer.echo(f"Patient/{patient}: data key destroyed; {count} resources unindexed")
-
-
-def _nothing_to_shred(services: RecordServices, patient: str) -> str | None:
-    """Why shredding ``patient`` would destroy nothing, or None when it has a live data key.
-
-    ``shred_patient`` would otherwise stamp a key that never was (a tombstone) and audit
-    a crypto-shred of nothing.
-    """
-    from sqlalchemy import func, select
-
-    from gateway.storage import schema as s
-
-    with services.store.reader() as tx:
-        key = tx.conn.execute(
-            select(s.data_key.c.shredded).where(
-                s.data_key.c.scope == "patient", s.data_key.c.owner == patient
-            )
-        ).first()
-        stored = tx.conn.execute(
-            select(func.count()).select_from(s.resource).where(s.resource.c.patient_id == patient)
-        ).scalar_one()
-    if key is not None and key.shredded is not None:
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(key.shredded / 1_000_000))  # µs
-        return f"the data key was already destroyed ({when})"
-    if key is None and not stored:
-        return "no such patient and no data key"
-    if key is None:
-        return (
-            f"no data key ({stored} resources stored unencrypted: run "
-            "'dmp-gateway keys seal-existing' first)"
-        )
-    return None

@@ -22,7 +22,7 @@ from gateway.crypto.errors import ContentErased, ContentIntegrityError
 from gateway.crypto.kek import KekFile, kek_path
 from gateway.intake import ledger
 from gateway.intake import quarantine as q
-from gateway.record.erasure import shred_patient
+from gateway.record.erasure import NothingToShred, shred_patient
 from gateway.record.repository import Repository
 from gateway.record.services import RecordServices
 from gateway.storage import schema as s
@@ -359,3 +359,11 @@ def test_shred_erases_a_patient_and_keeps_the_audit_log(
         verdict = verify(iter(entries), list(all_notes(conn)), [k for k, _ in known_keys(conn)])
     assert verdict.ok, verdict
     assert any(b"crypto-shred" in content for _, content, _ in entries)
+    # Shredding again destroys nothing and records nothing; neither does an unknown id.
+    for again, why in ((gone, "already destroyed"), ("nobody", "no such patient")):
+        with pytest.raises(NothingToShred, match=why):
+            shred_patient(services, again)
+    with services.store.engine.connect() as conn:
+        assert len(list(stored_entries(conn))) == len(entries)
+        nobody = select(s.data_key).where(s.data_key.c.owner == "nobody")
+        assert conn.execute(nobody).first() is None, "no tombstone key for an unknown id"
