@@ -236,6 +236,6 @@ async def export_download(request: Request, job_id: str, name: str) -> Response:
     runtime: SyncRuntime = request.app.state.sync
     ctx = await _caller(request)
     path = await run_in_threadpool(
-        export_file, runtime.services.store, runtime.exports, ctx, job_id, name
+        export_file, runtime.services, runtime.exports, ctx, job_id, name
     )
     return FileResponse(path, media_type="application/fhir+ndjson")

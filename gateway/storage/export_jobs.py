@@ -49,6 +49,11 @@ class ExportFile:
     count: int
     size: int
     sha256: str
+    patients: str | None = None  # the ids of the patients it holds, space-separated
+
+    @property
+    def patient_ids(self) -> list[str] | None:
+        return self.patients.split() if self.patients is not None else None
 
 
 def _job(row: Any) -> ExportJob:

@@ -337,8 +337,10 @@ sync_export_file = Table(
     Column("count", Integer, nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
+    Column("patients", Text, nullable=True),
 )
-"""Every NDJSON file an export wrote."""
+"""Every NDJSON file an export wrote; ``patients``: the ids of the patients whose data it
+holds, space-separated (NULL for files written before revision 0012)."""
 
 sync_notice = Table(
     "sync_notice",

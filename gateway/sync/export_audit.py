@@ -1,32 +1,61 @@
-"""The audit hook of Bulk Data exports.
+"""Bulk Data exports in the audit log: every file written, every file downloaded.
 
-:func:`record_export_file` is called for every file an export wrote, in the worker, right
-after the file is stored and recorded in ``sync_export_file``. The audit log (AuditEvent
-with the Merkle log) is being built in another issue: its engineer replaces the body of
-this function (or wires it to the audit service) so that each exported file becomes an
-AuditEvent (type ``rest``/``export``, the owner as agent, the job and file as entities).
-Until then it writes one structured log line without clinical content.
+An export moves patients' data out of the record in two steps, and each is an
+AuditEvent (operation, BALP action ``R``: the record is read out) with the patients
+whose data the file holds as entities, so that it shows in each patient's access log
+(``/me/access-log``) and in an auditor's search by patient:
+
+- :func:`file_written`: in the worker, in the transaction that records the file in
+  ``sync_export_file`` (a file without its audit entry is never listed in a manifest).
+  The agent is the job's owner, whose rights the export ran with;
+- :func:`downloaded`: the caller who downloads it, appended durably before the file is
+  sent (no response without an audit record: if the append fails, the download fails).
+
+Entries carry the job, file name, type, count and SHA-256 (in the query entity), never
+the content.
 """
 
 from __future__ import annotations
 
-import logging
+import orjson
+from sqlalchemy.engine import Connection
 
+from gateway.access.context import AccessContext
+from gateway.audit.events import AuditRecord
+from gateway.record.services import RecordServices
 from gateway.storage.export_jobs import ExportFile, ExportJob
+from gateway.sync.owner import context_of
 
-log = logging.getLogger("gateway.sync.export.audit")
 
-
-def record_export_file(job: ExportJob, file: ExportFile, *, patients: int) -> None:
-    """AUDIT HOOK (issue 8 → audit): one exported file. Must not raise for a logging issue."""
-    log.info(
-        "export file job=%s file=%s type=%s resources=%d bytes=%d sha256=%s owner=%s patients=%d",
-        job.id,
-        file.name,
-        file.resource_type,
-        file.count,
-        file.size,
-        file.sha256,
-        job.owner,
-        patients,
+def _record(
+    services: RecordServices, ctx: AccessContext, file: ExportFile, operation: str
+) -> AuditRecord:
+    query = (
+        f"sync/export/{file.job_id}/{file.name}?type={file.resource_type}"
+        f"&count={file.count}&sha256={file.sha256}"
     )
+    return AuditRecord(
+        interaction="operation",
+        ctx=ctx,
+        recorded=services.clock(),
+        action="R",
+        patients=tuple(file.patient_ids or ()),
+        query=query.encode(),
+        operation=operation,
+    )
+
+
+def file_written(
+    services: RecordServices, conn: Connection, job: ExportJob, file: ExportFile
+) -> None:
+    """Record, in the caller's transaction, that the worker wrote ``file`` for ``job``."""
+    if services.audit is None:
+        return
+    owner = context_of(orjson.loads(job.caller))
+    services.audit.record(conn, _record(services, owner, file, "export-file-written"))
+
+
+def downloaded(services: RecordServices, ctx: AccessContext, file: ExportFile) -> None:
+    """Record, durably, that ``ctx`` downloads ``file`` (raises if it cannot)."""
+    if services.audit is not None:
+        services.audit.record_standalone(_record(services, ctx, file, "export-file-download"))

@@ -7,8 +7,9 @@ bound to the owner's context, exactly like a search: every resource is kept only
 Patient-level exports cover every Patient the owner may see; Group exports the members of
 the Group (read with the owner's rights) that the owner may see. Resources go to one NDJSON
 file per type (split every ``export_file_resources``). Each file stored is recorded in
-``sync_export_file`` and handed to the audit hook
-(:func:`gateway.sync.export_audit.record_export_file`). A cancelled job stops at its next
+``sync_export_file`` with the patients whose data it holds and, in the same transaction,
+in the audit log (:func:`gateway.sync.export_audit.file_written`: one AuditEvent per
+file, the owner as agent, those patients as entities). A cancelled job stops at its next
 lease renewal and its files are removed.
 """
 
@@ -37,7 +38,7 @@ from gateway.storage.export_jobs import (
     renew_job,
     types_of_patients,
 )
-from gateway.sync.export_audit import record_export_file
+from gateway.sync.export_audit import file_written
 from gateway.sync.export_files import ExportStorage
 from gateway.sync.owner import context_of
 
@@ -156,22 +157,25 @@ class ExportRunner:
         self, job: ExportJob, repo: Repository, rtype: str, patients: list[str]
     ) -> None:
         per_file = self.settings.sync.export_file_resources
-        number, buffered = 0, 0
+        number = 0
         lines: list[bytes] = []
-        for content in self._visible(job, repo, rtype, patients):
+        holders: set[str] = set()
+        for content, patient in self._visible(job, repo, rtype, patients):
             lines.append(content + b"\n")
-            buffered += 1
-            if buffered >= per_file:
+            if patient:
+                holders.add(patient)
+            if len(lines) >= per_file:
                 number += 1
-                self._store(job, rtype, number, lines, len(patients))
-                lines, buffered = [], 0
+                self._store(job, rtype, number, lines, holders)
+                lines, holders = [], set()
         if lines:
             number += 1
-            self._store(job, rtype, number, lines, len(patients))
+            self._store(job, rtype, number, lines, holders)
 
     def _visible(
         self, job: ExportJob, repo: Repository, rtype: str, patients: list[str]
-    ) -> Iterator[bytes]:
+    ) -> Iterator[tuple[bytes, str | None]]:
+        """The owner's visible resources of ``rtype``, each with its patient's id."""
         for start in range(0, len(patients), PATIENT_CHUNK):
             chunk = patients[start : start + PATIENT_CHUNK]
             after = 0
@@ -185,18 +189,20 @@ class ExportRunner:
                         after_pk=after,
                         limit=PAGE,
                     )
-                    kept = [v.content for v in page if v.content and reader.visible(v)]
-                yield from (c for c in kept if c is not None)
+                    kept = [
+                        (v.content, v.patient_id) for v in page if v.content and reader.visible(v)
+                    ]
+                yield from ((c, p) for c, p in kept if c is not None)
                 if len(page) < PAGE:
                     break
                 after = page[-1].pk or after
 
     def _store(
-        self, job: ExportJob, rtype: str, number: int, lines: list[bytes], patients: int
+        self, job: ExportJob, rtype: str, number: int, lines: list[bytes], patients: set[str]
     ) -> None:
         name = f"{rtype}-{number}.ndjson"
         size, sha = self.storage.write(job.id, name, lines)
-        file = ExportFile(job.id, name, rtype, len(lines), size, sha)
+        file = ExportFile(job.id, name, rtype, len(lines), size, sha, " ".join(sorted(patients)))
         with self.services.store.writer() as tx:
             alive = renew_job(
                 tx,
@@ -208,9 +214,9 @@ class ExportRunner:
             )
             if alive:
                 add_file(tx, file)
+                file_written(self.services, tx.conn, job, file)
         if not alive:
             raise Cancelled(job.id)
-        record_export_file(job, file, patients=patients)
 
 
 def _member_ids(group: Any) -> list[str]:

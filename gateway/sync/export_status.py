@@ -8,7 +8,8 @@ group); to anyone else it does not exist (404).
   with the same caller's token); ``500`` with an OperationOutcome if it failed;
 - ``DELETE``: cancels the job and deletes its files at once (``202``); the worker stops
   at its next step and removes anything it wrote after;
-- files: ``application/fhir+ndjson``.
+- files: ``application/fhir+ndjson``, once the access rules allow the caller every
+  patient the file holds *now* (:func:`export_file`); each download is audited.
 """
 
 from __future__ import annotations
@@ -21,8 +22,19 @@ from gateway.access.context import AccessContext
 from gateway.errors import Issue, NotFound, operation_outcome
 from gateway.fhir.instant import format_instant
 from gateway.fhir.json import dumps
-from gateway.storage.export_jobs import ExportJob, cancel_job, files_of, forget_files, get_job
-from gateway.storage.store import SqlStore
+from gateway.policy import Action
+from gateway.record.reader import RecordReader
+from gateway.record.services import RecordServices
+from gateway.storage.export_jobs import (
+    ExportFile,
+    ExportJob,
+    cancel_job,
+    files_of,
+    forget_files,
+    get_job,
+)
+from gateway.storage.store import SqlStore, StoreTx
+from gateway.sync.export_audit import downloaded
 from gateway.sync.export_files import ExportStorage
 from gateway.sync.owner import key_of
 
@@ -81,14 +93,45 @@ def cancel(
 
 
 def export_file(
-    store: SqlStore, storage: ExportStorage, ctx: AccessContext, job_id: str, name: str
+    services: RecordServices, storage: ExportStorage, ctx: AccessContext, job_id: str, name: str
 ) -> Path:
+    """The path of one of the caller's files, once the rules allow it now; audited.
+
+    The file was written with the rights the owner had when the export ran. Those can
+    have changed since (the patient blocked the professional, the resident left the
+    EHPAD), and the token downloading it can be about another patient than the one that
+    started it: so the caller must, now, be allowed to read every patient whose data the
+    file holds. Otherwise it is *not found*, as a read would be; naming the patient or
+    the rule would tell what a read hides (a block is not disclosed). A file written
+    before its patients were recorded (revision 0012) cannot be checked: not found.
+    """
+    store = services.store
     job = _own_job(store, ctx, job_id)
     if job.state != "complete":
         raise NotFound("No such export file", code="GW-3082")
     with store.reader() as tx:
-        known = {f.name for f in files_of(tx, job.id)}
-    path = storage.path(job.id, name) if name in known else None
-    if path is None:
-        raise NotFound("No such export file", code="GW-3082")
+        file = next((f for f in files_of(tx, job.id) if f.name == name), None)
+        allowed = file is not None and _may_read_all(services, ctx, tx, file)
+    path = storage.path(job.id, name) if file is not None and allowed else None
+    if file is None or path is None:
+        raise NotFound(
+            "No such export file, or no longer available to this caller (the access rules "
+            "are checked again at download): start a new export",
+            code="GW-3082",
+        )
+    downloaded(services, ctx, file)
     return path
+
+
+def _may_read_all(
+    services: RecordServices, ctx: AccessContext, tx: StoreTx, file: ExportFile
+) -> bool:
+    patients = file.patient_ids
+    if patients is None:
+        return False
+    reader = RecordReader(ctx, services, tx)
+    for patient_id in patients:
+        current = tx.current("Patient", patient_id)
+        if current is None or current.deleted or not reader.visible(current, Action.READ):
+            return False
+    return True

@@ -74,7 +74,7 @@ def exported(runtime: SyncRuntime, ctx: AccessContext, job: str) -> dict[str, di
     out = {}
     for item in manifest(runtime, ctx, job)["output"]:
         name = item["url"].rsplit("/", 1)[1]
-        path = export_file(runtime.services.store, runtime.exports, ctx, job, name)
+        path = export_file(runtime.services, runtime.exports, ctx, job, name)
         lines = path.read_bytes().splitlines()
         assert len(lines) == item["count"]
         for line in lines:
@@ -187,3 +187,52 @@ def test_a_job_survives_the_death_of_its_worker(runtime: SyncRuntime, clock: Fak
     clock.advance(61)
     assert runner(runtime, "alive").run_once()
     assert set(exported(runtime, CONTEXT_A, job)) == set(readable(runtime, CONTEXT_A))
+
+
+def _export_audit(runtime: SyncRuntime) -> list[tuple[str, set[str]]]:
+    """(operation, patient entities) of every AuditEvent about an exported file."""
+    from gateway.storage.audit_reads import stored_entries
+
+    out = []
+    with runtime.services.store.engine.connect() as conn:
+        for _seq, content, _leaf in stored_entries(conn):
+            entities = orjson.loads(content).get("entity", [])
+            operations = [
+                d["valueString"]
+                for e in entities
+                for d in e.get("detail", [])
+                if d.get("type") == "operation"
+            ]
+            if operations and operations[0].startswith("export-file-"):
+                patients = {e["what"]["reference"] for e in entities if "what" in e}
+                out.append((operations[0], patients))
+    return out
+
+
+def test_a_file_is_downloaded_only_while_the_rules_allow_its_patients_and_audited(
+    runtime: SyncRuntime,
+) -> None:
+    """The file was written with the rights of the export's start; it is handed out only
+    while the caller may still read every patient it holds (Gaston leaves EHPAD A: his
+    data no longer goes to A), and each file written and downloaded is an AuditEvent
+    naming its patients, so that it shows in their access logs."""
+    dev = load_two_ehpads(runtime)
+    job = kick_off(runtime, CONTEXT_A, "Group/ehpad-a/$export")
+    assert runner(runtime).run_once()
+    got = exported(runtime, CONTEXT_A, job)  # downloads every file, once
+    assert "Patient/gaston" in got and "Patient/bruno" not in got
+    audited = _export_audit(runtime)
+    written = [p for op, p in audited if op == "export-file-written"]
+    downloads = [p for op, p in audited if op == "export-file-download"]
+    assert len(written) == len(downloads) == len(manifest(runtime, CONTEXT_A, job)["output"])
+    assert all(p == {"Patient/gaston"} for p in written + downloads), audited
+    with dev.writing() as w:
+        w.update("Group", "ehpad-a", group("ehpad-a", []))
+        w.update("Group", "ehpad-b", group("ehpad-b", ["bruno", "gaston"]))
+    for item in manifest(runtime, CONTEXT_A, job)["output"]:
+        with pytest.raises(NotFound) as gone:
+            export_file(
+                runtime.services, runtime.exports, CONTEXT_A, job, item["url"].rsplit("/", 1)[1]
+            )
+        assert gone.value.code == "GW-3082"
+    assert len(_export_audit(runtime)) == len(audited), "a refused download is no download"
