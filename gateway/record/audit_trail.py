@@ -59,9 +59,11 @@ def record_of(
     *,
     status: int = 200,
     reason: str | None = None,
+    patients: Iterable[str] = (),
 ) -> AuditRecord:
+    """``patients``: more patients to name (those of a refused interaction's targets)."""
     seen = list(versions)
-    patients = sorted({v.patient_id for v in seen if v.patient_id})
+    named = sorted({v.patient_id for v in seen if v.patient_id} | set(patients))
     resources: Sequence[ResourceVersion] = ()
     if interaction.code not in LISTS:
         resources = [ResourceVersion(v.resource_type, v.id, v.version) for v in seen]
@@ -71,7 +73,7 @@ def record_of(
         recorded=recorded,
         outcome=outcome_for_status(status),
         reason=reason,
-        patients=patients,
+        patients=named,
         resources=resources,
         query=interaction.query,
         operation=interaction.operation,

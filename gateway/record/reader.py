@@ -41,6 +41,10 @@ class RecordReader:
         self._facts: dict[str, PatientFacts] = {}
         self._generation: int | None = None
         self.disclosed: list[StoredVersion] = []  # what the caller was shown (for the audit)
+        # Patients of what the caller asked for by id and was refused (hidden, or a write
+        # the rules deny): the audit record of the failed interaction names them, so the
+        # attempt shows in the patient's access log. Never told to the caller.
+        self.refused: list[str] = []
         self._memo: DecisionMemo | None = None
         self._facts_source: FactsSource | None = None
 
@@ -193,10 +197,16 @@ class RecordReader:
         (the full search grammar, strict), for conditional interactions."""
         return match(self, resource_type, list(params), limit=limit)
 
+    def note_refused(self, patient_id: str | None) -> None:
+        """Name ``patient_id`` in the audit record of this interaction, if it fails."""
+        if patient_id:
+            self.refused.append(patient_id)
+
     def read(self, resource_type: str, rid: str) -> StoredVersion:
         """The current version; 404 when absent or hidden, 410 when deleted."""
         current = self.tx.current(resource_type, rid)
         if current is None or not self.visible(current, Action.READ):
+            self.note_refused(current.patient_id if current is not None else None)
             raise NotFound(f"{resource_type}/{rid} is not known", code="GW-3004")
         if current.deleted:
             raise Gone(
@@ -209,6 +219,7 @@ class RecordReader:
     def vread(self, resource_type: str, rid: str, version: int) -> StoredVersion:
         found = self.tx.version(resource_type, rid, version)
         if found is None or not self.visible_version(found, Action.READ):
+            self.note_refused(found.patient_id if found is not None else None)
             raise NotFound(f"{resource_type}/{rid} has no version {version}", code="GW-3006")
         if found.deleted:
             raise Gone(f"Version {version} of {resource_type}/{rid} is a deletion")
@@ -229,6 +240,7 @@ class RecordReader:
         if rid is not None and resource_type is not None:
             current = self.tx.current(resource_type, rid)
             if current is None or not self.visible(current):
+                self.note_refused(current.patient_id if current is not None else None)
                 raise NotFound(f"{resource_type}/{rid} is not known")
         picked: list[StoredVersion] = []
         seen: dict[tuple[str, str], bool] = {}

@@ -25,15 +25,27 @@ class Repository:
         # Set by the REST layer for the interaction being served; None: not audited
         # (internal loaders such as the demo record).
         self.interaction: Interaction | None = None
+        # Patients of what the last failed unit of work refused (RecordReader.refused).
+        self._refused: list[str] = []
 
     def record_failure(self, status: int, code: str) -> None:
-        """Record a refused or failed interaction (no unit of work is open any more)."""
+        """Record a refused or failed interaction (no unit of work is open any more),
+        naming the patients of what was refused by id (a read of a hidden resource, a
+        write the rules deny) so that the attempt shows in their access logs."""
         audit, interaction = self.services.audit, self.interaction
         if audit is None or interaction is None or self._open is not None:
             return
-        audit.record_standalone(
-            record_of(interaction, self.ctx, self.services.clock(), (), status=status, reason=code)
+        record = record_of(
+            interaction,
+            self.ctx,
+            self.services.clock(),
+            (),
+            status=status,
+            reason=code,
+            patients=self._refused,
         )
+        self._refused = []
+        audit.record_standalone(record)
 
     @contextmanager
     def reading(self) -> Iterator[RecordReader]:
@@ -46,6 +58,9 @@ class Repository:
             self._open = reader
             try:
                 yield reader
+            except BaseException:
+                self._refused = reader.refused
+                raise
             finally:
                 self._open = None
         audit, interaction = self.services.audit, self.interaction
@@ -71,7 +86,11 @@ class Repository:
             writer = RecordWriter(self.ctx, self.services, tx)
             self._open = writer
             try:
-                yield writer
+                try:
+                    yield writer
+                except BaseException:
+                    self._refused = writer.refused
+                    raise
                 writer.flush()
                 audit, interaction = self.services.audit, self.interaction
                 if audit is not None and interaction is not None:

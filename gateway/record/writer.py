@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from gateway.errors import (
     BadRequest,
+    Forbidden,
     Issue,
     MethodNotAllowed,
     NotFound,
@@ -29,6 +30,7 @@ from gateway.fhir.meta import stamp, without_server_meta
 from gateway.fhir.structure import is_valid_id, validate_json_form
 from gateway.policy import Action
 from gateway.policy.labels import coding_for
+from gateway.policy.resource_facts import patient_of
 from gateway.record.facts_cache import FACT_TYPES
 from gateway.record.reader import RecordReader
 from gateway.record.results import WriteResult
@@ -113,7 +115,7 @@ class RecordWriter(RecordReader):
         rtype = validate_json_form(resource)
         findings = self.services.validator.check(resource)
         prepared = self._prepared(rtype, resource, None)
-        grant = self.services.policy.check_write(self, Action.CREATE, prepared, None)
+        grant = self._check_write(Action.CREATE, prepared, None)
         issues = self._profile_issues(prepared, findings if prepared is resource else None)
         resource = prepared
         rid = rid or new_id()
@@ -140,6 +142,7 @@ class RecordWriter(RecordReader):
         findings = self.services.validator.check(resource)
         current = self._tx_current(resource_type, rid)
         if current is not None and not self.visible(current, Action.READ):
+            self.note_refused(current.patient_id)
             self._refuse_as_new(resource_type, rid, resource, if_match)
             # Hidden from this caller: as absent as it is to a read, and not theirs to take.
             raise NotFound(f"{resource_type}/{rid} is not known", code="GW-3004")
@@ -150,10 +153,10 @@ class RecordWriter(RecordReader):
             raise _no_update_as_create(resource_type, rid)
         prepared = self._prepared(resource_type, resource, current if exists else None)
         if exists:
-            grant = self.services.policy.check_write(self, Action.UPDATE, prepared, current)
+            grant = self._check_write(Action.UPDATE, prepared, current)
             prepared = _with_kept_labels(prepared, grant.kept_labels)
         else:
-            grant = self.services.policy.check_write(self, Action.CREATE, prepared, None)
+            grant = self._check_write(Action.CREATE, prepared, None)
         issues = self._profile_issues(prepared, findings if prepared is resource else None)
         resource = prepared
         if exists and current is not None and _same_content(resource, current):
@@ -166,11 +169,12 @@ class RecordWriter(RecordReader):
         """Logical delete: a tombstone version; history is kept."""
         current = self._tx_current(resource_type, rid)
         if current is None or not self.visible(current, Action.READ):
+            self.note_refused(current.patient_id if current is not None else None)
             raise NotFound(f"{resource_type}/{rid} is not known")
         _check_if_match(current, if_match, resource_type, rid)
         if current.deleted:
             return WriteResult("unchanged", current)
-        self.services.policy.check_write(self, Action.DELETE, None, current)
+        self._check_write(Action.DELETE, None, current)
         now = self._now(current)
         op = WriteOp(
             resource_type=resource_type,
@@ -210,7 +214,22 @@ class RecordWriter(RecordReader):
             raise _no_update_as_create(resource_type, rid)
         probe = {**resource, "id": new_id()}
         prepared = self._prepared(resource_type, probe, None)
-        self.services.policy.check_write(self, Action.CREATE, prepared, None)
+        self._check_write(Action.CREATE, prepared, None)
+
+    def _check_write(
+        self, action: Action, resource: dict[str, Any] | None, current: StoredVersion | None
+    ) -> WriteGrant:
+        """The rules' grant for this write; a refusal notes the patient for the audit."""
+        try:
+            return self.services.policy.check_write(self, action, resource, current)
+        except Forbidden:
+            if current is not None and current.patient_id:
+                self.note_refused(current.patient_id)
+            elif resource is not None:
+                key = patient_of(resource)
+                if key is not None and key.startswith("Patient/"):
+                    self.note_refused(key.split("/", 1)[1])
+            raise
 
     def _tx_current(self, resource_type: str, rid: str) -> StoredVersion | None:
         return self.tx.current(resource_type, rid, lock=True)

@@ -106,7 +106,7 @@ def test_each_interaction_is_recorded_once_with_its_outcome_and_patients(gw: Dem
         ("rest", "history-instance", 0, "normal", ["alice"]),
         ("rest", "search-type", 0, "normal", ["alice"]),
         ("rest", "delete", 0, "normal", ["alice"]),
-        ("rest", "read", 4, "normal", []),
+        ("rest", "read", 4, "normal", ["alice"]),  # refused: her log shows the attempt
         ("rest", "read", 0, "bris_de_glace", ["chloe"]),
         # DICOM 110113 security alert, subtype 110127 emergency override started
         ("110113", "110127", 0, "bris_de_glace", ["chloe"]),
@@ -145,7 +145,33 @@ def test_a_failed_write_records_its_refusal_and_nothing_else(gw: DemoGateway) ->
             },
         )
     assert r.status_code == 403
-    assert _entries(gw, start) == [("rest", "create", 4, "normal", [])]
+    # The refusal names the patient of the refused write: it shows in her access log.
+    assert _entries(gw, start) == [("rest", "create", 4, "normal", ["alice"])]
+
+
+def test_a_refused_read_names_the_patient_it_was_about(gw: DemoGateway) -> None:
+    """A read refused by the rules (404: hidden) is recorded with the patient of what was
+    asked for, so the patient and auditors find the attempt; the caller learns nothing
+    more (the same 404 as for an id that does not exist, recorded without a patient)."""
+    start = _size(gw)
+    with gw.client("physician", patient=ALICE) as physician:
+        hidden = physician.get("/Patient/bruno")
+        missing = physician.get("/Patient/nobody-at-all")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["issue"][0]["details"] == missing.json()["issue"][0]["details"]
+    assert _entries(gw, start) == [
+        ("rest", "read", 4, "normal", ["bruno"]),
+        ("rest", "read", 4, "normal", []),
+    ]
+    log = httpx.get(
+        gw.server.url + "/me/access-log",
+        headers={"authorization": f"Bearer {gw.token('patient', patient=BRUNO)}"},
+    )
+    assert log.status_code == 200, log.text
+    attempts = [e for e in log.json()["entries"] if e["outcome"] == "4"]
+    assert [(e["actor"]["identifier"]["value"], e["interaction"]) for e in attempts] == [
+        (demo.PHYSICIAN.subject, "read")
+    ]
 
 
 @pytest.mark.parametrize(
