@@ -25,6 +25,7 @@ from gateway.policy import (
     ResourceFacts,
     check_create,
     check_update,
+    reasons,
     resource_facts,
 )
 from gateway.record.seams import AccessUnit, WriteGrant
@@ -233,10 +234,21 @@ def _obligations(decision: Decision) -> tuple[str, ...]:
     return tuple(o.code for o in decision.obligations)
 
 
+#: Refusals told to the caller as another rule. A patient's block (PDSm4DMP TD0.2) is the
+#: patient's private choice: the blocked professional or structure is refused as anyone
+#: without a care relationship is, not told that the patient blocked them (a read of
+#: the record answers *not found* for the same reason). The audit log keeps the true
+#: decision for the patient and auditors.
+_TOLD_AS = {
+    reasons.BLOCKED_PROFESSIONAL.code: reasons.NO_RELATIONSHIP,
+    reasons.BLOCKED_STRUCTURE.code: reasons.NO_RELATIONSHIP,
+}
+
+
 def _raise_unless(decision: Decision) -> None:
     if not decision.permitted:
+        told = _TOLD_AS.get(decision.reason.code, decision.reason)
         raise Forbidden(
-            f"Access denied (rule {decision.reason.rule}: {decision.reason.code}): "
-            f"{decision.reason.text}",
+            f"Access denied (rule {told.rule}: {told.code}): {told.text}",
             code="GW-2003",
         )

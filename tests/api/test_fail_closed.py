@@ -78,6 +78,19 @@ def test_a_new_consent_applies_at_once(gw: DemoGateway) -> None:
         assert r.status_code == 201, r.text
     with gw.client("physician", patient=ALICE) as physician:
         assert physician.get("/Patient/alice").status_code == 404, "blocked, with no delay"
+        # A write is refused too, but the block is not disclosed: the physician is told
+        # what anyone without a care relationship is told.
+        written = physician.post(
+            "/Observation",
+            json={
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"text": "x"},
+                "subject": {"reference": "Patient/alice"},
+            },
+        )
+        assert written.status_code == 403, written.text
+        assert "no-relationship" in written.text and "block" not in written.text.lower()
     with gw.client("nurse", patient=ALICE) as nurse:
         assert nurse.get("/Patient/alice").status_code == 200, "others are not affected"
 
