@@ -6,6 +6,7 @@ nothing reads the environment at import time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -372,3 +373,27 @@ def settings_from_environment() -> Settings:
 
     folder = os.environ.get("GATEWAY_SECRETS_DIR") or None
     return Settings(_secrets_dir=folder)
+
+
+#: ``GATEWAY_*`` variables read outside :class:`Settings`.
+OTHER_VARIABLES = frozenset({"GATEWAY_SECRETS_DIR", "GATEWAY_TEST_WORKERS"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """The ``GATEWAY_*`` names in ``environ`` that configure nothing (a typo such as
+    ``GATEWAY_DATABASE_UR`` would otherwise leave the default, SQLite, in force)."""
+    out = []
+    for name in sorted(environ):
+        if not name.upper().startswith("GATEWAY_") or name.upper() in OTHER_VARIABLES:
+            continue
+        model: type[BaseModel] = Settings
+        for part in name[len("GATEWAY_") :].lower().split("__"):
+            field = model.model_fields.get(part)
+            if field is None:
+                out.append(name)
+                break
+            annotation = field.annotation
+            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                break  # a value (or a mapping, whose keys are free)
+            model = annotation
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from gateway.config import Settings, settings_from_environment
+from gateway.config import Settings, settings_from_environment, unknown_variables
 
 app = typer.Typer(
     help="dmp-gateway: a DMP-style shared health-record gateway.",
@@ -15,7 +15,13 @@ app = typer.Typer(
 
 
 def load_settings() -> Settings:
-    """Settings from the environment, or exit 2 naming each bad variable."""
+    """Settings from the environment, or exit 2 naming each bad variable. A ``GATEWAY_*``
+    variable that configures nothing is named on stderr (a typo would leave a default in
+    force: SQLite instead of PostgreSQL, another port), and ignored."""
+    import os
+
+    for name in unknown_variables(os.environ):
+        typer.echo(f"warning: {name} is not a dmp-gateway setting; ignored", err=True)
     try:
         return settings_from_environment()
     except ValidationError as exc:

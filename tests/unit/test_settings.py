@@ -52,3 +52,24 @@ def test_environment_is_read_only_when_asked(monkeypatch: pytest.MonkeyPatch) ->
     settings = Settings()
     assert settings.limits.max_count == 77
     assert settings.database_url == "postgresql://x/y"
+
+
+def test_a_gateway_variable_that_configures_nothing_is_named() -> None:
+    from gateway.config import unknown_variables
+
+    environ = {
+        "GATEWAY_PORT": "8094",  # the port is a `serve` option, not a setting
+        "GATEWAY_DATABASE_UR": "postgresql://x",  # a typo: SQLite would stay in force
+        "GATEWAY_DATABASE_URL": "postgresql://x",
+        "GATEWAY_LIMITS__MAX_COUNT": "50",
+        "GATEWAY_LIMITS__MAX_CONT": "50",
+        "GATEWAY_SYNC__ALLOWED_ORIGINS": "[]",
+        "GATEWAY_SECRETS_DIR": "/run/secrets",
+        "GATEWAY_TEST_WORKERS": "2",
+        "PATH": "/usr/bin",
+    }
+    assert unknown_variables(environ) == [
+        "GATEWAY_DATABASE_UR",
+        "GATEWAY_LIMITS__MAX_CONT",
+        "GATEWAY_PORT",
+    ]
