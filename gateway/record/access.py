@@ -143,7 +143,13 @@ class AccessRules:
             created=current.created,
         )
         change = check_update(
-            ctx, old, new, self._patient_facts(unit, old), policy=self.policy, now=now
+            ctx,
+            old,
+            new,
+            self._patient_facts(unit, old),
+            policy=self.policy,
+            labels_only=action is Action.UPDATE_LABELS,
+            now=now,
         )
         _raise_unless(change.decision)
         return WriteGrant(

@@ -216,6 +216,47 @@ class RecordWriter(RecordReader):
         prepared = self._prepared(resource_type, probe, None)
         self._check_write(Action.CREATE, prepared, None)
 
+    def update_labels(
+        self,
+        resource_type: str,
+        rid: str,
+        *,
+        add: list[dict[str, Any]],
+        remove: list[dict[str, Any]],
+    ) -> WriteResult:
+        """``$meta-add`` / ``$meta-delete`` of security labels: a new version whose only
+        change is ``meta.security``, judged as ``UPDATE_LABELS`` (a patient masks or
+        unmasks a document of their record; the rules say which labels who may add or
+        remove). Codings are the same when their system and code are."""
+        current = self._tx_current(resource_type, rid)
+        if current is None or current.deleted or not self.visible(current, Action.READ):
+            self.note_refused(current.patient_id if current is not None else None)
+            raise NotFound(f"{resource_type}/{rid} is not known", code="GW-3004")
+        body = loads_stored(current.content or b"{}")
+
+        def key(coding: dict[str, Any]) -> tuple[Any, Any]:
+            return coding.get("system"), coding.get("code")
+
+        dropped = {key(c) for c in remove}
+        security = [
+            c for c in (body.get("meta") or {}).get("security") or [] if key(c) not in dropped
+        ]
+        for coding in add:
+            if key(coding) not in {key(c) for c in security}:
+                security.append(coding)
+        meta = {k: v for k, v in (body.get("meta") or {}).items() if k != "security"}
+        if security:
+            meta["security"] = security
+        changed = {**body, "meta": meta} if meta else {k: v for k, v in body.items() if k != "meta"}
+        prepared = self._prepared(resource_type, changed, current)
+        grant = self._check_write(Action.UPDATE_LABELS, prepared, current)
+        prepared = _with_kept_labels(prepared, grant.kept_labels)
+        issues = self._profile_issues(prepared)
+        if _same_content(prepared, current):
+            return WriteResult("unchanged", current, tuple(issues))
+        self._checked(resource_type, rid, prepared, current)
+        return self._queue(resource_type, rid, prepared, current, "PUT", issues, "updated", grant)
+
     def _check_write(
         self, action: Action, resource: dict[str, Any] | None, current: StoredVersion | None
     ) -> WriteGrant:

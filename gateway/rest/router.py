@@ -22,6 +22,7 @@ from gateway.rest import (
     instance,
     type_level,
 )
+from gateway.rest import meta_labels as _meta_operations  # noqa: F401 - $meta-add/-delete
 from gateway.rest import validate as _validate_operation  # noqa: F401 - registers $validate
 from gateway.rest.operations import OPERATIONS, run_operation
 from gateway.rest.request import FhirRequest, FhirResponse

@@ -450,3 +450,77 @@ def test_put_to_a_hidden_id_the_caller_could_create_is_404(gw: DemoGateway) -> N
         r = physician.put("/Observation/bp-gaston-1", json=_hr_id("bp-gaston-1", "alice"))
         assert r.status_code == 404
         assert r.json()["issue"][0]["code"] == "not-found"
+
+
+def _labels(code: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Parameters",
+        "parameter": [
+            {
+                "name": "meta",
+                "valueMeta": {"security": [{"system": demo_bundle.TRE_A07, "code": code}]},
+            }
+        ],
+    }
+
+
+def test_a_patient_masks_a_document_from_professionals_and_shows_it_again(
+    gw: DemoGateway,
+) -> None:
+    """``$meta-add`` / ``$meta-delete`` of MASQUE_PS, judged as UPDATE_LABELS: the patient
+    may change the labels of what they see, though they may not write the document."""
+    note = {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11506-3"}]},
+        "subject": {"reference": "Patient/alice"},
+        "content": [{"attachment": {"contentType": "text/plain", "data": "dGV4dGU="}}],
+    }
+    with gw.client("physician", patient=ALICE) as physician:
+        rid = physician.post("/DocumentReference", json=note).json()["id"]
+    with gw.client("patient") as patient:
+        # The document as a whole is not the patient's to write...
+        whole = patient.get(f"/DocumentReference/{rid}").json()
+        whole["meta"] = {"security": [{"system": demo_bundle.TRE_A07, "code": "MASQUE_PS"}]}
+        assert patient.put(f"/DocumentReference/{rid}", json=whole).status_code == 403
+        # ...but its labels are.
+        masked = patient.post(f"/DocumentReference/{rid}/$meta-add", json=_labels("MASQUE_PS"))
+        assert masked.status_code == 200, masked.text
+        (returned,) = masked.json()["parameter"]
+        assert {c["code"] for c in returned["valueMeta"]["security"]} == {"MASQUE_PS"}
+        assert masked.headers["etag"] == 'W/"2"'
+    with gw.client("nurse", patient=ALICE) as nurse:
+        assert nurse.get(f"/DocumentReference/{rid}").status_code == 404
+        # A professional other than the author may not lift the patient's mask (hidden).
+        lifted = nurse.post(f"/DocumentReference/{rid}/$meta-delete", json=_labels("MASQUE_PS"))
+        assert lifted.status_code == 404
+    with gw.client("patient") as patient:
+        shown = patient.post(f"/DocumentReference/{rid}/$meta-delete", json=_labels("MASQUE_PS"))
+        assert shown.status_code == 200, shown.text
+        assert "security" not in shown.json()["parameter"][0]["valueMeta"]
+        again = patient.post(f"/DocumentReference/{rid}/$meta-delete", json=_labels("MASQUE_PS"))
+        assert again.status_code == 200 and again.headers["etag"] == 'W/"3"', "no new version"
+        for bad, where in (
+            ({"resourceType": "Parameters"}, "Parameters.parameter"),
+            (
+                {
+                    "resourceType": "Parameters",
+                    "parameter": [{"name": "meta", "valueMeta": {"tag": [{"code": "x"}]}}],
+                },
+                "Parameters.parameter.valueMeta.tag",
+            ),
+            (
+                {
+                    "resourceType": "Parameters",
+                    "parameter": [{"name": "meta", "valueMeta": {"security": [{"code": "x"}]}}],
+                },
+                "Parameters.parameter.valueMeta.security[0]",
+            ),
+        ):
+            refused = patient.post(f"/DocumentReference/{rid}/$meta-add", json=bad)
+            assert refused.status_code == 400, refused.text
+            issue = refused.json()["issue"][0]
+            assert issue["details"]["coding"][0]["code"] == "GW-1040"
+            assert issue["expression"] == [where]
+    with gw.client("nurse", patient=ALICE) as nurse:
+        assert nurse.get(f"/DocumentReference/{rid}").status_code == 200
