@@ -22,6 +22,7 @@ from redis import Redis
 from starlette.concurrency import run_in_threadpool
 
 from gateway import __version__
+from gateway.access.context import AccessContext
 from gateway.api import access, audit, errors, fhir, health, ingest, metrics
 from gateway.api import sync as sync_api
 from gateway.api.auth import Authenticate, BearerAuthenticator, RegistryFile, dev_open
@@ -33,6 +34,7 @@ from gateway.api.request_id import RequestId
 from gateway.api.telemetry import Telemetry
 from gateway.api.throttle import Throttle
 from gateway.auth import ReplayGuard
+from gateway.auth.rejection import CENTRE15_NOT_REGULATOR, TokenReason
 from gateway.auth.throttle import FallbackLimiter, MemoryRateLimiter, RateLimiter
 from gateway.cache.ratelimit import RedisRateLimiter
 from gateway.cache.replay import RedisReplayGuard
@@ -41,7 +43,7 @@ from gateway.crypto.index_key import index_hasher
 from gateway.crypto.kek import key_wrapper
 from gateway.fhir.cursor import CursorCodec
 from gateway.keyfile import ConfigurationError, server_secret
-from gateway.policy import Policy, PolicyOptions, load_matrix, load_resource_classes
+from gateway.policy import Policy, PolicyOptions, load_matrix, load_resource_classes, regulates
 from gateway.record.access import AccessRules
 from gateway.record.indexing import SearchIndexer
 from gateway.record.ins_unique import UniqueIns
@@ -80,11 +82,19 @@ def _authenticator(
         )
     else:
         replay = SqlReplayGuard(services.store.engine)
+    options = policy_options(settings)
+
+    def vet(ctx: AccessContext) -> TokenReason | None:
+        if ctx.purpose_of_use == "centre_15" and not regulates(ctx, options):
+            return CENTRE15_NOT_REGULATOR
+        return None
+
     return BearerAuthenticator(
         registry,
         replay,
         audience=settings.audience,
         audit=services.audit if isinstance(services.audit, AuditLog) else None,
+        vet=vet,
     )
 
 
@@ -142,9 +152,13 @@ def access_rules(settings: Settings, *, trusted_loader: bool = False) -> AccessR
         document_type_classes(profiles),
         frozenset(matrix.classes),
     )
+    return AccessRules(Policy(matrix, policy_options(settings, trusted_loader)), classes)
+
+
+def policy_options(settings: Settings, trusted_loader: bool = False) -> PolicyOptions:
+    """The options of the access rules (the same for the rules and the token checks)."""
     dev = settings.env == "dev" and (settings.auth == "disabled" or trusted_loader)
-    options = PolicyOptions(dev_mode=dev)
-    return AccessRules(Policy(matrix, options), classes)
+    return PolicyOptions(dev_mode=dev)
 
 
 def write_validation(settings: Settings) -> WriteValidation:

@@ -20,6 +20,7 @@ from pathlib import Path
 from gateway.access.context import AccessContext
 from gateway.audit.entries import authentication_failure
 from gateway.auth import ClientRegistry, ReplayGuard, TokenRejected, load_registry, verify
+from gateway.auth.rejection import TokenReason
 from gateway.storage.audit_log import AuditLog
 
 Authenticate = Callable[[Mapping[str, str], "str | None"], AccessContext]
@@ -74,12 +75,16 @@ class BearerAuthenticator:
         audience: str,
         audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
+        vet: Callable[[AccessContext], TokenReason | None] | None = None,
     ) -> None:
         self._registry = registry
         self._replay = replay
         self._audience = audience
         self._audit = audit
         self._clock = clock
+        # What the access rules refuse of the caller itself, whatever it asks for (an
+        # emergency mode it may not use): a rejected token, not a 404 on every read.
+        self._vet = vet
 
     def __call__(self, headers: Mapping[str, str], request_id: str | None) -> AccessContext:
         token = bearer_token(headers)
@@ -91,6 +96,9 @@ class BearerAuthenticator:
                 now=self._clock(),
                 replay=self._replay,
             )
+            refused = self._vet(ctx) if self._vet is not None else None
+            if refused is not None:
+                raise TokenRejected(refused)
         except TokenRejected as exc:
             if self._audit is not None:
                 entry = authentication_failure(

@@ -60,6 +60,9 @@ STRUCTURE_NOT_ALLOWED = _t(
 )
 GROUP_NOT_ALLOWED = _t("group-not-allowed", 26, "the client is not bound to this group")
 REPLAYED = _t("replayed", 27, "this token (jti) was already used")
+CENTRE15_NOT_REGULATOR = _t(
+    "centre15-not-regulator", 28, "centre_15 is the mode of a regulating physician of a centre 15"
+)
 
 REASONS: dict[str, TokenReason] = dict(_ALL)
 

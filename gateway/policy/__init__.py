@@ -17,6 +17,7 @@ from gateway.policy.matrix import AccessMatrix, load_matrix, parse_matrix
 from gateway.policy.options import PolicyOptions
 from gateway.policy.reasons import REASONS, Obligation, Reason
 from gateway.policy.resource_facts import patient_of, resource_facts
+from gateway.policy.rules import regulates
 from gateway.policy.vote import Effect, Verdict, Vote, final_effect, parallel, serial
 from gateway.policy.writes import LabelChange, check_create, check_update, label_update
 
@@ -50,6 +51,7 @@ __all__ = [
     "parse_resource_classes",
     "patient_facts_from_consents",
     "patient_of",
+    "regulates",
     "resource_facts",
     "serial",
     "summarise_consent",

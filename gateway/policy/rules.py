@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gateway.access.context import AccessContext
 from gateway.policy import reasons as r
 from gateway.policy.case import Case, authorize, proceed, reject
 from gateway.policy.consent_shapes import ACCESS_GRANT
@@ -74,11 +75,15 @@ def _closed(case: Case) -> Vote:
     return proceed(r.RECORD_OPEN)
 
 
-def is_regulator(case: Case, options: PolicyOptions) -> bool:
-    ctx = case.ctx
+def regulates(ctx: AccessContext, options: PolicyOptions) -> bool:
+    """Whether ``ctx`` is a regulating physician of a centre 15 (may use ``centre_15``)."""
     return ctx.profession in options.centre15_professions and (
         ctx.role in options.centre15_roles or ctx.structure in options.centre15_structures
     )
+
+
+def is_regulator(case: Case, options: PolicyOptions) -> bool:
+    return regulates(case.ctx, options)
 
 
 def _mode(case: Case) -> Vote:

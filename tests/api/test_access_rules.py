@@ -50,6 +50,13 @@ READS = [
         200,
         "centre 15",
     ),
+    (
+        "physician",
+        {"patient": CHLOE, "purpose_of_use": "centre_15"},
+        "/Patient/chloe",
+        401,
+        "centre 15 by a non-regulator: the token is refused, not every read hidden",
+    ),
     ("dentist", {"patient": ALICE}, "/Patient/alice", 404, "not in the care team"),
     ("patient", {}, "/Patient/alice", 200, "own record"),
     ("patient", {}, "/Patient/bruno", 404, "someone else's record"),
@@ -66,9 +73,13 @@ def test_reads(
 ) -> None:
     with gw.client(actor, **facts) as http:
         r = http.get(path)
-    assert r.status_code == status, why
+    assert r.status_code == status, (why, r.text)
     if status == 404:
         assert r.json()["issue"][0]["code"] == "not-found", "hidden looks exactly like missing"
+    if status == 401:
+        issue = r.json()["issue"][0]
+        assert issue["details"]["coding"][0]["code"] == "GW-2128", issue
+        assert "regulating physician" in issue["diagnostics"]
 
 
 def _hr(patient: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ def test_exported_members() -> None:
         "ResourceClasses", "ResourceFacts", "Verdict", "Vote", "check_create", "check_update",
         "evaluate", "final_effect", "label_update", "labels_of", "load_matrix",
         "load_resource_classes", "parallel", "parse_matrix", "parse_resource_classes",
-        "patient_facts_from_consents", "patient_of", "resource_facts", "serial",
+        "patient_facts_from_consents", "patient_of", "regulates", "resource_facts", "serial",
         "summarise_consent",
     ])  # fmt: skip
     for module in (gateway.auth, gateway.policy):
