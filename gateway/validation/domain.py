@@ -4,7 +4,8 @@ Applied to every ``Identifier`` whatever the profile, because a wrong key means 
 person or structure (DOMAIN.md §1): INS-NIR (and the test/demo INS systems, which use the
 same NIR form) must carry a valid 2-digit key; RPPS numbers and the RPPS form of idNat_PS
 (``8`` + RPPS) a valid Luhn key; FINESS numbers, bare or as idNat_Struct ``1`` + FINESS,
-their Luhn key. Messages are in French, as professionals read them.
+their Luhn key. Messages are in English, as every other message of the API (they once
+were in French: integrators read them first, in logs and OperationOutcomes).
 
 The arithmetic lives in :mod:`gateway.fhir.identifiers`.
 """
@@ -23,35 +24,35 @@ def _nir(value: str) -> str | None:
     if ids.is_valid_nir(value):
         return None
     return (
-        f"INS-NIR invalide : {value!r} n'est pas un NIR de 15 caractères dont la clé "
-        "(97 - NIR mod 97) est correcte"
+        f"invalid INS-NIR: {value!r} is not a 15-character NIR followed by its right key "
+        "(97 - NIR mod 97)"
     )
 
 
 def _rpps(value: str) -> str | None:
     if ids.is_valid_rpps(value):
         return None
-    return f"RPPS invalide : {value!r} doit compter 11 chiffres avec une clé de Luhn correcte"
+    return f"invalid RPPS: {value!r} must be 11 digits with a right Luhn key"
 
 
 def _idnat_ps(value: str) -> str | None:
     if ids.is_valid_idnat_ps(value):
         return None
     return (
-        f"idNat_PS invalide : {value!r} doit être « 8 » + RPPS (clé de Luhn correcte) "
-        "ou « 0 » + ADELI"
+        f"invalid idNat_PS: {value!r} must be '8' + an RPPS (with a right Luhn key) "
+        "or '0' + an ADELI number"
     )
 
 
 def _finess(value: str) -> str | None:
     if ids.is_valid_finess(value):
         return None
-    return f"FINESS invalide : {value!r} doit compter 9 caractères avec une clé de Luhn correcte"
+    return f"invalid FINESS: {value!r} must be 9 characters with a right Luhn key"
 
 
 def _idnat_struct(value: str) -> str | None:
     if value.startswith("1") and not ids.is_valid_finess(value[1:]):
-        return f"idNat_Struct invalide : {value!r} est « 1 » + un FINESS dont la clé est fausse"
+        return f"invalid idNat_Struct: {value!r} is '1' + a FINESS whose Luhn key is wrong"
     return None
 
 

@@ -70,9 +70,9 @@ def warn_client(
 
 # Published examples that break a rule, with the rule (see tests/unit/validation).
 KNOWN_BAD_FR_CORE = {
-    "Patient-FRCorePatientExample.json": "INS-NIR invalide",
-    "Practitioner-FRCorePractitionerExample.json": "idNat_PS invalide",
-    "PractitionerRole-FRCorePractitionerRoleExample.json": "RPPS invalide",
+    "Patient-FRCorePatientExample.json": "invalid INS-NIR",
+    "Practitioner-FRCorePractitionerExample.json": "invalid idNat_PS",
+    "PractitionerRole-FRCorePractitionerRoleExample.json": "invalid RPPS",
 }
 
 

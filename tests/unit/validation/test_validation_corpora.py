@@ -99,8 +99,8 @@ def kind(issue: Issue) -> str:
     """A short name for the rule an error breaks."""
     if issue.gateway_code == "GW-4108":
         return issue.diagnostics.split(":")[1].strip()
-    if issue.gateway_code == "GW-4110":
-        return issue.diagnostics.split(" ")[0]
+    if issue.gateway_code == "GW-4110":  # "invalid INS-NIR: …": the identifier's kind
+        return issue.diagnostics.split(":")[0].split(" ")[-1]
     return {"GW-4105": "binding", "GW-4102": "cardinality"}.get(str(issue.gateway_code), issue.code)
 
 

@@ -105,7 +105,7 @@ def test_bad_ins_key(validator: Validator) -> None:
         ("Patient.identifier[0].value",),
         "GW-4110",
     )
-    assert issue.diagnostics.startswith("INS-NIR invalide")
+    assert issue.diagnostics.startswith("invalid INS-NIR")
     patient["identifier"][0]["value"] = "123456789012212"
     assert not problems(validator.validate(patient))
 
@@ -134,7 +134,7 @@ def test_bad_rpps_key(validator: Validator) -> None:
         ("Practitioner.identifier[0].value",),
         "GW-4110",
     )
-    assert issue.diagnostics.startswith("RPPS invalide")
+    assert issue.diagnostics.startswith("invalid RPPS")
 
 
 def test_unknown_extension_is_a_warning_and_an_error_when_strict(
