@@ -19,7 +19,6 @@ from gateway.search.problems import (
     LIMIT_EXCEEDED,
     UNSUPPORTED_CHAIN,
     UNSUPPORTED_MODIFIER,
-    UNSUPPORTED_VALUE,
     invalid,
     shown,
     unsupported,
@@ -28,7 +27,6 @@ from gateway.search.query import ChainClause, ChainTarget, Clause, HasClause, Mo
 from gateway.search.registry import SearchRegistry
 from gateway.search.values import (
     InvalidValue,
-    UnsupportedValue,
     parse_date,
     parse_missing,
     parse_number,
@@ -137,12 +135,6 @@ def parse_clause(
         except InvalidValue as exc:
             raise invalid(
                 label, f"Invalid value for search parameter '{shown(label)}': {exc}"
-            ) from None
-        except UnsupportedValue as exc:
-            raise unsupported(
-                label,
-                f"Unsupported value for search parameter '{shown(label)}': {exc}",
-                UNSUPPORTED_VALUE,
             ) from None
     return Clause(label, code, param.type, kind, tuple(values), target_type)
 
