@@ -143,6 +143,31 @@ def test_export_streams_the_whole_log_and_filters(http: httpx.Client, audit: Aud
     assert seqs == [6, 10, 14, 18, 22, 26]
 
 
+def _totals(http: httpx.Client, **params: str) -> tuple[int | None, int]:
+    r = http.get("/fhir/AuditEvent", params={"subtype": "read", **params})
+    assert r.status_code == 200, r.text
+    bundle = r.json()
+    return bundle.get("total"), len(bundle.get("entry", []))
+
+
+def test_auditevent_search_answers_its_total_like_fhir_search(
+    http: httpx.Client, audit: AuditLog
+) -> None:
+    """As the main search (README, _count=0 rule): a total when it is exact and cheap (a
+    first page holding every match), when _total asks for one, and for _count=0 alone."""
+    audit.append_standalone(entries(12))  # reads; the log's own reads are searches
+    assert _totals(http) == (12, 12)  # the first page holds every match
+    assert _totals(http, _count="5") == (None, 5)  # not cheap: no total unless asked
+    assert _totals(http, _count="5", _total="accurate") == (12, 5)
+    assert _totals(http, _count="5", _total="estimate") == (12, 5)
+    assert _totals(http, _total="none") == (None, 12)
+    assert _totals(http, _count="0") == (12, 0)  # the total alone, as _summary=count
+    assert _totals(http, _count="0", _total="none") == (None, 0)
+    assert _totals(http, _count="0", structure="1750000001") == (6, 0)
+    r = http.get("/fhir/AuditEvent", params={"_total": "all"})
+    assert r.status_code == 400 and r.json()["issue"][0]["expression"] == ["_total"]
+
+
 def test_the_access_log_lists_who_saw_a_record_with_proofs(
     http: httpx.Client, audit: AuditLog
 ) -> None:
