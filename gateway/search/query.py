@@ -188,7 +188,21 @@ class ListClause:
     list_ids: tuple[str, ...]
 
 
-Criterion = Clause | ChainClause | HasClause | ListClause
+@dataclass(frozen=True, slots=True)
+class CareDateClause:
+    """``$everything``'s ``start``/``end``: the resource's care date overlaps
+    ``[low, high)``, or it has none (see :mod:`gateway.search.care_dates`).
+
+    ``params`` pairs each searched type that has a care date with the date parameter
+    that holds it; a resource of any other type has no care date."""
+
+    name: str
+    low: int
+    high: int
+    params: tuple[tuple[str, str], ...]
+
+
+Criterion = Clause | ChainClause | HasClause | ListClause | CareDateClause
 
 
 @dataclass(frozen=True, slots=True)
