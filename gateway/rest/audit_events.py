@@ -23,21 +23,27 @@ from gateway.fhir.cursor import digest
 from gateway.fhir.json import dumps
 from gateway.record.repository import Repository
 from gateway.record.search import ESTIMATE_SCAN
+from gateway.rest.instance import check_read_params, subsetter
 from gateway.rest.paging import caller_digest, count_param
 from gateway.rest.request import FhirRequest, FhirResponse
 from gateway.search.controls import parse_total, total_mode
 
 
 def read(req: FhirRequest, repo: Repository) -> FhirResponse:
+    """A read like any other: ``_summary``/``_elements`` cut it, other parameters are
+    refused (:func:`gateway.rest.instance.check_read_params`)."""
     rid = req.segments[1]
     if not rid.isdigit():
         raise NotFound(f"AuditEvent/{rid} is not known")
+    check_read_params(req)
+    cut = subsetter(req, repo, "AuditEvent")
     with repo.reading() as r:
         rows = r.audit_rows([("_id", rid)], before_seq=None, limit=1)
     if not rows:
         raise NotFound(f"AuditEvent/{rid} is not known")
     seq, content = rows[0]
-    return FhirResponse(200, dumps(as_resource(content, seq)))
+    resource = as_resource(content, seq)
+    return FhirResponse(200, dumps(cut(resource) if cut is not None else resource))
 
 
 def search(req: FhirRequest, repo: Repository) -> FhirResponse:

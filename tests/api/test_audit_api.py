@@ -168,6 +168,18 @@ def test_auditevent_search_answers_its_total_like_fhir_search(
     assert r.status_code == 400 and r.json()["issue"][0]["expression"] == ["_total"]
 
 
+def test_auditevent_read_takes_the_read_parameters_only(
+    http: httpx.Client, audit: AuditLog
+) -> None:
+    audit.append_standalone(entries(2))
+    r = http.get("/fhir/AuditEvent/1", params={"patient": "p1"})
+    assert r.status_code == 400 and r.json()["issue"][0]["expression"] == ["patient"]
+    full = http.get("/fhir/AuditEvent/1").json()
+    cut = http.get("/fhir/AuditEvent/1", params={"_elements": "action"}).json()
+    assert "entity" in full and "entity" not in cut  # mandatory elements stay
+    assert cut["action"] == full["action"] and cut["meta"]["tag"][0]["code"] == "SUBSETTED"
+
+
 def test_the_access_log_lists_who_saw_a_record_with_proofs(
     http: httpx.Client, audit: AuditLog
 ) -> None:
@@ -197,6 +209,24 @@ def test_the_access_log_lists_who_saw_a_record_with_proofs(
     r = http.get("/me/access-log", params={"patient": "p7", "_count": 1})
     assert [e["seq"] for e in r.json()["entries"]] == [6]
     assert r.json()["next_before"] == 6
+
+
+@pytest.mark.parametrize("params", [{"foo": "1"}, {"_count": "1", "since": "2026"}, {"_sort": "x"}])
+def test_the_access_log_refuses_parameters_it_does_not_define(
+    http: httpx.Client, audit: AuditLog, params: dict[str, str]
+) -> None:
+    """Its parameters are before and _count (and patient, for dev callers): anything
+    else is a 400 naming it, logged as a refused read, never silently ignored."""
+    audit.append_standalone(entries(4))
+    r = http.get("/me/access-log", params={"patient": "p1", **params})
+    assert r.status_code == 400, r.text
+    issue = r.json()["issue"][0]
+    name = next(k for k in params if k != "_count")
+    assert issue["expression"] == [name] and name in issue["diagnostics"]
+    assert issue["details"]["coding"][0]["code"] == "GW-1112"
+    assert last_entry(audit)["outcome"] == "4"
+    ok = http.get("/me/access-log", params={"patient": "p1", "_count": "1", "before": "3"})
+    assert ok.status_code == 200, ok.text
 
 
 def test_the_access_log_shows_nothing_of_other_patients(
