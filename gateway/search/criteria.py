@@ -3,8 +3,9 @@
 Implements https://hl7.org/fhir/R4/search.html §3.1.1.4 (modifiers), §3.1.1.5 (the
 types), §3.1.1.4.13 (chained parameters, one level) and §3.1.1.4.14 (``_has``, one
 level). Each function raises an error naming the parameter as written; see
-:mod:`gateway.search.problems` for which are 400 ``not-supported`` (ignorable with
-lenient handling) and which are 400 ``invalid``.
+:mod:`gateway.search.problems` for which are 400 ``not-supported``, which are 400
+``invalid``, and which of them lenient handling may skip (an unknown parameter or
+modifier, never a value).
 """
 
 from __future__ import annotations

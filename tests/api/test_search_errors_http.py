@@ -1,5 +1,6 @@
-"""Strict by default: every unsupported parameter, modifier and prefix is a 400 naming it;
-``Prefer: handling=lenient`` ignores them and says so in the Bundle."""
+"""Strict by default: every unsupported parameter, modifier, chain and value is a 400
+naming it; ``Prefer: handling=lenient`` ignores unknown parameters and modifiers and says
+so in the Bundle, but never the value of a served parameter."""
 
 from __future__ import annotations
 
