@@ -6,8 +6,10 @@
   ``GET /audit/proof/consistency?first=&second=``: RFC 9162 proofs (JSON, base64);
 - ``GET /audit/export?agent=&since=&until=``: NDJSON in the offline verifier's format
   (:func:`gateway.audit.verifier.format_export_line`); unfiltered, it is the whole log;
-- ``GET /me/access-log``: who accessed the caller's record, newest first, each entry
-  with its bytes and its inclusion proof against a checkpoint that covers it.
+- ``GET /me/access-log[?_count=&before=]``: who accessed the caller's record, newest
+  first, each entry with its leaf hash and its inclusion proof against a checkpoint
+  that covers it; ``_count`` entries (default 100, at most 500), ``before`` a sequence
+  number to continue from (``next_before``). Any other parameter is a 400 naming it.
 
 Only auditors reach ``/audit/*`` and only patients ``/me/access-log`` (admins are
 refused, so the duties stay separate); anyone else gets a 403, itself logged. Every
@@ -233,12 +235,29 @@ async def export(request: Request) -> Response:
     )
 
 
+ACCESS_LOG_PARAMS = frozenset({"before", "_count"})
+
+
+def _only_params(request: Request, known: frozenset[str] | set[str]) -> None:
+    """A parameter the endpoint does not define is a 400 naming it: ignoring it would
+    answer another question than the one asked (``?since=2026`` is not a filter here)."""
+    for name in request.query_params:
+        if name not in known:
+            listed = ", ".join(sorted(known))
+            raise BadRequest(
+                f"'{name[:120]}' is not a parameter of this endpoint (it takes {listed})",
+                expression=name[:120],
+                code="GW-1112",
+            )
+
+
 @router.get("/me/access-log", include_in_schema=False)
 async def access_log(request: Request) -> Response:
     access = _Access(request, "patient", "access-log")
 
     def work() -> dict[str, Any]:
         ctx = access.ctx  # admitted by now
+        _only_params(request, ACCESS_LOG_PARAMS | ({"patient"} if ctx.kind == "dev" else set()))
         patient = ctx.patient if ctx.kind == "patient" else request.query_params.get("patient")
         if not patient:
             raise BadRequest("Which patient? (dev callers pass ?patient=)", code="GW-1302")

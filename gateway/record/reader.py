@@ -135,9 +135,14 @@ class RecordReader:
         conn = self.tx.conn
         return [(int(seq), open_audit(conn, seq, content)) for seq, content in conn.execute(stmt)]
 
-    def audit_total(self, params: Sequence[tuple[str, str]]) -> int:
+    def audit_total(
+        self, params: Sequence[tuple[str, str]], *, cap: int | None = None
+    ) -> int | None:
+        """How many entries match; ``None`` when ``cap`` is given and more match."""
         self._auditor_only()
-        return int(self.tx.conn.execute(audit_count(audit_conditions(params))).scalar_one())
+        stmt = audit_count(audit_conditions(params), cap=cap)
+        found = int(self.tx.conn.execute(stmt).scalar_one())
+        return None if cap is not None and found > cap else found
 
     def _auditor_only(self) -> None:
         # Separation of duties (issue 7): auditors read the log; admins do not.

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from gateway.errors import BadRequest, Issue
+from gateway.search.controls import total_mode
 from gateway.search.problems import FORBIDDEN_LINK, LIMIT_EXCEEDED
 from gateway.search.query import (
     ChainClause,
@@ -158,10 +159,7 @@ class SearchExecutor:
             after = batch[-1].position
 
     def _total(self, request: SearchRequest, known: int | None) -> int | None:
-        # _summary=count asks for the total alone; so does _count=0, unless _total says
-        # otherwise (https://hl7.org/fhir/R4/search.html#count).
-        counting = request.summary == "count" or (request.count == 0 and request.total is None)
-        mode = "accurate" if counting else request.total
+        mode = total_mode(request.total, request.count, request.summary)
         if mode == "none":
             return None
         if known is not None:

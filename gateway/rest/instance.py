@@ -4,6 +4,8 @@ https://hl7.org/fhir/R4/http.html#read, #vread, #update, #patch, #delete. Read a
 vread honour ``_summary`` and ``_elements`` as a search does (the same
 :func:`gateway.search.subset.subset`, so the part returned carries the same
 ``SUBSETTED`` tag); ``_summary=false`` and ``_summary=count`` return the whole resource.
+Any other parameter is a 400 naming it, unless handling is lenient
+(:func:`check_read_params`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
-from gateway.errors import BadRequest, UnsupportedMediaType
+from gateway.errors import BadRequest, UnsupportedMediaType, UnsupportedParameter
 from gateway.fhir.json import loads, loads_stored
 from gateway.fhir.patch import apply_json_patch
 from gateway.record.repository import Repository
@@ -24,14 +26,40 @@ from gateway.rest.respond import (
     read_response,
     write_response,
 )
+from gateway.rest.searchset import lenient
 from gateway.search.controls import parse_elements, parse_summary
+from gateway.search.problems import shown
 from gateway.search.subset import needs_subset, subset
 
 JSON_PATCH = "application/json-patch+json"
 
 
+# _format and _pretty are read (and taken off the query) by the HTTP layer.
+READ_PARAMS = frozenset({"_summary", "_elements"})
+UNKNOWN_PARAM = "GW-1112"
+
+
+def check_read_params(req: FhirRequest) -> None:
+    """Refuse a parameter read and vread do not define, naming it, as a strict search
+    does (https://hl7.org/fhir/R4/search.html#errors): ``Patient/1?_count=1`` or
+    ``?name=x`` is a client mistake the answer should not hide. With ``Prefer:
+    handling=lenient`` it is ignored; the answer is the resource itself, which has no
+    place for a warning."""
+    if lenient(req):
+        return
+    for name, _ in req.query:
+        if name not in READ_PARAMS:
+            raise UnsupportedParameter(
+                f"'{shown(name)}' is not a parameter of read or vread "
+                "(they take _format, _pretty, _summary and _elements)",
+                expression=shown(name),
+                code=UNKNOWN_PARAM,
+            )
+
+
 def read(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid = req.segments[0], req.segments[1]
+    check_read_params(req)
     cut = subsetter(req, repo, rtype)
     with repo.reading() as r:
         return read_response(req, r.read(rtype, rid), cut=cut)
@@ -41,6 +69,7 @@ def vread(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid, vid = req.segments[0], req.segments[1], req.segments[3]
     if not vid.isdigit():
         raise BadRequest(f"Invalid version id '{vid}'", code="GW-1206")
+    check_read_params(req)
     cut = subsetter(req, repo, rtype)
     with repo.reading() as r:
         return read_response(req, r.vread(rtype, rid, int(vid)), cut=cut)

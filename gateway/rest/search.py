@@ -2,8 +2,9 @@
 
 The form body of ``POST _search`` is merged into the query by the HTTP layer, so both
 arrive here alike. Strict by default: an unknown or unsupported parameter, modifier or
-prefix is a 400 that names it; ``Prefer: handling=lenient`` ignores them and lists
-them in the Bundle's OperationOutcome entry.
+chain is a 400 that names it; ``Prefer: handling=lenient`` ignores them and lists them
+in the Bundle's OperationOutcome entry. A served parameter's malformed or unserved
+value is a 400 in both modes (:mod:`gateway.search.problems`).
 """
 
 from __future__ import annotations

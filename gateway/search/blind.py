@@ -31,7 +31,13 @@ from dataclasses import replace
 
 from gateway.errors import GatewayError
 from gateway.search.compiler import Getter
-from gateway.search.problems import INVALID_CONTROL, UNSUPPORTED_MODIFIER, invalid, unsupported
+from gateway.search.problems import (
+    INVALID_CONTROL,
+    UNSUPPORTED_MODIFIER,
+    ignorable,
+    invalid,
+    unsupported,
+)
 from gateway.search.query import (
     ChainClause,
     ChainTarget,
@@ -190,7 +196,7 @@ def blind_request(request: SearchRequest, blind: BlindIndex, *, lenient: bool) -
         try:
             criteria.append(_criterion(criterion, request.types, blind))
         except GatewayError as exc:
-            if not lenient:
+            if not lenient or not ignorable(exc):
                 raise
             ignored.append(IgnoredParameter(criterion.name, "", exc.diagnostics))
     sort: tuple[SortKey, ...] = request.sort

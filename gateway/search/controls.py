@@ -99,6 +99,16 @@ def parse_total(name: str, value: str) -> Total:
     return value  # type: ignore[return-value]
 
 
+def total_mode(total: Total | None, count: int, summary: Summary | None = None) -> Total | None:
+    """The ``Bundle.total`` a search owes: ``_summary=count`` asks for the total alone;
+    so does ``_count=0``, unless ``_total`` says otherwise
+    (https://hl7.org/fhir/R4/search.html#count). ``None``: a total only when it is
+    known for free (a first page that holds every match)."""
+    if summary == "count" or (count == 0 and total is None):
+        return "accurate"
+    return total
+
+
 def parse_summary(name: str, value: str) -> Summary:
     if value not in SUMMARIES:
         raise invalid(

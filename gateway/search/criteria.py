@@ -3,8 +3,9 @@
 Implements https://hl7.org/fhir/R4/search.html §3.1.1.4 (modifiers), §3.1.1.5 (the
 types), §3.1.1.4.13 (chained parameters, one level) and §3.1.1.4.14 (``_has``, one
 level). Each function raises an error naming the parameter as written; see
-:mod:`gateway.search.problems` for which are 400 ``not-supported`` (ignorable with
-lenient handling) and which are 400 ``invalid``.
+:mod:`gateway.search.problems` for which are 400 ``not-supported``, which are 400
+``invalid``, and which of them lenient handling may skip (an unknown parameter or
+modifier, never a value).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from gateway.search.problems import (
     LIMIT_EXCEEDED,
     UNSUPPORTED_CHAIN,
     UNSUPPORTED_MODIFIER,
-    UNSUPPORTED_VALUE,
     invalid,
     shown,
     unsupported,
@@ -28,7 +28,6 @@ from gateway.search.query import ChainClause, ChainTarget, Clause, HasClause, Mo
 from gateway.search.registry import SearchRegistry
 from gateway.search.values import (
     InvalidValue,
-    UnsupportedValue,
     parse_date,
     parse_missing,
     parse_number,
@@ -137,12 +136,6 @@ def parse_clause(
         except InvalidValue as exc:
             raise invalid(
                 label, f"Invalid value for search parameter '{shown(label)}': {exc}"
-            ) from None
-        except UnsupportedValue as exc:
-            raise unsupported(
-                label,
-                f"Unsupported value for search parameter '{shown(label)}': {exc}",
-                UNSUPPORTED_VALUE,
             ) from None
     return Clause(label, code, param.type, kind, tuple(values), target_type)
 

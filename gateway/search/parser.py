@@ -1,11 +1,14 @@
 """``parse_search``: a search request's parameters → a typed :class:`SearchRequest`.
 
 Strict by default (https://hl7.org/fhir/R4/search.html#errors): an unknown or
-unsupported parameter, modifier, prefix or chain raises
+unsupported parameter, modifier or chain raises
 :class:`~gateway.errors.UnsupportedParameter` naming it. With lenient handling
 (``Prefer: handling=lenient``) those parameters are skipped and listed in
-:attr:`SearchRequest.ignored`. Malformed values and exceeded limits are 400 in both
-modes. A parameter with an empty value (``name=``) is skipped and listed as ignored.
+:attr:`SearchRequest.ignored`. The value of a served parameter is never skipped: a
+malformed one (unknown prefix, bad date, number, token…), one the gateway cannot
+honour (a functional ``_list``) and exceeded limits are 400 in both modes (see
+:mod:`gateway.search.problems`). A parameter with an empty value (``name=``) is
+skipped and listed as ignored.
 
 ``POST [type]/_search`` passes the form fields here exactly like a GET's query, and
 ``[base]/Patient/{id}/{type}`` passes ``compartment=("Patient", id)``.
@@ -28,6 +31,7 @@ from gateway.search.problems import (
     LIMIT_EXCEEDED,
     UNKNOWN_TYPE,
     UNSUPPORTED_VALUE,
+    ignorable,
     invalid,
     shown,
     unsupported,
@@ -129,7 +133,7 @@ def parse_search(
         try:
             _one(registry, name, value, resource_type, types, limits, zone, out)
         except UnsupportedParameter as exc:
-            if not lenient:
+            if not lenient or not ignorable(exc):
                 raise
             out.ignored.append(IgnoredParameter(name, value, exc.diagnostics))
             continue
@@ -285,7 +289,9 @@ def _parse_list(name: str, value: str, limits: SearchLimits) -> ListClause:
     for raw in raw_ids:
         if raw.startswith("$"):
             raise unsupported(
-                name, f"Functional list '{shown(raw)}' is not supported", UNSUPPORTED_VALUE
+                name,
+                f"_list: functional list '{shown(raw)}' is not supported (a List id is)",
+                UNSUPPORTED_VALUE,
             )
         list_id = raw.removeprefix("List/")
         if not _ID.match(list_id):

@@ -7,7 +7,8 @@ code      meaning                                        error (status)
 ========  =============================================  =========================
 GW-1100   unknown or unserved search parameter           UnsupportedParameter 400
 GW-1101   unsupported modifier                           UnsupportedParameter 400
-GW-1102   unsupported value feature (prefix, list…)      UnsupportedParameter 400
+GW-1102   value a served parameter cannot honour         UnsupportedParameter 400
+          (functional ``_list``, ``_contained=true``)
 GW-1103   malformed value                                BadRequest 400
 GW-1104   limit exceeded                                 BadRequest 400
 GW-1105   unsupported chain or ``_has`` form             UnsupportedParameter 400
@@ -19,13 +20,19 @@ GW-1110   (warning) parameter ignored, lenient handling
 GW-1111   (warning) ``_count`` lowered to the maximum
 ========  =============================================  =========================
 
+Lenient handling (``Prefer: handling=lenient``) may skip only what makes a *parameter*
+unknown or unsupported (https://hl7.org/fhir/R4/search.html#errors): GW-1100, GW-1101
+and GW-1105 (:func:`ignorable`). The value of a parameter the gateway serves is never
+skipped, whether malformed (GW-1103) or not served (GW-1102): dropping it would widen a
+clinical filter to every resource, silently but for a warning.
+
 The issue's ``expression`` is the parameter name as the client wrote it
 (``subject:Patient.name:exact``), the only location a query string has.
 """
 
 from __future__ import annotations
 
-from gateway.errors import BadRequest, UnsupportedParameter
+from gateway.errors import BadRequest, GatewayError, UnsupportedParameter
 
 UNKNOWN_PARAM = "GW-1100"
 UNSUPPORTED_MODIFIER = "GW-1101"
@@ -40,6 +47,7 @@ IGNORED = "GW-1110"
 COUNT_LOWERED = "GW-1111"
 
 _MAX_SHOWN = 120
+_IGNORABLE = frozenset({UNKNOWN_PARAM, UNSUPPORTED_MODIFIER, UNSUPPORTED_CHAIN})
 
 
 def shown(text: str) -> str:
@@ -54,3 +62,8 @@ def unsupported(name: str, diagnostics: str, code: str = UNKNOWN_PARAM) -> Unsup
 def invalid(name: str | None, diagnostics: str, code: str = MALFORMED_VALUE) -> BadRequest:
     """``name`` ``None`` when the problem has no single location (too many parameters)."""
     return BadRequest(diagnostics, expression=shown(name) if name else None, code=code)
+
+
+def ignorable(error: GatewayError) -> bool:
+    """Whether lenient handling may skip the parameter ``error`` names (see above)."""
+    return isinstance(error, UnsupportedParameter) and error.code in _IGNORABLE

@@ -188,7 +188,21 @@ class ListClause:
     list_ids: tuple[str, ...]
 
 
-Criterion = Clause | ChainClause | HasClause | ListClause
+@dataclass(frozen=True, slots=True)
+class CareDateClause:
+    """``$everything``'s ``start``/``end``: the resource's care date overlaps
+    ``[low, high)``, or it has none (see :mod:`gateway.search.care_dates`).
+
+    ``params`` pairs each searched type that has a care date with the date parameter
+    that holds it; a resource of any other type has no care date."""
+
+    name: str
+    low: int
+    high: int
+    params: tuple[tuple[str, str], ...]
+
+
+Criterion = Clause | ChainClause | HasClause | ListClause | CareDateClause
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,15 +263,35 @@ class SearchRequest:
     warnings: tuple[Issue, ...] = ()
 
     def ignored_outcome_issues(self) -> list[Issue]:
-        """Warnings for an OperationOutcome entry (``search.mode=outcome``)."""
+        """Warnings for an OperationOutcome entry (``search.mode=outcome``).
+
+        Each says what the omission means for the results: a warning a client may only
+        log must still tell whoever reads it that an ignored filter did not filter."""
         issues = [
             Issue(
                 "warning",
                 "not-supported",
-                f"Search parameter '{i.name}' was ignored: {i.reason}",
+                f"Search parameter '{i.name}' was ignored: {i.reason}; {ignored_effect(i.name)}",
                 (i.name,),
                 "GW-1110",
             )
             for i in self.ignored
         ]
         return issues + list(self.warnings)
+
+
+def ignored_effect(name: str) -> str:
+    """What skipping the parameter ``name`` does to the results, for its warning."""
+    control = name.partition(":")[0]
+    if control == "_sort":
+        return "the results are not sorted by it"
+    if control in ("_include", "_revinclude"):
+        return "no resources are included for it"
+    if control in _RESULT_CONTROLS:
+        return "the response is as if it were absent"
+    return "the results are not filtered by it (they may include resources it would exclude)"
+
+
+_RESULT_CONTROLS = frozenset(
+    {"_count", "_total", "_summary", "_elements", "_contained", "_format", "_pretty", "_type"}
+)

@@ -3,9 +3,10 @@
 Values arrive URL-decoded. ``,`` separates alternatives (OR), ``|`` separates the parts
 of tokens and quantities, and ``\\,``, ``\\|``, ``\\$`` and ``\\\\`` escape them
 (§3.1.1.1.8 "Escaping search parameters"). Parsers raise :class:`InvalidValue` for a
-malformed value and :class:`UnsupportedValue` for a well-formed one the gateway does
-not support (an unknown prefix); the caller turns them into errors naming the
-parameter.
+malformed value, which the caller turns into a 400 naming the parameter in both
+handling modes. An unknown prefix (``xx2024``) is malformed, not merely unsupported: R4
+defines the nine prefixes and all of them are served, and a lenient search that dropped
+the value would widen a clinical filter to every resource.
 """
 
 from __future__ import annotations
@@ -38,10 +39,6 @@ from gateway.search.ucum import UCUM, canonical_unit
 
 class InvalidValue(ValueError):
     """The value does not follow the syntax of its parameter type."""
-
-
-class UnsupportedValue(ValueError):
-    """The value is well formed but uses something the gateway does not support."""
 
 
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?([eE][+-]?\d{1,3})?$")
@@ -97,7 +94,9 @@ def split_prefix(text: str) -> tuple[Prefix, str]:
     if len(text) > 2 and head.isalpha() and (text[2].isdigit() or text[2] in "+-."):
         if head in PREFIXES:
             return head, text[2:]  # type: ignore[return-value]
-        raise UnsupportedValue(f"unknown prefix '{head}'")
+        raise InvalidValue(
+            f"unknown prefix '{head}' (a prefix is one of {', '.join(sorted(PREFIXES))})"
+        )
     return "eq", text
 
 

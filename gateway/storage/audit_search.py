@@ -163,10 +163,18 @@ def audit_select(
     return stmt.order_by(_e.c.seq.desc()).limit(limit)
 
 
-def audit_count(conditions: Sequence[ColumnElement[bool]]) -> Select[Any]:
-    """How many entries match (``Bundle.total``)."""
-    stmt = select(func.count()).select_from(_e)
-    return stmt.where(and_(*conditions)) if conditions else stmt
+def audit_count(
+    conditions: Sequence[ColumnElement[bool]], *, cap: int | None = None
+) -> Select[Any]:
+    """How many entries match (``Bundle.total``); with ``cap``, counting stops at
+    ``cap + 1`` rows (more than ``cap``: too many to estimate cheaply)."""
+    if cap is None:
+        stmt = select(func.count()).select_from(_e)
+        return stmt.where(and_(*conditions)) if conditions else stmt
+    rows = select(_e.c.seq)
+    if conditions:
+        rows = rows.where(and_(*conditions))
+    return select(func.count()).select_from(rows.limit(cap + 1).subquery())
 
 
 __all__ = ["PARAMETERS", "audit_conditions", "audit_count", "audit_select"]

@@ -143,6 +143,43 @@ def test_export_streams_the_whole_log_and_filters(http: httpx.Client, audit: Aud
     assert seqs == [6, 10, 14, 18, 22, 26]
 
 
+def _totals(http: httpx.Client, **params: str) -> tuple[int | None, int]:
+    r = http.get("/fhir/AuditEvent", params={"subtype": "read", **params})
+    assert r.status_code == 200, r.text
+    bundle = r.json()
+    return bundle.get("total"), len(bundle.get("entry", []))
+
+
+def test_auditevent_search_answers_its_total_like_fhir_search(
+    http: httpx.Client, audit: AuditLog
+) -> None:
+    """As the main search (README, _count=0 rule): a total when it is exact and cheap (a
+    first page holding every match), when _total asks for one, and for _count=0 alone."""
+    audit.append_standalone(entries(12))  # reads; the log's own reads are searches
+    assert _totals(http) == (12, 12)  # the first page holds every match
+    assert _totals(http, _count="5") == (None, 5)  # not cheap: no total unless asked
+    assert _totals(http, _count="5", _total="accurate") == (12, 5)
+    assert _totals(http, _count="5", _total="estimate") == (12, 5)
+    assert _totals(http, _total="none") == (None, 12)
+    assert _totals(http, _count="0") == (12, 0)  # the total alone, as _summary=count
+    assert _totals(http, _count="0", _total="none") == (None, 0)
+    assert _totals(http, _count="0", structure="1750000001") == (6, 0)
+    r = http.get("/fhir/AuditEvent", params={"_total": "all"})
+    assert r.status_code == 400 and r.json()["issue"][0]["expression"] == ["_total"]
+
+
+def test_auditevent_read_takes_the_read_parameters_only(
+    http: httpx.Client, audit: AuditLog
+) -> None:
+    audit.append_standalone(entries(2))
+    r = http.get("/fhir/AuditEvent/1", params={"patient": "p1"})
+    assert r.status_code == 400 and r.json()["issue"][0]["expression"] == ["patient"]
+    full = http.get("/fhir/AuditEvent/1").json()
+    cut = http.get("/fhir/AuditEvent/1", params={"_elements": "action"}).json()
+    assert "entity" in full and "entity" not in cut  # mandatory elements stay
+    assert cut["action"] == full["action"] and cut["meta"]["tag"][0]["code"] == "SUBSETTED"
+
+
 def test_the_access_log_lists_who_saw_a_record_with_proofs(
     http: httpx.Client, audit: AuditLog
 ) -> None:
@@ -172,6 +209,24 @@ def test_the_access_log_lists_who_saw_a_record_with_proofs(
     r = http.get("/me/access-log", params={"patient": "p7", "_count": 1})
     assert [e["seq"] for e in r.json()["entries"]] == [6]
     assert r.json()["next_before"] == 6
+
+
+@pytest.mark.parametrize("params", [{"foo": "1"}, {"_count": "1", "since": "2026"}, {"_sort": "x"}])
+def test_the_access_log_refuses_parameters_it_does_not_define(
+    http: httpx.Client, audit: AuditLog, params: dict[str, str]
+) -> None:
+    """Its parameters are before and _count (and patient, for dev callers): anything
+    else is a 400 naming it, logged as a refused read, never silently ignored."""
+    audit.append_standalone(entries(4))
+    r = http.get("/me/access-log", params={"patient": "p1", **params})
+    assert r.status_code == 400, r.text
+    issue = r.json()["issue"][0]
+    name = next(k for k in params if k != "_count")
+    assert issue["expression"] == [name] and name in issue["diagnostics"]
+    assert issue["details"]["coding"][0]["code"] == "GW-1112"
+    assert last_entry(audit)["outcome"] == "4"
+    ok = http.get("/me/access-log", params={"patient": "p1", "_count": "1", "before": "3"})
+    assert ok.status_code == 200, ok.text
 
 
 def test_the_access_log_shows_nothing_of_other_patients(

@@ -57,6 +57,27 @@ def test_read_vread_and_conditional_read(client: httpx.Client) -> None:
     assert client.get(f"/Patient/{rid}/_history/x").status_code == 400
 
 
+def test_read_and_vread_refuse_parameters_they_do_not_define(client: httpx.Client) -> None:
+    """Read takes _format, _pretty, _summary and _elements (http.html#read); any other
+    parameter is a 400 naming it, as a strict search does, and is ignored when the
+    caller asks for lenient handling (a plain resource cannot carry a warning)."""
+    created = _create(client, _patient())
+    rid = created["id"]
+    lenient = {"prefer": "handling=lenient"}
+    for path in (f"/Patient/{rid}", f"/Patient/{rid}/_history/1"):
+        for params in ({"foo": "bar"}, {"_summary": "true", "_count": "1"}, {"name": "x"}):
+            r = client.get(path, params=params)
+            assert r.status_code == 400, (path, params, r.text)
+            issue = r.json()["issue"][0]
+            name = next(k for k in params if k != "_summary")
+            assert issue["expression"] == [name] and name in issue["diagnostics"]
+            assert issue["details"]["coding"][0]["code"] == "GW-1112"
+            assert client.get(path, params=params, headers=lenient).status_code == 200
+        served = {"_format": "json", "_pretty": "true", "_summary": "false", "_elements": "name"}
+        assert client.get(path, params=served).status_code == 200
+        assert client.head(path, params={"foo": "bar"}).status_code == 400
+
+
 def test_update_versions_and_if_match(client: httpx.Client) -> None:
     created = _create(client, _patient())
     rid = created["id"]

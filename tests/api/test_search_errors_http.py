@@ -1,5 +1,6 @@
-"""Strict by default: every unsupported parameter, modifier and prefix is a 400 naming it;
-``Prefer: handling=lenient`` ignores them and says so in the Bundle."""
+"""Strict by default: every unsupported parameter, modifier, chain and value is a 400
+naming it; ``Prefer: handling=lenient`` ignores unknown parameters and modifiers and says
+so in the Bundle, but never the value of a served parameter."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ REFUSED = [
     ("Patient", "gender:in", "http://vs", "not-supported"),
     ("Observation", "code:above", "x", "not-supported"),
     ("Observation", "code:below", "x", "not-supported"),
-    ("Patient", "birthdate", "xx2020", "not-supported"),
+    ("Patient", "birthdate", "xx2020", "invalid"),
     ("Patient", "birthdate:exact", "2020", "not-supported"),
     ("Observation", "value-quantity:contains", "5", "not-supported"),
     ("Observation", "code-value-quantity", "x$5", "not-supported"),
@@ -166,6 +167,54 @@ def test_lenient_handling_ignores_and_reports(client: httpx.Client) -> None:
     following = client.get(links["next"])  # strict by default: nothing left to ignore
     assert following.status_code == 200, following.text
     assert [e["search"]["mode"] for e in following.json()["entry"]] == ["match"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "code"),
+    [
+        ("date", "xx2024", "invalid"),
+        ("date", "ge2026-13-01", "invalid"),
+        ("value-quantity", "gt1OO", "invalid"),
+        ("value-quantity", "zz5", "invalid"),
+        ("code", "a|b|c", "invalid"),
+        ("subject", "Foo/1", "invalid"),
+        ("_list", "$current-allergies", "not-supported"),
+    ],
+)
+def test_lenient_never_drops_the_value_of_a_served_parameter(
+    client: httpx.Client, name: str, value: str, code: str
+) -> None:
+    """Dropping a filter's value would widen a clinical query to every resource:
+    lenient handling skips unknown parameters only (R4 search §3.1.1.3, errors)."""
+    client.post(
+        "/Observation",
+        json={"resourceType": "Observation", "status": "final", "code": {"text": "x"}},
+    )
+    for prefer in ("handling=lenient", "handling=strict"):
+        r = client.get("/Observation", params={name: value}, headers={"prefer": prefer})
+        assert r.status_code == 400, (prefer, r.text)
+        issue = _issue(r)
+        assert (issue["code"], issue["expression"]) == (code, [name])
+        assert name in issue["diagnostics"]
+
+
+def test_lenient_unknown_modifier_is_ignored_and_said_so(client: httpx.Client) -> None:
+    client.post(
+        "/Observation",
+        json={"resourceType": "Observation", "status": "final", "code": {"text": "x"}},
+    )
+    query = {"code:nott": "http://loinc.org|1234-5"}
+    strict = client.get("/Observation", params=query)
+    assert strict.status_code == 400 and _issue(strict)["expression"] == ["code:nott"]
+    r = client.get("/Observation", params=query, headers={"prefer": "handling=lenient"})
+    assert r.status_code == 200, r.text
+    entries = r.json()["entry"]
+    assert [e["search"]["mode"] for e in entries].count("match") == 1
+    (outcome,) = [e["resource"] for e in entries if e["search"]["mode"] == "outcome"]
+    (issue,) = outcome["issue"]
+    assert (issue["severity"], issue["expression"]) == ("warning", ["code:nott"])
+    assert "'code:nott' was ignored" in issue["diagnostics"]
+    assert "not filtered by it" in issue["diagnostics"]
 
 
 def test_paging_cursor_is_signed_and_bound_to_the_query(client: httpx.Client) -> None:

@@ -96,6 +96,16 @@ def test_parameters_select_the_right_entries(
     assert search(engine, query) == expected
 
 
+def test_a_capped_count_stops_past_the_cap(engine: Engine) -> None:
+    """``_total=estimate``: counting stops one row past the cap, so a huge log is not
+    scanned to estimate a total the caller gets only when it is small."""
+    conds = audit_conditions([("structure", "S1")])
+    with engine.connect() as conn:
+        assert conn.execute(audit_count(conds, cap=10)).scalar_one() == 4
+        assert conn.execute(audit_count(conds, cap=2)).scalar_one() == 3
+        assert conn.execute(audit_count([], cap=0)).scalar_one() == 1
+
+
 def test_paging_newest_first(engine: Engine) -> None:
     assert search(engine, "", limit=2) == [5, 4]
     assert search(engine, "", limit=2, before=4) == [3, 2]

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, select
 
 from gateway.search.query import (
+    CareDateClause,
     ChainClause,
     Clause,
     Criterion,
@@ -25,6 +26,7 @@ from gateway.search.query import (
     SearchRequest,
 )
 from gateway.storage import schema as s
+from gateway.storage.search.care import care_date_predicate
 from gateway.storage.search.clauses import COLUMN_PARAMS, clause_predicate
 from gateway.storage.search.keyset import Position, SortColumn, beyond, order_by, sort_columns
 from gateway.storage.search.links import (
@@ -54,6 +56,8 @@ def rank(criterion: Criterion) -> int:
         return 5
     if isinstance(criterion, ListClause):
         return 3
+    if isinstance(criterion, CareDateClause):
+        return _NEVER  # keeps undated resources: never selective
     if criterion.param == "_id":
         return 0 if criterion.modifier != "not" else _NEVER
     if criterion.param == "_lastUpdated":
@@ -78,6 +82,8 @@ def criterion_predicate(
         return has_predicate(subject, criterion, ctx, driver=driver)
     if isinstance(criterion, ListClause):
         return list_predicate(subject, criterion, driver=driver)
+    if isinstance(criterion, CareDateClause):
+        return care_date_predicate(subject, criterion)
     assert isinstance(criterion, Clause)
     return clause_predicate(subject, criterion, ctx, driver=driver)
 
@@ -85,7 +91,7 @@ def criterion_predicate(
 def drives_by_pk(criterion: Criterion) -> bool:
     """Whether ``criterion`` as the driver yields primary keys (``pk IN (…)``) rather than
     constraining the resource row itself (``_id``, ``_lastUpdated``, ``_has``, ``_list``)."""
-    if isinstance(criterion, HasClause | ListClause):
+    if isinstance(criterion, HasClause | ListClause | CareDateClause):
         return False
     if isinstance(criterion, ChainClause):
         return True

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from gateway.search import SearchRegistry, compartments_of, extract, patient_of
+from gateway.search.care_dates import OWN_CARE_DATE, care_date_params
 from gateway.search.definitions import read_search_parameter
 from gateway.search.elements import ElementTypes, build_element_map
 from gateway.search.pathexpr import (
@@ -419,3 +420,16 @@ def test_load_from_a_profiles_directory_and_override(tmp_path: Path) -> None:
     assert not bad.served
     assert bad.reason is not None
     assert "Thing.nope" in bad.reason
+
+
+def test_every_care_date_of_everything_is_a_served_date_parameter(
+    registry: SearchRegistry,
+) -> None:
+    """``$everything?start=&end=`` reads these; a registry change must not drop one
+    silently (its type's resources would then all count as undated, hence kept)."""
+    members = sorted(registry.compartment_types("Patient") | {"Patient"})
+    found = dict(care_date_params(registry, members))
+    assert {t: found.get(t) for t in OWN_CARE_DATE} == OWN_CARE_DATE
+    assert found["Observation"] == found["Encounter"] == "date"
+    assert "Patient" not in found and "Coverage" not in found
+    assert len(found) == 17 + len(OWN_CARE_DATE)
