@@ -39,7 +39,7 @@ def read(req: FhirRequest, repo: Repository) -> FhirResponse:
 
 def vread(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid, vid = req.segments[0], req.segments[1], req.segments[3]
-    if not vid.isdigit():
+    if not (vid.isascii() and vid.isdigit()):  # "²".isdigit() too, and int() refuses it
         raise BadRequest(f"Invalid version id '{vid}'", code="GW-1206")
     cut = subsetter(req, repo, rtype)
     with repo.reading() as r:

@@ -25,7 +25,7 @@ def parse_etag(value: str | None, *, header: str) -> int | None:
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²".isdigit() too, and int() refuses it
         raise BadRequest(f'Malformed {header} header: expected W/"<versionId>"', code="GW-1401")
     return int(text)
 

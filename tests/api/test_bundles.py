@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
+import pytest
+
+from gateway.rest import router
 
 PATIENT_URN = "urn:uuid:6a3cc2c4-2b56-4a48-8e3c-1e2b0f7a4d10"
 
@@ -171,6 +175,40 @@ def test_batch_entries_succeed_or_fail_alone(client: httpx.Client) -> None:
     outcome = bundle["entry"][1]["response"]["outcome"]
     assert outcome["resourceType"] == "OperationOutcome"
     assert "Bundle.entry[1].resource.code" in str(outcome)
+
+
+def test_a_batch_entry_failing_unexpectedly_fails_alone(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entries before and after it keep their results (and the client its ids): the
+    failure is that entry's own 500 OperationOutcome, never a 500 for the whole batch."""
+
+    def broken(req: Any, repo: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(
+        "gateway.rest.router.ROUTES",
+        tuple(replace(r, handler=broken) if r.interaction == "read" else r for r in router.ROUTES),
+    )
+    r = client.post(
+        "/",
+        json=_tx(
+            _entry(_obs("Patient/pt"), "POST", "Observation"),
+            _entry(None, "GET", "Patient/pt"),
+            _entry(None, "GET", "Patient/pt/_history/99999999999999999999"),
+            _entry(_obs("Patient/pt", "y"), "POST", "Observation"),
+            kind="batch",
+        ),
+    )
+    assert r.status_code == 200, r.text
+    entries = r.json()["entry"]
+    assert [e["response"]["status"][:3] for e in entries] == ["201", "500", "404", "201"]
+    failed = entries[1]["response"]["outcome"]
+    assert failed["resourceType"] == "OperationOutcome"
+    assert failed["issue"][0]["expression"] == ["Bundle.entry[1]"]
+    assert "secret internals" not in r.text and "RuntimeError" not in r.text
+    for e in (entries[0], entries[3]):
+        assert client.get(e["response"]["location"]).status_code == 200
 
 
 def test_batch_entries_may_not_reference_each_other(client: httpx.Client) -> None:

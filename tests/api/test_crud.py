@@ -57,6 +57,21 @@ def test_read_vread_and_conditional_read(client: httpx.Client) -> None:
     assert client.get(f"/Patient/{rid}/_history/x").status_code == 400
 
 
+def test_a_version_id_past_any_version_is_not_found(client: httpx.Client) -> None:
+    """A version id of 20 digits is a well-formed FHIR id no version ever had: 404, not a
+    500 from a number too large for the database's integer column."""
+    rid = _create(client, _patient())["id"]
+    for vid in ("99999999999999999999", "2147483648", "9223372036854775808", "0"):
+        r = client.get(f"/Patient/{rid}/_history/{vid}")
+        assert r.status_code == 404, (vid, r.text)
+        assert r.json()["issue"][0]["details"]["coding"][0]["code"] == "GW-3006"
+    # Digits to str.isdigit() that int() refuses: malformed, not a 500.
+    assert client.get(f"/Patient/{rid}/_history/\u00b2").status_code == 400
+    tag = 'W/"\u00b2"'.encode("latin-1")
+    superscript = client.put(f"/Patient/{rid}", json=_patient(id=rid), headers={b"if-match": tag})
+    assert superscript.status_code == 400, superscript.text
+
+
 def test_update_versions_and_if_match(client: httpx.Client) -> None:
     created = _create(client, _patient())
     rid = created["id"]
