@@ -2,8 +2,10 @@
 
 Every write goes through the same steps, in this order:
 1. structural validation → 400: the JSON form
-   (:func:`gateway.fhir.structure.validate_json_form`), then one walk of the compiled
-   StructureDefinitions (:meth:`ProfileValidator.check`), whose findings step 3 reuses;
+   (:func:`gateway.fhir.structure.validate_json_form`), the references a stored
+   resource can follow (:func:`gateway.fhir.references.check_reference_forms`), then
+   one walk of the compiled StructureDefinitions (:meth:`ProfileValidator.check`),
+   whose findings step 3 reuses;
 2. the access policy (:class:`gateway.record.seams.AccessPolicy`) → 403;
 3. profile validation → 422 on errors, warnings returned with the result;
 4. ``meta.versionId`` / ``meta.lastUpdated`` stamped, index rows extracted;
@@ -26,6 +28,7 @@ from gateway.errors import (
 )
 from gateway.fhir.json import dumps, loads_stored
 from gateway.fhir.meta import stamp, without_server_meta
+from gateway.fhir.references import check_reference_forms
 from gateway.fhir.structure import is_valid_id, validate_json_form
 from gateway.policy import Action
 from gateway.policy.labels import coding_for
@@ -111,6 +114,7 @@ class RecordWriter(RecordReader):
         Any ``id`` in the body is ignored, as https://hl7.org/fhir/R4/http.html#create allows.
         """
         rtype = validate_json_form(resource)
+        check_reference_forms(resource)
         findings = self.services.validator.check(resource)
         prepared = self._prepared(rtype, resource, None)
         grant = self.services.policy.check_write(self, Action.CREATE, prepared, None)
@@ -137,6 +141,7 @@ class RecordWriter(RecordReader):
         """
         _check_body_identity(resource, resource_type, rid)
         validate_json_form(resource)
+        check_reference_forms(resource)
         findings = self.services.validator.check(resource)
         current = self._tx_current(resource_type, rid)
         if current is not None and not self.visible(current, Action.READ):

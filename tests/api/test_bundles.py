@@ -127,6 +127,45 @@ def test_conditional_references_and_creates(client: httpx.Client) -> None:
     assert "matches no Practitioner" in r3.json()["issue"][0]["diagnostics"]
 
 
+def test_a_full_url_twice_is_refused(client: httpx.Client) -> None:
+    """bdl-7: fullUrl is unique in a Bundle (unless the entries' meta.versionId differ);
+    else which entry a placeholder names is a guess."""
+    one = _entry({"resourceType": "Patient"}, "POST", "Patient")
+    two = _entry({"resourceType": "Patient", "gender": "male"}, "POST", "Patient")
+    one["fullUrl"] = two["fullUrl"] = PATIENT_URN
+    for kind in ("transaction", "batch"):
+        r = client.post(
+            "/", json=_tx(one, two, _entry(_obs(PATIENT_URN), "POST", "Observation"), kind=kind)
+        )
+        assert r.status_code == 400, r.text
+        issue = r.json()["issue"][0]
+        assert issue["expression"] == ["Bundle.entry[1].fullUrl"]
+        assert issue["details"]["coding"][0]["code"] == "GW-1811"
+        assert "Bundle.entry[0]" in issue["diagnostics"]
+    assert not client.get("/Patient").json().get("entry"), "nothing written"
+
+
+def test_a_placeholder_no_entry_has_is_refused(client: httpx.Client) -> None:
+    """A urn:uuid:/urn:oid: reference names an entry of the Bundle: one no entry has is
+    refused at its element, never stored as a link to nothing."""
+    patient = _entry({"resourceType": "Patient"}, "POST", "Patient")
+    patient["fullUrl"] = PATIENT_URN
+    for dangling in ("urn:uuid:0e0b6a3c-5b7e-4c0e-9d1a-000000000000", "urn:oid:1.2.3.4"):
+        r = client.post(
+            "/",
+            json=_tx(
+                patient,
+                _entry(_obs(PATIENT_URN, performer=dangling), "POST", "Observation"),
+            ),
+        )
+        assert r.status_code == 400, r.text
+        issue = r.json()["issue"][0]
+        assert issue["expression"] == ["Bundle.entry[1].resource.performer[0].reference"]
+        assert dangling in issue["diagnostics"]
+        assert issue["details"]["coding"][0]["code"] == "GW-1031"
+    assert not client.get("/Observation").json().get("entry")
+
+
 def test_same_resource_twice_is_refused(client: httpx.Client) -> None:
     r = client.post(
         "/",

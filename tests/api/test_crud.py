@@ -133,6 +133,40 @@ def test_update_errors(client: httpx.Client) -> None:
     assert bad.json()["issue"][1]["expression"] == ["Patient.birthDate"]
 
 
+def test_references_a_plain_write_cannot_follow_are_refused_at_their_element(
+    client: httpx.Client,
+) -> None:
+    """Outside a transaction, a conditional reference has nothing to resolve it and a
+    placeholder no entry to name, and a malformed literal no target: 400 at the element,
+    not stored as written, nor a 403 for a patient the policy could not find."""
+    assert client.put("/Patient/alice", json=_patient(id="alice")).status_code == 201
+    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}}
+    cases = [
+        ("subject", {"reference": "Patient?identifier=urn:t|1"}, "GW-1032", "transaction"),
+        ("performer", [{"reference": "Practitioner?identifier=x|y"}], "GW-1032", "transaction"),
+        ("subject", {"reference": "urn:uuid:0e0b6a3c-5b7e-4c0e-9d1a-1e2b0f7a4d10"}, "GW-1031", ""),
+        ("subject", {"reference": "Patient/alice/extra/bits"}, "GW-1030", "Invalid reference"),
+        ("subject", {"reference": "Patient/"}, "GW-1030", "Invalid reference"),
+        ("performer", [{"reference": "Nope/1"}], "GW-1030", "Invalid reference"),
+    ]
+    for element, value, code, fragment in cases:
+        body = {**obs, "subject": {"reference": "Patient/alice"}, element: value}
+        where = f"Observation.{element}{'[0]' if isinstance(value, list) else ''}.reference"
+        for r in (
+            client.post("/Observation", json=body),
+            client.put("/Observation/o1", json={**body, "id": "o1"}),
+        ):
+            assert r.status_code == 400, (value, r.text)
+            issue = r.json()["issue"][0]
+            assert issue["expression"] == [where], (value, issue)
+            assert issue["details"]["coding"][0]["code"] == code
+            assert fragment in issue["diagnostics"]
+    assert not client.get("/Observation").json().get("entry")
+    elsewhere = [{"reference": "https://elsewhere.example/fhir/Practitioner/9"}]
+    fine = {**obs, "subject": {"reference": "Patient/alice/_history/1"}, "performer": elsewhere}
+    assert client.post("/Observation", json=fine).status_code == 201
+
+
 def test_update_as_create(client: httpx.Client) -> None:
     r = client.put("/Patient/chosen-1", json=_patient(id="chosen-1"))
     assert r.status_code == 201
