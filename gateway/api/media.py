@@ -85,8 +85,13 @@ def _served(version: str) -> bool:
     return version == SERVED_VERSION or version.startswith(SERVED_VERSION + ".")
 
 
-def body_kind(content_type: str | None, method: str) -> str:
-    """What the body is: 'json', 'patch' or 'form'; 415 for anything else."""
+def body_kind(content_type: str | None, method: str, *, operation: bool = False) -> str:
+    """What the body is: 'json', 'patch' or 'form'; 415 for anything else.
+
+    Form fields are parameters: an ``operation`` (``$name``) POST takes them (as a POST
+    ``_search`` does, see :func:`search_body_is_form`); a create or a Bundle is a
+    resource, and ``curl -d``'s form body there is refused for its media type, not read
+    as an empty resource."""
     media, _, params = (content_type or "").partition(";")
     media = media.strip().lower()
     version = _param(params, "fhirversion")
@@ -100,11 +105,16 @@ def body_kind(content_type: str | None, method: str) -> str:
         return "json"
     if media == JSON_PATCH and method == "PATCH":
         return "patch"
-    if media == FORM and method == "POST":
+    if media == FORM and method == "POST" and operation:
         return "form"
     raise UnsupportedMediaType(
         f"Content-Type {media} is not accepted: send {FHIR_JSON}"
-        + (f" or {JSON_PATCH}" if method == "PATCH" else ""),
+        + (f" or {JSON_PATCH}" if method == "PATCH" else "")
+        + (
+            " (curl -d sends a form: add -H 'Content-Type: application/fhir+json')"
+            if media == FORM
+            else ""
+        ),
         code="GW-1015",
     )
 

@@ -29,7 +29,7 @@ from gateway.errors import (
 from gateway.fhir.json import dumps, loads_stored
 from gateway.fhir.meta import stamp, without_server_meta
 from gateway.fhir.references import check_reference_forms
-from gateway.fhir.structure import is_valid_id, validate_json_form
+from gateway.fhir.structure import is_valid_id, json_kind, validate_json_form
 from gateway.policy import Action
 from gateway.policy.labels import coding_for
 from gateway.record.facts_cache import FACT_TYPES
@@ -324,7 +324,7 @@ def _check_body_identity(resource: Any, resource_type: str, rid: str) -> None:
     if not is_valid_id(rid):
         raise BadRequest(f"Invalid resource id '{rid}' in the URL", code="GW-1201")
     if not isinstance(resource, dict):
-        raise BadRequest("The body is not a JSON object", code="GW-1001")
+        raise BadRequest(f"The body is {json_kind(resource)}, not a JSON object", code="GW-1001")
     if resource.get("resourceType") != resource_type:
         raise BadRequest(
             f"The body is a {resource.get('resourceType')!s}, the URL names a {resource_type}",

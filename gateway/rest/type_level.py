@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 from gateway.errors import BadRequest, NotFound, PreconditionFailed
 from gateway.fhir.json import loads_stored
 from gateway.fhir.patch import apply_json_patch
+from gateway.fhir.structure import json_kind
 from gateway.record.reader import RecordReader
 from gateway.record.repository import Repository
 from gateway.record.writer import RecordWriter
@@ -53,9 +54,8 @@ def single_match(
 def create(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype = req.segments[0]
     if not isinstance(req.resource, dict) or req.resource.get("resourceType") != rtype:
-        found = req.resource.get("resourceType") if isinstance(req.resource, dict) else None
         raise BadRequest(
-            f"POST to {rtype} needs a {rtype} resource in the body, not {found or 'nothing'}",
+            f"POST to {rtype} needs a {rtype} resource in the body, not {json_kind(req.resource)}",
             expression="resourceType",
             code="GW-1204",
         )

@@ -94,6 +94,30 @@ def test_error_statuses(
     assert _outcome(r)["issue"][0]["code"] == code  # type: ignore[index]
 
 
+def test_a_body_that_is_no_resource_is_named_for_what_it_is(client: httpx.Client) -> None:
+    """``curl -d`` sends a form: 415 naming its media type (not an empty resource); a
+    JSON body that is not an object says what it is."""
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    for method, path in (("POST", "/Patient"), ("PUT", "/Patient/p1"), ("POST", "/")):
+        r = client.request(method, path, content=b'{"resourceType": "Patient"}', headers=form)
+        assert r.status_code == 415, (method, path, r.text)
+        issue = _outcome(r)["issue"][0]  # type: ignore[index]
+        assert "application/x-www-form-urlencoded" in issue["diagnostics"]
+        assert issue["details"]["coding"][0]["code"] == "GW-1015"
+    for method, path in (("POST", "/Patient"), ("PUT", "/Patient/p1")):
+        for body, kind in (
+            (b"[1, 2]", "a JSON array"),
+            (b'"x"', "a JSON string"),
+            (b"3", "a JSON number"),
+        ):
+            r = client.request(
+                method, path, content=body, headers={"content-type": "application/fhir+json"}
+            )
+            assert r.status_code == 400, (method, body, r.text)
+            diagnostics = _outcome(r)["issue"][0]["diagnostics"]  # type: ignore[index]
+            assert kind in diagnostics and "nothing" not in diagnostics, diagnostics
+
+
 def test_405_names_the_allowed_methods(client: httpx.Client) -> None:
     r = client.delete("/metadata")
     assert r.headers["allow"] == "GET"

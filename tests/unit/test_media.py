@@ -67,7 +67,10 @@ def test_format_and_body_kinds() -> None:
     assert body_kind("application/fhir+json; charset=utf-8", "POST") == "json"
     assert body_kind(None, "PUT") == "json"
     assert body_kind("application/json-patch+json", "PATCH") == "patch"
-    assert body_kind("application/x-www-form-urlencoded", "POST") == "form"
+    assert body_kind("application/x-www-form-urlencoded", "POST", operation=True) == "form"
+    for method in ("POST", "PUT"):  # a create's, an update's or a Bundle's body is a resource
+        with pytest.raises(UnsupportedMediaType, match="x-www-form-urlencoded"):
+            body_kind("application/x-www-form-urlencoded", method)
     with pytest.raises(UnsupportedMediaType):
         body_kind("application/json-patch+json", "PUT")
     with pytest.raises(UnsupportedMediaType):
