@@ -25,6 +25,7 @@ from gateway.errors import (
     NotFound,
     PreconditionFailed,
     Unprocessable,
+    shown,
 )
 from gateway.fhir.json import dumps, loads_stored
 from gateway.fhir.meta import stamp, without_server_meta
@@ -41,6 +42,7 @@ from gateway.storage.store import StoreTx
 from gateway.validation import Findings
 
 IfNoneMatch = Literal["*"] | frozenset[int] | None
+IfMatch = Literal["*"] | int | None  # "*": any current version (RFC 9110 §13.1.1)
 """A write's If-None-Match: ``*`` (any current version) or the version ids it names."""
 
 
@@ -130,7 +132,7 @@ class RecordWriter(RecordReader):
         rid: str,
         resource: dict[str, Any],
         *,
-        if_match: int | None = None,
+        if_match: IfMatch = None,
         if_none_match: IfNoneMatch = None,
         method: str = "PUT",
     ) -> WriteResult:
@@ -167,7 +169,7 @@ class RecordWriter(RecordReader):
         status = "updated" if exists else "created"
         return self._queue(resource_type, rid, resource, current, method, issues, status, grant)
 
-    def delete(self, resource_type: str, rid: str, *, if_match: int | None = None) -> WriteResult:
+    def delete(self, resource_type: str, rid: str, *, if_match: IfMatch = None) -> WriteResult:
         """Logical delete: a tombstone version; history is kept."""
         current = self._tx_current(resource_type, rid)
         if current is None or not self.visible(current, Action.READ):
@@ -197,7 +199,7 @@ class RecordWriter(RecordReader):
     # -- steps -------------------------------------------------------------------------
 
     def _refuse_as_new(
-        self, resource_type: str, rid: str, resource: dict[str, Any], if_match: int | None
+        self, resource_type: str, rid: str, resource: dict[str, Any], if_match: IfMatch
     ) -> None:
         """An update of a resource hidden from the caller answers what an update of an id
         that does not exist would answer whenever that answer is a refusal: a failed
@@ -322,7 +324,7 @@ def _as_version(op: WriteOp) -> StoredVersion:
 
 def _check_body_identity(resource: Any, resource_type: str, rid: str) -> None:
     if not is_valid_id(rid):
-        raise BadRequest(f"Invalid resource id '{rid}' in the URL", code="GW-1201")
+        raise BadRequest(f"Invalid resource id '{shown(rid)}' in the URL", code="GW-1201")
     if not isinstance(resource, dict):
         raise BadRequest(f"The body is {json_kind(resource)}, not a JSON object", code="GW-1001")
     if resource.get("resourceType") != resource_type:
@@ -340,15 +342,15 @@ def _check_body_identity(resource: Any, resource_type: str, rid: str) -> None:
 
 
 def _check_if_match(
-    current: StoredVersion | None, if_match: int | None, resource_type: str, rid: str
+    current: StoredVersion | None, if_match: IfMatch, resource_type: str, rid: str
 ) -> None:
     if if_match is None:
         return
-    if current is None or current.deleted or current.version != if_match:
+    if current is None or current.deleted or if_match not in ("*", current.version):
         have = "none" if current is None or current.deleted else str(current.version)
+        wanted = "a current version" if if_match == "*" else f"version {if_match}"
         raise PreconditionFailed(
-            f"If-Match expected version {if_match} of {resource_type}/{rid}; "
-            f"the current version is {have}",
+            f"If-Match expected {wanted} of {resource_type}/{rid}; the current version is {have}",
             code="GW-3012",
         )
 

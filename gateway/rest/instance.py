@@ -13,13 +13,13 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
-from gateway.errors import BadRequest, UnsupportedMediaType
+from gateway.errors import BadRequest, UnsupportedMediaType, shown
 from gateway.fhir.json import loads, loads_stored
 from gateway.fhir.patch import apply_json_patch
 from gateway.record.repository import Repository
 from gateway.rest.request import FhirRequest, FhirResponse
 from gateway.rest.respond import (
-    parse_etag,
+    parse_if_match,
     parse_if_none_match,
     read_response,
     write_response,
@@ -40,7 +40,7 @@ def read(req: FhirRequest, repo: Repository) -> FhirResponse:
 def vread(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid, vid = req.segments[0], req.segments[1], req.segments[3]
     if not (vid.isascii() and vid.isdigit()):  # "²".isdigit() too, and int() refuses it
-        raise BadRequest(f"Invalid version id '{vid}'", code="GW-1206")
+        raise BadRequest(f"Invalid version id '{shown(vid)}'", code="GW-1206")
     cut = subsetter(req, repo, rtype)
     with repo.reading() as r:
         return read_response(req, r.vread(rtype, rid, int(vid)), cut=cut)
@@ -69,7 +69,7 @@ def subsetter(
 
 def update(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid = req.segments[0], req.segments[1]
-    if_match = parse_etag(req.header("if-match"), header="If-Match")
+    if_match = parse_if_match(req.header("if-match"))
     if_none_match = parse_if_none_match(req.header("if-none-match"))
     with repo.writing() as w:
         result = w.update(rtype, rid, req.resource, if_match=if_match, if_none_match=if_none_match)
@@ -79,7 +79,7 @@ def update(req: FhirRequest, repo: Repository) -> FhirResponse:
 def patch(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid = req.segments[0], req.segments[1]
     operations = patch_document(req)
-    if_match = parse_etag(req.header("if-match"), header="If-Match")
+    if_match = parse_if_match(req.header("if-match"))
     with repo.writing() as w:
         current = w.read(rtype, rid)
         patched = apply_json_patch(loads_stored(current.content or b"{}"), operations)
@@ -122,7 +122,7 @@ def patch_document(req: FhirRequest) -> Any:
 
 def delete(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid = req.segments[0], req.segments[1]
-    if_match = parse_etag(req.header("if-match"), header="If-Match")
+    if_match = parse_if_match(req.header("if-match"))
     with repo.writing() as w:
         result = w.delete(rtype, rid, if_match=if_match)
     headers = {"ETag": f'W/"{result.version.version}"'}

@@ -167,7 +167,7 @@ def test_a_failed_write_records_its_refusal_and_nothing_else(gw: DemoGateway) ->
             415,
             "update",
         ),
-        ("GET", "/Patient/alice", {"accept": "application/fhir+xml"}, None, 415, "read"),
+        ("GET", "/Patient/alice", {"accept": "application/fhir+xml"}, None, 406, "read"),
         ("GET", "/Patient?_format=xml", {}, None, 415, "search-type"),
         ("POST", "/Observation", {"content-type": "application/fhir+json"}, b"", 400, "create"),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -84,6 +85,59 @@ def test_update_versions_and_if_match(client: httpx.Client) -> None:
     same = client.put(f"/Patient/{rid}", json=changed)
     assert same.status_code == 200 and same.json()["meta"]["versionId"] == "2", "no-op update"
     assert client.get(f"/Patient/{rid}/_history/1").json()["meta"]["versionId"] == "1"
+
+
+def test_if_match_star_means_any_current_version(client: httpx.Client) -> None:
+    """RFC 9110 §13.1.1: ``If-Match: *`` holds when a current representation exists."""
+    star = {"if-match": "*"}
+    created = _create(client, _patient())
+    rid = created["id"]
+    put = client.put(f"/Patient/{rid}", json={**created, "gender": "male"}, headers=star)
+    assert put.status_code == 200, put.text
+    ops = [{"op": "add", "path": "/active", "value": True}]
+    patch = client.patch(
+        f"/Patient/{rid}",
+        content=json.dumps(ops),
+        headers={**star, "content-type": "application/json-patch+json"},
+    )
+    assert patch.status_code == 200, patch.text
+    assert client.delete(f"/Patient/{rid}", headers=star).status_code == 204
+    for refused in (
+        client.put(f"/Patient/{rid}", json=_patient(id=rid), headers=star),
+        client.put("/Patient/never-was", json=_patient(id="never-was"), headers=star),
+        client.delete(f"/Patient/{rid}", headers=star),
+    ):
+        assert refused.status_code == 412, refused.text
+        assert refused.json()["issue"][0]["details"]["coding"][0]["code"] == "GW-3012"
+    assert client.get("/Patient/never-was").status_code == 404
+
+
+def test_an_id_that_is_no_fhir_id_is_refused_in_every_url(client: httpx.Client) -> None:
+    """1-64 of [A-Za-z0-9-.]: else 400 GW-1201 (as a PUT answers), its diagnostics free of
+    the control characters the URL carried."""
+    rid = _create(client, _patient())["id"]
+    for bad in ("x" * 65, "%00", "a%09b", "a%1B[31mb", "a b", "%C3%A9"):
+        for method, path in (
+            ("GET", f"/Patient/{bad}"),
+            ("GET", f"/Patient/{bad}/_history"),
+            ("GET", f"/Patient/{bad}/_history/1"),
+            ("DELETE", f"/Patient/{bad}"),
+            ("GET", f"/Patient/{rid}/_history/{bad}"),
+        ):
+            r = client.request(method, path)
+            assert r.status_code == 400, (method, path, r.text)
+            issue = r.json()["issue"][0]
+            code = "GW-1206" if path.endswith(f"_history/{bad}") else "GW-1201"
+            assert issue["details"]["coding"][0]["code"] == code, (path, issue)
+            assert all(c.isprintable() for c in issue["diagnostics"]), issue["diagnostics"]
+    assert client.get(f"/Patient/{'x' * 64}").status_code == 404
+    # A newline ends the path no route matches: 404, and not echoed either.
+    newline = client.get("/Patient/a%0Ab")
+    assert newline.status_code == 404
+    assert newline.json()["issue"][0]["diagnostics"].isprintable()
+    unknown = client.get("/Pat%1B[31mient/1")
+    assert unknown.status_code == 404
+    assert unknown.json()["issue"][0]["diagnostics"].isprintable()
 
 
 def test_update_if_none_match_star_writes_only_what_does_not_exist(client: httpx.Client) -> None:

@@ -33,7 +33,7 @@ def _outcome(r: httpx.Response) -> dict[str, object]:
             "GET",
             "/Patient/1",
             {"headers": {"accept": "application/fhir+xml"}},
-            415,
+            406,
             "not-supported",
         ),
         ("GET", "/metadata", {"params": {"_format": "xml"}}, 415, "not-supported"),
@@ -116,6 +116,20 @@ def test_a_body_that_is_no_resource_is_named_for_what_it_is(client: httpx.Client
             assert r.status_code == 400, (method, body, r.text)
             diagnostics = _outcome(r)["issue"][0]["diagnostics"]  # type: ignore[index]
             assert kind in diagnostics and "nothing" not in diagnostics, diagnostics
+
+
+@pytest.mark.parametrize(
+    "accept", ["text/html", "application/fhir+xml", "text/html, application/xhtml+xml;q=0.9"]
+)
+def test_an_accept_no_answer_can_satisfy_is_406(client: httpx.Client, accept: str) -> None:
+    """RFC 9110 §15.5.7: 406 for what the client accepts; 415 is for what it sent."""
+    r = client.get("/Patient/alice", headers={"accept": accept})
+    assert r.status_code == 406, r.text
+    issue = _outcome(r)["issue"][0]  # type: ignore[index]
+    assert issue["details"]["coding"][0]["code"] == "GW-1033"
+    assert accept in issue["diagnostics"]
+    both = client.get("/metadata", headers={"accept": f"{accept}, application/json;q=0.1"})
+    assert both.status_code == 200
 
 
 def test_405_names_the_allowed_methods(client: httpx.Client) -> None:

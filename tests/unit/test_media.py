@@ -26,11 +26,20 @@ def test_acceptable(accept: str | None, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "accept", ["application/fhir+xml", "application/xml", "text/xml", "application/fhir+json;q=0"]
+    "accept",
+    [
+        "application/fhir+xml",
+        "application/xml",
+        "text/xml",
+        "application/fhir+json;q=0",
+        "text/html",
+    ],
 )
-def test_xml_only_is_415(accept: str) -> None:
-    with pytest.raises(UnsupportedMediaType):
+def test_an_accept_without_json_is_406(accept: str) -> None:
+    """RFC 9110 §15.5.7: what the client accepts is a 406; 415 is for what it sent."""
+    with pytest.raises(NotAcceptable) as err:
         response_type(accept)
+    assert err.value.code == "GW-1033"
 
 
 @pytest.mark.parametrize(
