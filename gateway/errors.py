@@ -215,6 +215,16 @@ class ServiceUnavailable(GatewayError):
     gateway_code = "GW-5003"
 
 
+def shown(value: str, limit: int = 64) -> str:
+    """``value`` as a diagnostics may echo it: at most ``limit`` characters, and any
+    control or other unprintable character escaped (``\\x00``), so that a URL's ``%00``
+    or ``%1B`` does not reach a terminal or a log viewer raw."""
+    text = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value[:limit]
+    )
+    return text + ("..." if len(value) > limit else "")
+
+
 def errors_of(issues: Iterable[Issue]) -> list[Issue]:
     return [i for i in issues if i.is_error]
 
@@ -242,4 +252,5 @@ __all__ = [
     "UnsupportedParameter",
     "errors_of",
     "operation_outcome",
+    "shown",
 ]

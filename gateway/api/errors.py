@@ -26,6 +26,7 @@ from gateway.errors import (
     MethodNotAllowed,
     NotFound,
     ServiceUnavailable,
+    shown,
 )
 from gateway.rest.router import allowed_methods
 
@@ -50,7 +51,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     err: GatewayError
     if exc.status_code == 404:
-        err = NotFound(f"No endpoint at {request.url.path}", code="GW-3002")
+        err = NotFound(f"No endpoint at {shown(request.url.path, 200)}", code="GW-3002")
     elif exc.status_code == 405:
         err = _method_not_allowed(request, exc)
     else:
@@ -70,12 +71,14 @@ def _method_not_allowed(request: Request, exc: StarletteHTTPException) -> Gatewa
         verbs = _fhir_methods(request)
         if not verbs:
             path = request.path_params.get("path", "")
-            return NotFound(f"No FHIR interaction at '{path.strip('/')}'", code="GW-3002")
+            return NotFound(
+                f"No FHIR interaction at '{shown(path.strip('/'), 200)}'", code="GW-3002"
+            )
         allow = ", ".join(verbs)
     else:
         allow = (exc.headers or {}).get("Allow", "")
     return MethodNotAllowed(
-        f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
+        f"{request.method} is not allowed on {shown(request.url.path, 200)}; allowed: {allow}",
         headers={"Allow": allow},
     )
 

@@ -93,7 +93,7 @@ async def _read_request(
         if search_body_is_form(content_type, body):
             query += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
     elif method in ("POST", "PUT", "PATCH"):
-        kind = body_kind(content_type, method)
+        kind = body_kind(content_type, method, operation=last.startswith("$"))
         body = await request.body()
         if kind == "form":
             query += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)

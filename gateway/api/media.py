@@ -1,7 +1,9 @@
 """Content negotiation: JSON only (https://hl7.org/fhir/R4/http.html#mime-type), R4 only.
 
-XML is refused with 415 wherever it is asked for: ``_format``, ``Accept`` or the body's
-``Content-Type``. The ``fhirVersion`` media-type parameter
+XML is refused wherever it is asked for: 415 through ``_format`` or the body's
+``Content-Type``; an ``Accept`` that admits no JSON type (XML, ``text/html``) is 406
+Not Acceptable (GW-1033, RFC 9110 §15.5.7: 415 is about what the client sent). The
+``fhirVersion`` media-type parameter
 (https://hl7.org/fhir/R4/versioning.html#mt-version) must name 4.0 when given: an
 ``Accept`` asking only for another version is 406 Not Acceptable (GW-1017), a body in
 another version 415 (GW-1018). Without the parameter, R4 is meant.
@@ -33,7 +35,7 @@ def check_format(value: str | None) -> None:
 
 
 def response_type(accept: str | None) -> str:
-    """The response media type for an ``Accept`` header; 415 when JSON is not acceptable."""
+    """The response media type for an ``Accept`` header; 406 when JSON is not acceptable."""
     if not accept:
         return FHIR_JSON
     offered = []
@@ -55,9 +57,10 @@ def response_type(accept: str | None) -> str:
             f"serves FHIR {SERVED_VERSION} (R4) only",
             code="GW-1017",
         )
-    raise UnsupportedMediaType(
-        f"Accept: {accept} is not served: this server speaks FHIR JSON only",
-        code="GW-1015",
+    raise NotAcceptable(
+        f"Accept: {accept[:200]} admits no media type this server answers in: it speaks "
+        f"FHIR JSON only ({FHIR_JSON} or application/json)",
+        code="GW-1033",
     )
 
 
@@ -85,8 +88,13 @@ def _served(version: str) -> bool:
     return version == SERVED_VERSION or version.startswith(SERVED_VERSION + ".")
 
 
-def body_kind(content_type: str | None, method: str) -> str:
-    """What the body is: 'json', 'patch' or 'form'; 415 for anything else."""
+def body_kind(content_type: str | None, method: str, *, operation: bool = False) -> str:
+    """What the body is: 'json', 'patch' or 'form'; 415 for anything else.
+
+    Form fields are parameters: an ``operation`` (``$name``) POST takes them (as a POST
+    ``_search`` does, see :func:`search_body_is_form`); a create or a Bundle is a
+    resource, and ``curl -d``'s form body there is refused for its media type, not read
+    as an empty resource."""
     media, _, params = (content_type or "").partition(";")
     media = media.strip().lower()
     version = _param(params, "fhirversion")
@@ -100,11 +108,16 @@ def body_kind(content_type: str | None, method: str) -> str:
         return "json"
     if media == JSON_PATCH and method == "PATCH":
         return "patch"
-    if media == FORM and method == "POST":
+    if media == FORM and method == "POST" and operation:
         return "form"
     raise UnsupportedMediaType(
         f"Content-Type {media} is not accepted: send {FHIR_JSON}"
-        + (f" or {JSON_PATCH}" if method == "PATCH" else ""),
+        + (f" or {JSON_PATCH}" if method == "PATCH" else "")
+        + (
+            " (curl -d sends a form: add -H 'Content-Type: application/fhir+json')"
+            if media == FORM
+            else ""
+        ),
         code="GW-1015",
     )
 

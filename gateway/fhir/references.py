@@ -13,6 +13,7 @@ from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.errors import InvalidReference, Issue
 from gateway.fhir.resource_types import RESOURCE_TYPES
 
 _RELATIVE_RE = re.compile(
@@ -47,6 +48,97 @@ def is_conditional(value: str) -> bool:
     """``Type?criteria``: a conditional reference, resolved by search in a transaction."""
     head, sep, _ = value.partition("?")
     return bool(sep) and head in RESOURCE_TYPES
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+PLACEHOLDER_PREFIXES = ("urn:uuid:", "urn:oid:")
+
+
+def check_reference_forms(resource: dict[str, Any]) -> None:
+    """400 for each reference a stored resource could never follow, at its element.
+
+    Run on every write, after a transaction rewrote its placeholders and conditional
+    references: what is left of those names nothing here. ``urn:uuid:``/``urn:oid:``
+    name an entry of a Bundle (GW-1031; a Bundle stored whole may name its own
+    entries), ``Type?criteria`` is resolved in a transaction or batch only (GW-1032),
+    and a relative reference must be ``Type/id[/_history/vid]`` (GW-1030): anything else
+    is no link, and the access policy would judge the patient it fails to name.
+    An absolute URL may point to any server, a ``#id`` to a contained resource (checked
+    by the validator): both are left alone.
+    """
+    rtype = str(resource.get("resourceType", ""))
+    own = set(_full_urls(resource)) if rtype == "Bundle" else set()
+    issues: list[Issue] = []
+    for path, ref in _references_at(resource, rtype):
+        if ref.startswith("#") or ref in own:
+            continue
+        if ref.startswith(PLACEHOLDER_PREFIXES):
+            issues.append(
+                _issue(
+                    f"Reference {ref} names no entry of a Bundle: a urn:uuid: or urn:oid: "
+                    "reference must match the fullUrl of an entry of the same transaction",
+                    path,
+                    "GW-1031",
+                )
+            )
+        elif is_conditional(ref):
+            issues.append(
+                _issue(
+                    f"Conditional reference {ref!r}: conditional references are resolved "
+                    "in transactions (and batch entries) only; send a literal Type/id here",
+                    path,
+                    "GW-1032",
+                )
+            )
+        elif not _SCHEME.match(ref) and (
+            (parsed := parse_reference(ref)) is None or parsed.base is not None
+        ):
+            issues.append(
+                _issue(
+                    f"Invalid reference {ref[:100]!r}: a relative reference is "
+                    "Type/id or Type/id/_history/vid, with a FHIR R4 resource type and an "
+                    "id of 1-64 characters A-Z a-z 0-9 - .",
+                    path,
+                    "GW-1030",
+                )
+            )
+    if issues:
+        first = issues[0]
+        raise InvalidReference(
+            first.diagnostics,
+            expression=first.expression,
+            code=first.gateway_code,
+            issues=issues[1:],
+        )
+
+
+def _issue(diagnostics: str, path: str, code: str) -> Issue:
+    return Issue("error", "invalid", diagnostics, (path,), code)
+
+
+def _references_at(node: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(FHIRPath of the ``reference`` element, its value), in document order."""
+    if isinstance(node, dict):
+        ref = node.get("reference")
+        if isinstance(ref, str):
+            yield f"{path}.reference", ref
+        for key, value in node.items():
+            if isinstance(value, (dict, list)):
+                yield from _references_at(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _references_at(item, f"{path}[{i}]")
+
+
+def _full_urls(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("fullUrl"), str):
+            yield node["fullUrl"]
+        for value in node.values():
+            yield from _full_urls(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _full_urls(item)
 
 
 def iter_reference_holders(node: Any) -> Iterator[dict[str, Any]]:

@@ -25,11 +25,31 @@ def is_valid_id(value: object) -> bool:
     return isinstance(value, str) and ID_RE.match(value) is not None
 
 
+def json_kind(value: object) -> str:
+    """What a parsed JSON body is, for a message: "a JSON array", "a Patient"..."""
+    if value is None:
+        return "no body"
+    if isinstance(value, dict):
+        rtype = value.get("resourceType")
+        return f"a {rtype}" if isinstance(rtype, str) else "a JSON object without resourceType"
+    if isinstance(value, bool):
+        return "a JSON boolean"
+    if isinstance(value, int | float):
+        return "a JSON number"
+    if isinstance(value, str):
+        return "a JSON string"
+    if isinstance(value, list):
+        return "a JSON array"
+    return f"a {type(value).__name__}"
+
+
 def resource_type_of(resource: object, *, expression: str = "") -> str:
     """The ``resourceType`` of a JSON body, or a 400 saying why it has none."""
     where = expression or "resourceType"
     if not isinstance(resource, dict):
-        raise InvalidResource("The body is not a JSON object", expression=expression or None)
+        raise InvalidResource(
+            f"The body is {json_kind(resource)}, not a JSON object", expression=expression or None
+        )
     rtype = resource.get("resourceType")
     if not isinstance(rtype, str):
         raise InvalidResource("The resource has no resourceType", expression=where)

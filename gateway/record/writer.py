@@ -2,8 +2,10 @@
 
 Every write goes through the same steps, in this order:
 1. structural validation → 400: the JSON form
-   (:func:`gateway.fhir.structure.validate_json_form`), then one walk of the compiled
-   StructureDefinitions (:meth:`ProfileValidator.check`), whose findings step 3 reuses;
+   (:func:`gateway.fhir.structure.validate_json_form`), the references a stored
+   resource can follow (:func:`gateway.fhir.references.check_reference_forms`), then
+   one walk of the compiled StructureDefinitions (:meth:`ProfileValidator.check`),
+   whose findings step 3 reuses;
 2. the access policy (:class:`gateway.record.seams.AccessPolicy`) → 403;
 3. profile validation → 422 on errors, warnings returned with the result;
 4. ``meta.versionId`` / ``meta.lastUpdated`` stamped, index rows extracted;
@@ -24,10 +26,12 @@ from gateway.errors import (
     NotFound,
     PreconditionFailed,
     Unprocessable,
+    shown,
 )
 from gateway.fhir.json import dumps, loads_stored
 from gateway.fhir.meta import stamp, without_server_meta
-from gateway.fhir.structure import is_valid_id, validate_json_form
+from gateway.fhir.references import check_reference_forms
+from gateway.fhir.structure import is_valid_id, json_kind, validate_json_form
 from gateway.policy import Action
 from gateway.policy.labels import coding_for
 from gateway.policy.resource_facts import patient_of
@@ -40,6 +44,7 @@ from gateway.storage.store import StoreTx
 from gateway.validation import Findings
 
 IfNoneMatch = Literal["*"] | frozenset[int] | None
+IfMatch = Literal["*"] | int | None  # "*": any current version (RFC 9110 §13.1.1)
 """A write's If-None-Match: ``*`` (any current version) or the version ids it names."""
 
 
@@ -113,6 +118,7 @@ class RecordWriter(RecordReader):
         Any ``id`` in the body is ignored, as https://hl7.org/fhir/R4/http.html#create allows.
         """
         rtype = validate_json_form(resource)
+        check_reference_forms(resource)
         findings = self.services.validator.check(resource)
         prepared = self._prepared(rtype, resource, None)
         grant = self._check_write(Action.CREATE, prepared, None)
@@ -128,7 +134,7 @@ class RecordWriter(RecordReader):
         rid: str,
         resource: dict[str, Any],
         *,
-        if_match: int | None = None,
+        if_match: IfMatch = None,
         if_none_match: IfNoneMatch = None,
         method: str = "PUT",
     ) -> WriteResult:
@@ -139,6 +145,7 @@ class RecordWriter(RecordReader):
         """
         _check_body_identity(resource, resource_type, rid)
         validate_json_form(resource)
+        check_reference_forms(resource)
         findings = self.services.validator.check(resource)
         current = self._tx_current(resource_type, rid)
         if current is not None and not self.visible(current, Action.READ):
@@ -165,7 +172,7 @@ class RecordWriter(RecordReader):
         status = "updated" if exists else "created"
         return self._queue(resource_type, rid, resource, current, method, issues, status, grant)
 
-    def delete(self, resource_type: str, rid: str, *, if_match: int | None = None) -> WriteResult:
+    def delete(self, resource_type: str, rid: str, *, if_match: IfMatch = None) -> WriteResult:
         """Logical delete: a tombstone version; history is kept."""
         current = self._tx_current(resource_type, rid)
         if current is None or not self.visible(current, Action.READ):
@@ -196,7 +203,7 @@ class RecordWriter(RecordReader):
     # -- steps -------------------------------------------------------------------------
 
     def _refuse_as_new(
-        self, resource_type: str, rid: str, resource: dict[str, Any], if_match: int | None
+        self, resource_type: str, rid: str, resource: dict[str, Any], if_match: IfMatch
     ) -> None:
         """An update of a resource hidden from the caller answers what an update of an id
         that does not exist would answer whenever that answer is a refusal: a failed
@@ -377,9 +384,9 @@ def _as_version(op: WriteOp) -> StoredVersion:
 
 def _check_body_identity(resource: Any, resource_type: str, rid: str) -> None:
     if not is_valid_id(rid):
-        raise BadRequest(f"Invalid resource id '{rid}' in the URL", code="GW-1201")
+        raise BadRequest(f"Invalid resource id '{shown(rid)}' in the URL", code="GW-1201")
     if not isinstance(resource, dict):
-        raise BadRequest("The body is not a JSON object", code="GW-1001")
+        raise BadRequest(f"The body is {json_kind(resource)}, not a JSON object", code="GW-1001")
     if resource.get("resourceType") != resource_type:
         raise BadRequest(
             f"The body is a {resource.get('resourceType')!s}, the URL names a {resource_type}",
@@ -395,15 +402,15 @@ def _check_body_identity(resource: Any, resource_type: str, rid: str) -> None:
 
 
 def _check_if_match(
-    current: StoredVersion | None, if_match: int | None, resource_type: str, rid: str
+    current: StoredVersion | None, if_match: IfMatch, resource_type: str, rid: str
 ) -> None:
     if if_match is None:
         return
-    if current is None or current.deleted or current.version != if_match:
+    if current is None or current.deleted or if_match not in ("*", current.version):
         have = "none" if current is None or current.deleted else str(current.version)
+        wanted = "a current version" if if_match == "*" else f"version {if_match}"
         raise PreconditionFailed(
-            f"If-Match expected version {if_match} of {resource_type}/{rid}; "
-            f"the current version is {have}",
+            f"If-Match expected {wanted} of {resource_type}/{rid}; the current version is {have}",
             code="GW-3012",
         )
 

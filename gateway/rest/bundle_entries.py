@@ -74,7 +74,31 @@ def read_entries(bundle: Any, *, base: str, max_entries: int) -> tuple[str, list
             expression="Bundle.entry",
             code="GW-1804",
         )
-    return btype, [_entry(i, raw, base) for i, raw in enumerate(raw_entries)]
+    entries = [_entry(i, raw, base) for i, raw in enumerate(raw_entries)]
+    _full_urls_unique(entries)
+    return btype, entries
+
+
+def _full_urls_unique(entries: list[Entry]) -> None:
+    """bdl-7 (https://hl7.org/fhir/R4/bundle.html#invs): a fullUrl names one entry,
+    unless the entries that share it hold different ``meta.versionId``; else which of
+    them a ``urn:uuid:`` reference names would be a guess."""
+    seen: dict[tuple[str, str], int] = {}
+    for entry in entries:
+        if entry.full_url is None:
+            continue
+        resource = entry.resource if isinstance(entry.resource, dict) else {}
+        meta = resource.get("meta")
+        version = meta.get("versionId") if isinstance(meta, dict) else None
+        key = (entry.full_url, str(version) if version is not None else "")
+        if key in seen:
+            raise BadRequest(
+                f"{entry.where}.fullUrl {entry.full_url[:200]} is the fullUrl of "
+                f"Bundle.entry[{seen[key]}] too: a fullUrl must be unique in a Bundle (bdl-7)",
+                expression=f"{entry.where}.fullUrl",
+                code="GW-1811",
+            )
+        seen[key] = entry.index
 
 
 def _entry(index: int, raw: Any, base: str) -> Entry:

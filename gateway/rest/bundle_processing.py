@@ -3,16 +3,22 @@
 A transaction is atomic: every entry runs inside one unit of work, in the order the
 spec gives (DELETE, POST, PUT/PATCH, GET), after ``urn:uuid:`` placeholders and
 conditional references were resolved; one failing entry rolls back all of them and the
-error names the entry. A batch runs each entry on its own and reports each outcome.
+error names the entry. A batch runs each entry on its own and reports each outcome,
+an unexpected failure included (that entry's 500, https://hl7.org/fhir/R4/http.html#brules):
+the entries committed before it keep their answers, so a client never retries them blind.
 Entries dispatch through the same route table as plain HTTP requests.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from gateway.errors import BadRequest, GatewayError, Issue, operation_outcome
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from gateway.errors import BadRequest, GatewayError, Issue, ServiceUnavailable, operation_outcome
 from gateway.fhir.bundle import bundle, raw
 from gateway.fhir.instant import format_instant
 from gateway.fhir.references import iter_reference_holders
@@ -20,6 +26,8 @@ from gateway.record.repository import Repository
 from gateway.rest.bundle_entries import ORDER, Entry, read_entries
 from gateway.rest.bundle_identity import resolve_identities
 from gateway.rest.request import FhirRequest, FhirResponse
+
+log = logging.getLogger("gateway.rest")
 
 REASONS = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified"}
 
@@ -86,11 +94,33 @@ def _batch(req: FhirRequest, repo: Repository, entries: list[Entry]) -> FhirResp
                 sub.assigned_id = identities.assigned.get(entry.index)
                 responses[entry.index] = dispatch(sub, repo)
         except GatewayError as exc:
-            located = _at_entry(exc, entry)
-            responses[entry.index] = FhirResponse(
-                located.status, None, {}, operation_outcome(located.issues)
-            )
+            responses[entry.index] = _failed(_at_entry(exc, entry))
+        except Exception as exc:  # this entry's 500, not the whole batch's
+            responses[entry.index] = _failed(_at_entry(_unexpected(exc, repo), entry))
     return _response_bundle("batch-response", entries, responses, repo)
+
+
+def _failed(exc: GatewayError) -> FhirResponse:
+    return FhirResponse(exc.status, None, {}, operation_outcome(exc.issues))
+
+
+def _unexpected(exc: Exception, repo: Repository) -> GatewayError:
+    """What the HTTP layer would answer for ``exc`` (gateway.api.errors), as one batch
+    entry's outcome: 503 for a database out of reach, else a 500 that shows no internals;
+    the log line names the request and the exception type, never the data."""
+    request_id = repo.ctx.request_id
+    if isinstance(exc, OperationalError | PoolTimeout):
+        log.warning(
+            "database unavailable in a batch entry",
+            extra={"request_id": request_id, "error_type": type(exc).__name__},
+        )
+        return ServiceUnavailable("The database is unavailable; retry shortly", code="GW-5006")
+    log.error(
+        "unhandled error in a batch entry",
+        extra={"request_id": request_id, "error_type": type(exc).__name__},
+        exc_info=exc,
+    )
+    return GatewayError("Internal server error; the request id identifies it in the logs")
 
 
 def _processing_order(entry: Entry) -> tuple[int, bool, int]:

@@ -6,6 +6,7 @@ signed cursor for the next page. Anything else is refused (strict by default).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,6 +18,8 @@ from gateway.record.repository import Repository
 from gateway.rest.paging import caller_digest, count_param
 from gateway.rest.request import FhirRequest, FhirResponse
 from gateway.rest.respond import etag
+from gateway.storage.records import StoredVersion
+from gateway.storage.store import StoreTx
 
 ALLOWED = frozenset({"_since", "_at", "_count", "_page"})
 
@@ -49,6 +52,7 @@ def history(req: FhirRequest, repo: Repository) -> FhirResponse:
         page = r.history(
             resource_type=rtype, rid=rid, since=since, at=at, count=count, before_seq=before
         )
+        created = _created(page.versions, r.tx)
     entries: list[dict[str, Any]] = []
     for v in page.versions:
         entry: dict[str, Any] = {"fullUrl": f"{req.base}/{v.resource_type}/{v.id}"}
@@ -58,7 +62,7 @@ def history(req: FhirRequest, repo: Repository) -> FhirResponse:
         url = v.resource_type if method == "POST" else f"{v.resource_type}/{v.id}"
         entry["request"] = {"method": method, "url": url}
         entry["response"] = {
-            "status": {"POST": "201", "DELETE": "204"}.get(method, "200"),
+            "status": "204" if v.deleted else "201" if created[id(v)] else "200",
             "etag": etag(v.version),
             "lastModified": format_instant(v.last_updated),
         }
@@ -73,3 +77,21 @@ def history(req: FhirRequest, repo: Repository) -> FhirResponse:
         links.append(("next", f"{path}?{urlencode([*own, ('_page', token)])}"))
     body = bundle("history", entries, now=repo.services.clock(), links=links)
     return FhirResponse(200, body)
+
+
+def _created(versions: Sequence[StoredVersion], tx: StoreTx) -> dict[int, bool]:
+    """Which versions created their resource, as the answer to their interaction said
+    (201): version 1, and the first version after a deletion (a PUT that created the
+    resource again). The version before one is looked up when the page lacks it."""
+    deleted = {(v.resource_type, v.id, v.version): v.deleted for v in versions}
+    out: dict[int, bool] = {}
+    for v in versions:
+        if v.deleted or v.version == 1:
+            out[id(v)] = not v.deleted
+            continue
+        key = (v.resource_type, v.id, v.version - 1)
+        if key not in deleted:
+            before = tx.version(*key)
+            deleted[key] = before is not None and before.deleted
+        out[id(v)] = deleted[key]
+    return out

@@ -15,20 +15,19 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
-from gateway.errors import BadRequest, UnsupportedMediaType, UnsupportedParameter
+from gateway.errors import BadRequest, UnsupportedMediaType, UnsupportedParameter, shown
 from gateway.fhir.json import loads, loads_stored
 from gateway.fhir.patch import apply_json_patch
 from gateway.record.repository import Repository
 from gateway.rest.request import FhirRequest, FhirResponse
 from gateway.rest.respond import (
-    parse_etag,
+    parse_if_match,
     parse_if_none_match,
     read_response,
     write_response,
 )
 from gateway.rest.searchset import lenient
 from gateway.search.controls import parse_elements, parse_summary
-from gateway.search.problems import shown
 from gateway.search.subset import needs_subset, subset
 
 JSON_PATCH = "application/json-patch+json"
@@ -67,8 +66,8 @@ def read(req: FhirRequest, repo: Repository) -> FhirResponse:
 
 def vread(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid, vid = req.segments[0], req.segments[1], req.segments[3]
-    if not vid.isdigit():
-        raise BadRequest(f"Invalid version id '{vid}'", code="GW-1206")
+    if not (vid.isascii() and vid.isdigit()):  # "²".isdigit() too, and int() refuses it
+        raise BadRequest(f"Invalid version id '{shown(vid)}'", code="GW-1206")
     check_read_params(req)
     cut = subsetter(req, repo, rtype)
     with repo.reading() as r:
@@ -98,7 +97,7 @@ def subsetter(
 
 def update(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid = req.segments[0], req.segments[1]
-    if_match = parse_etag(req.header("if-match"), header="If-Match")
+    if_match = parse_if_match(req.header("if-match"))
     if_none_match = parse_if_none_match(req.header("if-none-match"))
     with repo.writing() as w:
         result = w.update(rtype, rid, req.resource, if_match=if_match, if_none_match=if_none_match)
@@ -108,7 +107,7 @@ def update(req: FhirRequest, repo: Repository) -> FhirResponse:
 def patch(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid = req.segments[0], req.segments[1]
     operations = patch_document(req)
-    if_match = parse_etag(req.header("if-match"), header="If-Match")
+    if_match = parse_if_match(req.header("if-match"))
     with repo.writing() as w:
         current = w.read(rtype, rid)
         patched = apply_json_patch(loads_stored(current.content or b"{}"), operations)
@@ -151,7 +150,7 @@ def patch_document(req: FhirRequest) -> Any:
 
 def delete(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype, rid = req.segments[0], req.segments[1]
-    if_match = parse_etag(req.header("if-match"), header="If-Match")
+    if_match = parse_if_match(req.header("if-match"))
     with repo.writing() as w:
         result = w.delete(rtype, rid, if_match=if_match)
     headers = {"ETag": f'W/"{result.version.version}"'}

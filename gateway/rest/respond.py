@@ -8,7 +8,7 @@ from typing import Any
 from gateway.errors import BadRequest, Issue, operation_outcome
 from gateway.fhir.instant import format_http_date, format_instant
 from gateway.fhir.json import dumps, loads_stored
-from gateway.record.writer import IfNoneMatch
+from gateway.record.writer import IfMatch, IfNoneMatch
 from gateway.rest.request import FhirRequest, FhirResponse
 from gateway.storage.records import StoredVersion
 
@@ -25,9 +25,17 @@ def parse_etag(value: str | None, *, header: str) -> int | None:
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²".isdigit() too, and int() refuses it
         raise BadRequest(f'Malformed {header} header: expected W/"<versionId>"', code="GW-1401")
     return int(text)
+
+
+def parse_if_match(value: str | None) -> IfMatch:
+    """``If-Match``: ``*`` (any current version: RFC 9110 §13.1.1) or one entity tag
+    (``W/"3"``) → ``"*"`` or 3; None when absent; 400 when malformed."""
+    if value is not None and value.strip() == "*":
+        return "*"
+    return parse_etag(value, header="If-Match")
 
 
 def parse_if_none_match(value: str | None) -> IfNoneMatch:
@@ -130,6 +138,7 @@ __all__ = [
     "etag",
     "format_instant",
     "parse_etag",
+    "parse_if_match",
     "parse_if_none_match",
     "read_response",
     "write_response",

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from gateway.errors import GatewayError, MethodNotAllowed, NotFound
+from gateway.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound, shown
 from gateway.fhir.resource_types import RESOURCE_TYPES
+from gateway.fhir.structure import is_valid_id
 from gateway.record.audit_trail import Interaction
 from gateway.record.repository import Repository
 from gateway.rest import (
@@ -109,8 +110,8 @@ def resolve(req: FhirRequest) -> Route:
         verbs = allowed_methods(segs)
         if not verbs:
             raise NotFound(
-                f"No FHIR interaction at '{'/'.join(segs)}': the audit log serves read and "
-                "search; each AuditEvent is written once, without versions or history",
+                f"No FHIR interaction at '{shown('/'.join(segs), 200)}': the audit log serves "
+                "read and search; each AuditEvent is written once, without versions or history",
                 code="GW-3002",
             )
         raise MethodNotAllowed(
@@ -122,12 +123,12 @@ def resolve(req: FhirRequest) -> Route:
     # The method is compared before the shape: every entry of a transaction comes here.
     for route in ROUTES:
         if route.method == req.method and _matches(route.shape, segs):
-            return route
+            return _with_valid_id(route, segs)
     allowed = [r for r in ROUTES if _matches(r.shape, segs)]
     if req.method == "HEAD":
         for route in allowed:
             if route.method == "GET":
-                return route
+                return _with_valid_id(route, segs)
     if allowed:
         verbs = allowed_methods(segs)
         raise MethodNotAllowed(
@@ -135,8 +136,24 @@ def resolve(req: FhirRequest) -> Route:
             headers={"Allow": ", ".join(verbs)},
         )
     if segs and segs[0] not in RESOURCE_TYPES and segs[0] not in ("metadata", "_history"):
-        raise NotFound(f"Unknown resource type '{segs[0]}'", code="GW-3001")
-    raise NotFound(f"No FHIR interaction at '{'/'.join(segs)}'", code="GW-3002")
+        raise NotFound(f"Unknown resource type '{shown(segs[0])}'", code="GW-3001")
+    raise NotFound(f"No FHIR interaction at '{shown('/'.join(segs), 200)}'", code="GW-3002")
+
+
+def _with_valid_id(route: Route, segments: list[str]) -> Route:
+    """The route, when the id its URL names is a FHIR id (1-64 of ``[A-Za-z0-9\\-.]``):
+    else 400 GW-1201 for every interaction alike (a read would otherwise answer 404 for
+    an id no resource can have, and a PUT 400), the id shown without control characters.
+    """
+    if "{id}" in route.shape:
+        rid = segments[route.shape.index("{id}")]
+        if not is_valid_id(rid):
+            raise BadRequest(
+                f"Invalid resource id '{shown(rid)}' in the URL: 1-64 characters of "
+                "A-Z a-z 0-9 - .",
+                code="GW-1201",
+            )
+    return route
 
 
 def allowed_methods(segments: list[str]) -> list[str]:

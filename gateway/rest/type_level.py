@@ -12,12 +12,13 @@ from urllib.parse import parse_qsl, urlencode
 from gateway.errors import BadRequest, NotFound, PreconditionFailed
 from gateway.fhir.json import loads_stored
 from gateway.fhir.patch import apply_json_patch
+from gateway.fhir.structure import json_kind
 from gateway.record.reader import RecordReader
 from gateway.record.repository import Repository
 from gateway.record.writer import RecordWriter
 from gateway.rest.instance import patch_document
 from gateway.rest.request import FhirRequest, FhirResponse
-from gateway.rest.respond import parse_etag, write_response
+from gateway.rest.respond import parse_if_match, write_response
 from gateway.rest.search import search as search_handler
 from gateway.storage.records import StoredVersion
 
@@ -53,9 +54,8 @@ def single_match(
 def create(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype = req.segments[0]
     if not isinstance(req.resource, dict) or req.resource.get("resourceType") != rtype:
-        found = req.resource.get("resourceType") if isinstance(req.resource, dict) else None
         raise BadRequest(
-            f"POST to {rtype} needs a {rtype} resource in the body, not {found or 'nothing'}",
+            f"POST to {rtype} needs a {rtype} resource in the body, not {json_kind(req.resource)}",
             expression="resourceType",
             code="GW-1204",
         )
@@ -77,7 +77,7 @@ def search(req: FhirRequest, repo: Repository) -> FhirResponse:
 def conditional_update(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype = req.segments[0]
     criteria = criteria_of_request(req, "Conditional update")
-    if_match = parse_etag(req.header("if-match"), header="If-Match")
+    if_match = parse_if_match(req.header("if-match"))
     body = req.resource
     if not isinstance(body, dict):
         raise BadRequest("Conditional update needs a resource in the body", code="GW-1001")
@@ -103,7 +103,7 @@ def conditional_patch(req: FhirRequest, repo: Repository) -> FhirResponse:
     rtype = req.segments[0]
     criteria = criteria_of_request(req, "Conditional patch")
     operations = patch_document(req)
-    if_match = parse_etag(req.header("if-match"), header="If-Match")
+    if_match = parse_if_match(req.header("if-match"))
     with repo.writing() as w:
         match = single_match(w, rtype, criteria, what="Conditional patch")
         if match is None:

@@ -96,6 +96,9 @@ _MOVE_STAMP = update(s.type_stamp).where(s.type_stamp.c.id == 1).values(n=s.type
 
 #: Values per ``IN (...)`` list: well under SQLite's and psycopg's parameter limits.
 IN_CHUNK = 500
+# The versions columns are INTEGER: 32 bits on PostgreSQL (a larger bind is an error
+# there, and past 64 bits an OverflowError in SQLite's driver).
+MAX_VERSION = 2**31 - 1
 
 
 def _slices(values: Collection[Any]) -> Iterator[list[Any]]:
@@ -245,6 +248,8 @@ class StoreTx:
         return [row.id for row in rows]
 
     def version(self, resource_type: str, rid: str, version: int) -> StoredVersion | None:
+        if not 1 <= version <= MAX_VERSION:
+            return None  # no version has it: and past the column's range, no bind takes it
         row = self.conn.execute(
             select(*HISTORY_COLUMNS).where(
                 s.history.c.resource_type == resource_type,

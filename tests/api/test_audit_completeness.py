@@ -193,7 +193,7 @@ def test_a_refused_read_names_the_patient_it_was_about(gw: DemoGateway) -> None:
             415,
             "update",
         ),
-        ("GET", "/Patient/alice", {"accept": "application/fhir+xml"}, None, 415, "read"),
+        ("GET", "/Patient/alice", {"accept": "application/fhir+xml"}, None, 406, "read"),
         ("GET", "/Patient?_format=xml", {}, None, 415, "search-type"),
         ("POST", "/Observation", {"content-type": "application/fhir+json"}, b"", 400, "create"),
     ],

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
+import pytest
+
+from gateway.rest import router
 
 PATIENT_URN = "urn:uuid:6a3cc2c4-2b56-4a48-8e3c-1e2b0f7a4d10"
 
@@ -123,6 +127,45 @@ def test_conditional_references_and_creates(client: httpx.Client) -> None:
     assert "matches no Practitioner" in r3.json()["issue"][0]["diagnostics"]
 
 
+def test_a_full_url_twice_is_refused(client: httpx.Client) -> None:
+    """bdl-7: fullUrl is unique in a Bundle (unless the entries' meta.versionId differ);
+    else which entry a placeholder names is a guess."""
+    one = _entry({"resourceType": "Patient"}, "POST", "Patient")
+    two = _entry({"resourceType": "Patient", "gender": "male"}, "POST", "Patient")
+    one["fullUrl"] = two["fullUrl"] = PATIENT_URN
+    for kind in ("transaction", "batch"):
+        r = client.post(
+            "/", json=_tx(one, two, _entry(_obs(PATIENT_URN), "POST", "Observation"), kind=kind)
+        )
+        assert r.status_code == 400, r.text
+        issue = r.json()["issue"][0]
+        assert issue["expression"] == ["Bundle.entry[1].fullUrl"]
+        assert issue["details"]["coding"][0]["code"] == "GW-1811"
+        assert "Bundle.entry[0]" in issue["diagnostics"]
+    assert not client.get("/Patient").json().get("entry"), "nothing written"
+
+
+def test_a_placeholder_no_entry_has_is_refused(client: httpx.Client) -> None:
+    """A urn:uuid:/urn:oid: reference names an entry of the Bundle: one no entry has is
+    refused at its element, never stored as a link to nothing."""
+    patient = _entry({"resourceType": "Patient"}, "POST", "Patient")
+    patient["fullUrl"] = PATIENT_URN
+    for dangling in ("urn:uuid:0e0b6a3c-5b7e-4c0e-9d1a-000000000000", "urn:oid:1.2.3.4"):
+        r = client.post(
+            "/",
+            json=_tx(
+                patient,
+                _entry(_obs(PATIENT_URN, performer=dangling), "POST", "Observation"),
+            ),
+        )
+        assert r.status_code == 400, r.text
+        issue = r.json()["issue"][0]
+        assert issue["expression"] == ["Bundle.entry[1].resource.performer[0].reference"]
+        assert dangling in issue["diagnostics"]
+        assert issue["details"]["coding"][0]["code"] == "GW-1031"
+    assert not client.get("/Observation").json().get("entry")
+
+
 def test_same_resource_twice_is_refused(client: httpx.Client) -> None:
     r = client.post(
         "/",
@@ -171,6 +214,40 @@ def test_batch_entries_succeed_or_fail_alone(client: httpx.Client) -> None:
     outcome = bundle["entry"][1]["response"]["outcome"]
     assert outcome["resourceType"] == "OperationOutcome"
     assert "Bundle.entry[1].resource.code" in str(outcome)
+
+
+def test_a_batch_entry_failing_unexpectedly_fails_alone(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entries before and after it keep their results (and the client its ids): the
+    failure is that entry's own 500 OperationOutcome, never a 500 for the whole batch."""
+
+    def broken(req: Any, repo: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(
+        "gateway.rest.router.ROUTES",
+        tuple(replace(r, handler=broken) if r.interaction == "read" else r for r in router.ROUTES),
+    )
+    r = client.post(
+        "/",
+        json=_tx(
+            _entry(_obs("Patient/pt"), "POST", "Observation"),
+            _entry(None, "GET", "Patient/pt"),
+            _entry(None, "GET", "Patient/pt/_history/99999999999999999999"),
+            _entry(_obs("Patient/pt", "y"), "POST", "Observation"),
+            kind="batch",
+        ),
+    )
+    assert r.status_code == 200, r.text
+    entries = r.json()["entry"]
+    assert [e["response"]["status"][:3] for e in entries] == ["201", "500", "404", "201"]
+    failed = entries[1]["response"]["outcome"]
+    assert failed["resourceType"] == "OperationOutcome"
+    assert failed["issue"][0]["expression"] == ["Bundle.entry[1]"]
+    assert "secret internals" not in r.text and "RuntimeError" not in r.text
+    for e in (entries[0], entries[3]):
+        assert client.get(e["response"]["location"]).status_code == 200
 
 
 def test_batch_entries_may_not_reference_each_other(client: httpx.Client) -> None:

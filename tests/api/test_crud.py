@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -78,6 +79,21 @@ def test_read_and_vread_refuse_parameters_they_do_not_define(client: httpx.Clien
         assert client.head(path, params={"foo": "bar"}).status_code == 400
 
 
+def test_a_version_id_past_any_version_is_not_found(client: httpx.Client) -> None:
+    """A version id of 20 digits is a well-formed FHIR id no version ever had: 404, not a
+    500 from a number too large for the database's integer column."""
+    rid = _create(client, _patient())["id"]
+    for vid in ("99999999999999999999", "2147483648", "9223372036854775808", "0"):
+        r = client.get(f"/Patient/{rid}/_history/{vid}")
+        assert r.status_code == 404, (vid, r.text)
+        assert r.json()["issue"][0]["details"]["coding"][0]["code"] == "GW-3006"
+    # Digits to str.isdigit() that int() refuses: malformed, not a 500.
+    assert client.get(f"/Patient/{rid}/_history/\u00b2").status_code == 400
+    tag = 'W/"\u00b2"'.encode("latin-1")
+    superscript = client.put(f"/Patient/{rid}", json=_patient(id=rid), headers={b"if-match": tag})
+    assert superscript.status_code == 400, superscript.text
+
+
 def test_update_versions_and_if_match(client: httpx.Client) -> None:
     created = _create(client, _patient())
     rid = created["id"]
@@ -90,6 +106,59 @@ def test_update_versions_and_if_match(client: httpx.Client) -> None:
     same = client.put(f"/Patient/{rid}", json=changed)
     assert same.status_code == 200 and same.json()["meta"]["versionId"] == "2", "no-op update"
     assert client.get(f"/Patient/{rid}/_history/1").json()["meta"]["versionId"] == "1"
+
+
+def test_if_match_star_means_any_current_version(client: httpx.Client) -> None:
+    """RFC 9110 §13.1.1: ``If-Match: *`` holds when a current representation exists."""
+    star = {"if-match": "*"}
+    created = _create(client, _patient())
+    rid = created["id"]
+    put = client.put(f"/Patient/{rid}", json={**created, "gender": "male"}, headers=star)
+    assert put.status_code == 200, put.text
+    ops = [{"op": "add", "path": "/active", "value": True}]
+    patch = client.patch(
+        f"/Patient/{rid}",
+        content=json.dumps(ops),
+        headers={**star, "content-type": "application/json-patch+json"},
+    )
+    assert patch.status_code == 200, patch.text
+    assert client.delete(f"/Patient/{rid}", headers=star).status_code == 204
+    for refused in (
+        client.put(f"/Patient/{rid}", json=_patient(id=rid), headers=star),
+        client.put("/Patient/never-was", json=_patient(id="never-was"), headers=star),
+        client.delete(f"/Patient/{rid}", headers=star),
+    ):
+        assert refused.status_code == 412, refused.text
+        assert refused.json()["issue"][0]["details"]["coding"][0]["code"] == "GW-3012"
+    assert client.get("/Patient/never-was").status_code == 404
+
+
+def test_an_id_that_is_no_fhir_id_is_refused_in_every_url(client: httpx.Client) -> None:
+    """1-64 of [A-Za-z0-9-.]: else 400 GW-1201 (as a PUT answers), its diagnostics free of
+    the control characters the URL carried."""
+    rid = _create(client, _patient())["id"]
+    for bad in ("x" * 65, "%00", "a%09b", "a%1B[31mb", "a b", "%C3%A9"):
+        for method, path in (
+            ("GET", f"/Patient/{bad}"),
+            ("GET", f"/Patient/{bad}/_history"),
+            ("GET", f"/Patient/{bad}/_history/1"),
+            ("DELETE", f"/Patient/{bad}"),
+            ("GET", f"/Patient/{rid}/_history/{bad}"),
+        ):
+            r = client.request(method, path)
+            assert r.status_code == 400, (method, path, r.text)
+            issue = r.json()["issue"][0]
+            code = "GW-1206" if path.endswith(f"_history/{bad}") else "GW-1201"
+            assert issue["details"]["coding"][0]["code"] == code, (path, issue)
+            assert all(c.isprintable() for c in issue["diagnostics"]), issue["diagnostics"]
+    assert client.get(f"/Patient/{'x' * 64}").status_code == 404
+    # A newline ends the path no route matches: 404, and not echoed either.
+    newline = client.get("/Patient/a%0Ab")
+    assert newline.status_code == 404
+    assert newline.json()["issue"][0]["diagnostics"].isprintable()
+    unknown = client.get("/Pat%1B[31mient/1")
+    assert unknown.status_code == 404
+    assert unknown.json()["issue"][0]["diagnostics"].isprintable()
 
 
 def test_update_if_none_match_star_writes_only_what_does_not_exist(client: httpx.Client) -> None:
@@ -137,6 +206,40 @@ def test_update_errors(client: httpx.Client) -> None:
     bad = client.put(f"/Patient/{rid}", json={**created, "birthDate": "yesterday"})
     assert bad.status_code == 400
     assert bad.json()["issue"][1]["expression"] == ["Patient.birthDate"]
+
+
+def test_references_a_plain_write_cannot_follow_are_refused_at_their_element(
+    client: httpx.Client,
+) -> None:
+    """Outside a transaction, a conditional reference has nothing to resolve it and a
+    placeholder no entry to name, and a malformed literal no target: 400 at the element,
+    not stored as written, nor a 403 for a patient the policy could not find."""
+    assert client.put("/Patient/alice", json=_patient(id="alice")).status_code == 201
+    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}}
+    cases = [
+        ("subject", {"reference": "Patient?identifier=urn:t|1"}, "GW-1032", "transaction"),
+        ("performer", [{"reference": "Practitioner?identifier=x|y"}], "GW-1032", "transaction"),
+        ("subject", {"reference": "urn:uuid:0e0b6a3c-5b7e-4c0e-9d1a-1e2b0f7a4d10"}, "GW-1031", ""),
+        ("subject", {"reference": "Patient/alice/extra/bits"}, "GW-1030", "Invalid reference"),
+        ("subject", {"reference": "Patient/"}, "GW-1030", "Invalid reference"),
+        ("performer", [{"reference": "Nope/1"}], "GW-1030", "Invalid reference"),
+    ]
+    for element, value, code, fragment in cases:
+        body = {**obs, "subject": {"reference": "Patient/alice"}, element: value}
+        where = f"Observation.{element}{'[0]' if isinstance(value, list) else ''}.reference"
+        for r in (
+            client.post("/Observation", json=body),
+            client.put("/Observation/o1", json={**body, "id": "o1"}),
+        ):
+            assert r.status_code == 400, (value, r.text)
+            issue = r.json()["issue"][0]
+            assert issue["expression"] == [where], (value, issue)
+            assert issue["details"]["coding"][0]["code"] == code
+            assert fragment in issue["diagnostics"]
+    assert not client.get("/Observation").json().get("entry")
+    elsewhere = [{"reference": "https://elsewhere.example/fhir/Practitioner/9"}]
+    fine = {**obs, "subject": {"reference": "Patient/alice/_history/1"}, "performer": elsewhere}
+    assert client.post("/Observation", json=fine).status_code == 201
 
 
 def test_update_as_create(client: httpx.Client) -> None:

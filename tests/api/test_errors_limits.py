@@ -33,7 +33,7 @@ def _outcome(r: httpx.Response) -> dict[str, object]:
             "GET",
             "/Patient/1",
             {"headers": {"accept": "application/fhir+xml"}},
-            415,
+            406,
             "not-supported",
         ),
         ("GET", "/metadata", {"params": {"_format": "xml"}}, 415, "not-supported"),
@@ -92,6 +92,44 @@ def test_error_statuses(
     r = client.request(method, path, **kwargs)  # type: ignore[arg-type]
     assert r.status_code == status, r.text
     assert _outcome(r)["issue"][0]["code"] == code  # type: ignore[index]
+
+
+def test_a_body_that_is_no_resource_is_named_for_what_it_is(client: httpx.Client) -> None:
+    """``curl -d`` sends a form: 415 naming its media type (not an empty resource); a
+    JSON body that is not an object says what it is."""
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    for method, path in (("POST", "/Patient"), ("PUT", "/Patient/p1"), ("POST", "/")):
+        r = client.request(method, path, content=b'{"resourceType": "Patient"}', headers=form)
+        assert r.status_code == 415, (method, path, r.text)
+        issue = _outcome(r)["issue"][0]  # type: ignore[index]
+        assert "application/x-www-form-urlencoded" in issue["diagnostics"]
+        assert issue["details"]["coding"][0]["code"] == "GW-1015"
+    for method, path in (("POST", "/Patient"), ("PUT", "/Patient/p1")):
+        for body, kind in (
+            (b"[1, 2]", "a JSON array"),
+            (b'"x"', "a JSON string"),
+            (b"3", "a JSON number"),
+        ):
+            r = client.request(
+                method, path, content=body, headers={"content-type": "application/fhir+json"}
+            )
+            assert r.status_code == 400, (method, body, r.text)
+            diagnostics = _outcome(r)["issue"][0]["diagnostics"]  # type: ignore[index]
+            assert kind in diagnostics and "nothing" not in diagnostics, diagnostics
+
+
+@pytest.mark.parametrize(
+    "accept", ["text/html", "application/fhir+xml", "text/html, application/xhtml+xml;q=0.9"]
+)
+def test_an_accept_no_answer_can_satisfy_is_406(client: httpx.Client, accept: str) -> None:
+    """RFC 9110 §15.5.7: 406 for what the client accepts; 415 is for what it sent."""
+    r = client.get("/Patient/alice", headers={"accept": accept})
+    assert r.status_code == 406, r.text
+    issue = _outcome(r)["issue"][0]  # type: ignore[index]
+    assert issue["details"]["coding"][0]["code"] == "GW-1033"
+    assert accept in issue["diagnostics"]
+    both = client.get("/metadata", headers={"accept": f"{accept}, application/json;q=0.1"})
+    assert both.status_code == 200
 
 
 def test_405_names_the_allowed_methods(client: httpx.Client) -> None:

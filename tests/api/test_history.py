@@ -26,6 +26,31 @@ def test_instance_type_and_system_history(client: httpx.Client) -> None:
     assert client.get("/Patient/nobody/_history").status_code == 404
 
 
+def test_a_version_that_created_says_201(client: httpx.Client) -> None:
+    """A history entry answers what its interaction answered: 201 for version 1 and for
+    the first version after a deletion (a PUT that created again), 200 for an update."""
+    body = {"resourceType": "Patient", "id": "again"}
+    statuses = [client.put("/Patient/again", json=body).status_code]
+    statuses.append(client.put("/Patient/again", json={**body, "active": True}).status_code)
+    statuses.append(client.delete("/Patient/again").status_code)
+    statuses.append(client.put("/Patient/again", json=body).status_code)
+    statuses.append(client.put("/Patient/again", json={**body, "active": False}).status_code)
+    assert statuses == [201, 200, 204, 201, 200]
+    want = ["200", "201", "204", "200", "201"]  # newest first
+    for count in (10, 1):  # a page that holds a version without the one before it
+        seen: list[str] = []
+        url: str | None = f"/Patient/again/_history?_count={count}"
+        while url:
+            page = client.get(url).json()
+            seen += [e["response"]["status"] for e in page["entry"]]
+            url = next(
+                (link["url"] for link in page.get("link", []) if link["relation"] == "next"), None
+            )
+        assert seen == want, count
+    system = client.get("/Patient/_history", params={"_count": 2}).json()
+    assert [e["response"]["status"] for e in system["entry"]] == want[:2]
+
+
 def test_since_and_at(client: httpx.Client) -> None:
     first = client.post("/Patient", json={"resourceType": "Patient"}).json()
     cut = first["meta"]["lastUpdated"]

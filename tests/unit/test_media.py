@@ -26,11 +26,20 @@ def test_acceptable(accept: str | None, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "accept", ["application/fhir+xml", "application/xml", "text/xml", "application/fhir+json;q=0"]
+    "accept",
+    [
+        "application/fhir+xml",
+        "application/xml",
+        "text/xml",
+        "application/fhir+json;q=0",
+        "text/html",
+    ],
 )
-def test_xml_only_is_415(accept: str) -> None:
-    with pytest.raises(UnsupportedMediaType):
+def test_an_accept_without_json_is_406(accept: str) -> None:
+    """RFC 9110 §15.5.7: what the client accepts is a 406; 415 is for what it sent."""
+    with pytest.raises(NotAcceptable) as err:
         response_type(accept)
+    assert err.value.code == "GW-1033"
 
 
 @pytest.mark.parametrize(
@@ -67,7 +76,10 @@ def test_format_and_body_kinds() -> None:
     assert body_kind("application/fhir+json; charset=utf-8", "POST") == "json"
     assert body_kind(None, "PUT") == "json"
     assert body_kind("application/json-patch+json", "PATCH") == "patch"
-    assert body_kind("application/x-www-form-urlencoded", "POST") == "form"
+    assert body_kind("application/x-www-form-urlencoded", "POST", operation=True) == "form"
+    for method in ("POST", "PUT"):  # a create's, an update's or a Bundle's body is a resource
+        with pytest.raises(UnsupportedMediaType, match="x-www-form-urlencoded"):
+            body_kind("application/x-www-form-urlencoded", method)
     with pytest.raises(UnsupportedMediaType):
         body_kind("application/json-patch+json", "PUT")
     with pytest.raises(UnsupportedMediaType):
