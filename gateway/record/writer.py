@@ -33,7 +33,7 @@ from gateway.fhir.meta import stamp, without_server_meta
 from gateway.fhir.references import check_reference_forms
 from gateway.fhir.structure import is_valid_id, json_kind, validate_json_form
 from gateway.policy import Action
-from gateway.policy.labels import coding_for
+from gateway.policy.labels import canonical_label, coding_for
 from gateway.policy.resource_facts import patient_of
 from gateway.record.facts_cache import FACT_TYPES
 from gateway.record.reader import RecordReader
@@ -234,15 +234,16 @@ class RecordWriter(RecordReader):
         """``$meta-add`` / ``$meta-delete`` of security labels: a new version whose only
         change is ``meta.security``, judged as ``UPDATE_LABELS`` (a patient masks or
         unmasks a document of their record; the rules say which labels who may add or
-        remove). Codings are the same when their system and code are."""
+        remove). Codings are the same when they name the same label: a known label by
+        any of its published systems (TRE_A07's URL or OID), another by system and code."""
         current = self._tx_current(resource_type, rid)
         if current is None or current.deleted or not self.visible(current, Action.READ):
             self.note_refused(current.patient_id if current is not None else None)
             raise NotFound(f"{resource_type}/{rid} is not known", code="GW-3004")
         body = loads_stored(current.content or b"{}")
 
-        def key(coding: dict[str, Any]) -> tuple[Any, Any]:
-            return coding.get("system"), coding.get("code")
+        def key(coding: dict[str, Any]) -> str:
+            return canonical_label(coding.get("system"), coding.get("code"))
 
         dropped = {key(c) for c in remove}
         security = [

@@ -506,7 +506,12 @@ def test_a_patient_masks_a_document_from_professionals_and_shows_it_again(
         lifted = nurse.post(f"/DocumentReference/{rid}/$meta-delete", json=_labels("MASQUE_PS"))
         assert lifted.status_code == 404
     with gw.client("patient") as patient:
-        shown = patient.post(f"/DocumentReference/{rid}/$meta-delete", json=_labels("MASQUE_PS"))
+        # The label is named here by the OID of TRE_A07, stored under its URL: the same.
+        by_oid = _labels("MASQUE_PS")
+        by_oid["parameter"][0]["valueMeta"]["security"][0]["system"] = (
+            "urn:oid:1.2.250.1.213.1.1.4.13"
+        )
+        shown = patient.post(f"/DocumentReference/{rid}/$meta-delete", json=by_oid)
         assert shown.status_code == 200, shown.text
         assert "security" not in shown.json()["parameter"][0]["valueMeta"]
         again = patient.post(f"/DocumentReference/{rid}/$meta-delete", json=_labels("MASQUE_PS"))
