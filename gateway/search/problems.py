@@ -51,8 +51,15 @@ _IGNORABLE = frozenset({UNKNOWN_PARAM, UNSUPPORTED_MODIFIER, UNSUPPORTED_CHAIN})
 
 
 def shown(text: str) -> str:
-    """A client-supplied string, cut short for diagnostics."""
-    return text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "…"
+    """A client-supplied string as diagnostics may echo it: cut short, and unprintable
+    characters escaped (a ``%00`` or ``%1B`` in a parameter must not reach a terminal or
+    a log viewer raw), as :func:`gateway.errors.shown` does for paths."""
+    cut = text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "…"
+    if cut.isprintable():
+        return cut
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in cut
+    )
 
 
 def unsupported(name: str, diagnostics: str, code: str = UNKNOWN_PARAM) -> UnsupportedParameter:

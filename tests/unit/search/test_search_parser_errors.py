@@ -307,3 +307,13 @@ def test_unescape(text: str, plain: str) -> None:
 
 def test_errors_are_gateway_errors() -> None:
     assert issubclass(UnsupportedParameter, GatewayError)
+
+
+def test_a_control_character_is_never_echoed_raw(registry: SearchRegistry) -> None:
+    """A %00 or %1B sent in a parameter's name or value reaches diagnostics escaped."""
+    with pytest.raises(GatewayError) as info:
+        parse(registry, "Patient", "_count=1%1B%5B2J")
+    assert "\x1b" not in info.value.diagnostics and "\\x1b" in info.value.diagnostics
+    with pytest.raises(GatewayError) as named:
+        parse(registry, "Patient", "fo%00o=1")
+    assert "\x00" not in named.value.diagnostics + str(named.value.expression)
