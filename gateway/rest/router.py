@@ -119,6 +119,8 @@ def resolve(req: FhirRequest) -> Route:
             headers={"Allow": ", ".join(verbs)},
         )
     if segs and segs[-1].startswith("$"):
+        if len(segs) == 3:  # [type]/[id]/$name names an id like any instance URL
+            _check_id(segs[1])
         return Route(req.method, tuple(segs), "operation", run_operation)
     # The method is compared before the shape: every entry of a transaction comes here.
     for route in ROUTES:
@@ -146,14 +148,16 @@ def _with_valid_id(route: Route, segments: list[str]) -> Route:
     an id no resource can have, and a PUT 400), the id shown without control characters.
     """
     if "{id}" in route.shape:
-        rid = segments[route.shape.index("{id}")]
-        if not is_valid_id(rid):
-            raise BadRequest(
-                f"Invalid resource id '{shown(rid)}' in the URL: 1-64 characters of "
-                "A-Z a-z 0-9 - .",
-                code="GW-1201",
-            )
+        _check_id(segments[route.shape.index("{id}")])
     return route
+
+
+def _check_id(rid: str) -> None:
+    if not is_valid_id(rid):
+        raise BadRequest(
+            f"Invalid resource id '{shown(rid)}' in the URL: 1-64 characters of A-Z a-z 0-9 - .",
+            code="GW-1201",
+        )
 
 
 def allowed_methods(segments: list[str]) -> list[str]:

@@ -144,6 +144,8 @@ def test_an_id_that_is_no_fhir_id_is_refused_in_every_url(client: httpx.Client) 
             ("GET", f"/Patient/{bad}/_history/1"),
             ("DELETE", f"/Patient/{bad}"),
             ("GET", f"/Patient/{rid}/_history/{bad}"),
+            ("GET", f"/Patient/{bad}/$everything"),
+            ("POST", f"/Patient/{bad}/$validate"),
         ):
             r = client.request(method, path)
             assert r.status_code == 400, (method, path, r.text)
