@@ -34,7 +34,7 @@ from gateway.audit.codes import Interaction, Outcome
 from gateway.audit.events import AuditRecord
 from gateway.audit.merkle import leaf_hash
 from gateway.audit.proofs import MissingNode
-from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
+from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, shown
 from gateway.fhir.instant import parse_range
 from gateway.storage import audit_checkpoints, audit_nodes, audit_reads
 from gateway.storage.audit_errors import AuditIntegrityError
@@ -58,7 +58,7 @@ def _int(request: Request, name: str, *, default: int | None = None) -> int:
         raise BadRequest(f"The parameter '{name}' is required", expression=name, code="GW-1302")
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise BadRequest(
-            f"The parameter '{name}' must be a non-negative integer, not '{raw}'",
+            f"The parameter '{name}' must be a non-negative integer, not '{shown(raw)}'",
             expression=name,
             code="GW-1302",
         )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gateway.errors import BadRequest, UnsupportedParameter
+from gateway.errors import BadRequest, UnsupportedParameter, shown
 from gateway.fhir.instant import parse_range
 from gateway.record.repository import Repository
 from gateway.rest.request import FhirRequest, FhirResponse
@@ -67,8 +67,8 @@ def everything(req: FhirRequest, repo: Repository) -> FhirResponse:
             ignored.append(IgnoredParameter(name, value, "not a parameter of $everything"))
         else:
             raise UnsupportedParameter(
-                f"Unknown or unsupported $everything parameter '{name}'",
-                expression=name,
+                f"Unknown or unsupported $everything parameter '{shown(name)}'",
+                expression=shown(name),
                 code="GW-1100",
             )
     engine = repo.services.search

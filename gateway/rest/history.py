@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from gateway.errors import UnsupportedParameter
+from gateway.errors import UnsupportedParameter, shown
 from gateway.fhir.bundle import bundle, raw
 from gateway.fhir.cursor import digest
 from gateway.fhir.instant import format_instant, parse_range
@@ -31,8 +31,8 @@ def history(req: FhirRequest, repo: Repository) -> FhirResponse:
     for name, _ in req.query:
         if name not in ALLOWED:
             raise UnsupportedParameter(
-                f"Unknown or unsupported history parameter '{name}'",
-                expression=name,
+                f"Unknown or unsupported history parameter '{shown(name)}'",
+                expression=shown(name),
                 code="GW-1002",
             )
     settings = repo.services.settings

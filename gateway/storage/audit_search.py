@@ -32,7 +32,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.sql import Select
 
 from gateway.audit.codes import PURPOSE_CODES
-from gateway.errors import BadRequest, UnsupportedParameter
+from gateway.errors import BadRequest, UnsupportedParameter, shown
 from gateway.fhir.instant import parse_range
 from gateway.storage import schema as s
 
@@ -63,7 +63,7 @@ def _token(value: str) -> str:
 
 def _bad(name: str, value: str, expected: str) -> BadRequest:
     return BadRequest(
-        f"Invalid value '{value}' for search parameter '{name}': expected {expected}",
+        f"Invalid value '{shown(value)}' for search parameter '{shown(name)}': expected {expected}",
         expression=name,
         code="GW-1302",
     )

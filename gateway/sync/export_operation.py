@@ -16,7 +16,14 @@ import uuid
 
 import orjson
 
-from gateway.errors import BadRequest, Issue, NotFound, UnsupportedParameter, operation_outcome
+from gateway.errors import (
+    BadRequest,
+    Issue,
+    NotFound,
+    UnsupportedParameter,
+    operation_outcome,
+    shown,
+)
 from gateway.fhir.instant import parse_range
 from gateway.fhir.json import dumps
 from gateway.fhir.resource_types import RESOURCE_TYPES
@@ -57,7 +64,9 @@ def kick_off(req: FhirRequest, repo: Repository) -> FhirResponse:
     for name, _ in req.query:
         if name not in PARAMETERS:
             raise UnsupportedParameter(
-                f"Unsupported $export parameter '{name}'", expression=name, code="GW-1002"
+                f"Unsupported $export parameter '{shown(name)}'",
+                expression=shown(name),
+                code="GW-1002",
             )
     if "respond-async" not in req.prefer:
         raise BadRequest("$export needs the header 'Prefer: respond-async'", code="GW-1681")

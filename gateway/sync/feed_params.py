@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.config import SyncSettings
-from gateway.errors import BadRequest, UnsupportedParameter
+from gateway.errors import BadRequest, UnsupportedParameter, shown
 from gateway.fhir.resource_types import RESOURCE_TYPES
 
 KNOWN = frozenset({"cursor", "start", "_type", "limit", "wait"})
@@ -55,7 +55,7 @@ def parse_feed_params(query: Sequence[tuple[str, str]], settings: SyncSettings) 
     for name, _ in query:
         if name not in KNOWN:
             raise UnsupportedParameter(
-                f"Unknown parameter '{name}'", expression=name, code="GW-1002"
+                f"Unknown parameter '{shown(name)}'", expression=shown(name), code="GW-1002"
             )
     cursor, start = _one(query, "cursor"), _one(query, "start")
     if start is not None and start != "now":

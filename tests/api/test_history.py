@@ -83,3 +83,16 @@ def test_paging_walks_everything_once_and_refuses_tampering(client: httpx.Client
     assert client.get("/Basic/_history", params={"_count": "3", "_page": forged}).status_code == 400
     other_query = client.get("/Basic/_history", params={"_count": "4", "_page": token})
     assert other_query.status_code == 400
+
+
+def test_an_unknown_parameter_is_named_without_its_control_characters(
+    client: httpx.Client,
+) -> None:
+    """_history, $everything and the change feed name an unknown parameter (400), with a
+    %1B or %00 it carried escaped: diagnostics reach terminals and log viewers."""
+    for path in ("/Patient/_history", "/_history", "/Patient/x/$everything"):
+        r = client.get(path + "?fo%1B%5B2Jo=1")
+        assert r.status_code == 400, (path, r.text)
+        issue = r.json()["issue"][0]
+        assert "\\x1b" in issue["diagnostics"], issue
+        assert all(c.isprintable() for c in issue["diagnostics"] + "".join(issue["expression"]))
