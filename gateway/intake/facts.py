@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, select
 
 from gateway.ingest.issues import IngestIssue, Location, error
 from gateway.ingest.result import Entry, ParseResult
@@ -87,7 +87,7 @@ from gateway.intake.fact_content import (
     supersedes,
 )
 from gateway.intake.hidden import MayRead
-from gateway.intake.known import _identifier, _lock_key, identifier_rows
+from gateway.intake.known import _identifier, _lock_key, identifier_lookup, identifier_rows
 from gateway.intake.unit import WriteUnit
 from gateway.storage import schema as s
 from gateway.storage.records import StoredVersion
@@ -108,20 +108,9 @@ HL7_DUPLICATE_KEY = "205"  # table 0357: duplicate key identifier
 
 # -- the stage -------------------------------------------------------------------------------
 
-_r, _t = s.resource, s.idx_token
+_r = s.resource
 # :data:`gateway.intake.known._LOOKUP` with the current rows themselves: one query.
-_VERSIONS = (
-    select(*CURRENT_COLUMNS, _t.c.system, _t.c.code.label("token_code"))
-    .join(_r, _r.c.pk == _t.c.resource_pk)
-    .where(
-        and_(
-            _t.c.param == "identifier",
-            _t.c.resource_type.in_(bindparam("types", expanding=True)),
-            _t.c.code.in_(bindparam("codes", expanding=True)),
-            _r.c.deleted.is_(False),
-        )
-    )
-)
+_VERSIONS = identifier_lookup(*CURRENT_COLUMNS)
 _BATCH = 400  # Medication ids per statement
 
 

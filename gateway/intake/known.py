@@ -126,19 +126,28 @@ def _collect_list(items: list[Any], out: set[str]) -> None:
 
 
 _r, _t = s.resource, s.idx_token
-# Built once: constructing the ``in_`` clauses per unit cost more than running the query.
-_LOOKUP = (
-    select(_r.c.resource_type, _r.c.id, _t.c.system, _t.c.code.label("token_code"))
-    .join(_r, _r.c.pk == _t.c.resource_pk)
-    .where(
-        and_(
-            _t.c.param == "identifier",
-            _t.c.resource_type.in_(bindparam("types", expanding=True)),
-            _t.c.code.in_(bindparam("codes", expanding=True)),
-            _r.c.deleted.is_(False),
+
+
+def identifier_lookup(*columns: Any) -> Select[Any]:
+    """``columns`` of the live resources whose ``identifier`` token is among the bound
+    ``types`` and ``codes``, with the token's ``system`` and ``token_code``: the query
+    :func:`identifier_rows` runs. Build it once per module: constructing the ``in_``
+    clauses per unit cost more than running the query."""
+    return (
+        select(*columns, _t.c.system, _t.c.code.label("token_code"))
+        .join(_r, _r.c.pk == _t.c.resource_pk)
+        .where(
+            and_(
+                _t.c.param == "identifier",
+                _t.c.resource_type.in_(bindparam("types", expanding=True)),
+                _t.c.code.in_(bindparam("codes", expanding=True)),
+                _r.c.deleted.is_(False),
+            )
         )
     )
-)
+
+
+_LOOKUP = identifier_lookup(_r.c.resource_type, _r.c.id)
 
 
 def identifier_rows(

@@ -53,6 +53,7 @@ class Repository:
         if self._open is not None:
             yield self._open
             return
+        self._refused = []
         with self.services.store.reader() as tx:
             reader = RecordReader(self.ctx, self.services, tx)
             self._open = reader
@@ -82,6 +83,7 @@ class Repository:
             return
         if self._open is not None:
             raise RuntimeError("cannot write inside a read-only unit of work")
+        self._refused = []
         with self.services.store.writer() as tx:
             writer = RecordWriter(self.ctx, self.services, tx)
             self._open = writer

@@ -33,6 +33,7 @@ The issue's ``expression`` is the parameter name as the client wrote it
 from __future__ import annotations
 
 from gateway.errors import BadRequest, GatewayError, UnsupportedParameter
+from gateway.errors import shown as escaped
 
 UNKNOWN_PARAM = "GW-1100"
 UNSUPPORTED_MODIFIER = "GW-1101"
@@ -51,15 +52,10 @@ _IGNORABLE = frozenset({UNKNOWN_PARAM, UNSUPPORTED_MODIFIER, UNSUPPORTED_CHAIN})
 
 
 def shown(text: str) -> str:
-    """A client-supplied string as diagnostics may echo it: cut short, and unprintable
-    characters escaped (a ``%00`` or ``%1B`` in a parameter must not reach a terminal or
-    a log viewer raw), as :func:`gateway.errors.shown` does for paths."""
+    """A client-supplied string as diagnostics may echo it: cut short (with "…"), and
+    unprintable characters escaped as :func:`gateway.errors.shown` escapes them."""
     cut = text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "…"
-    if cut.isprintable():
-        return cut
-    return "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in cut
-    )
+    return escaped(cut, len(cut))
 
 
 def unsupported(name: str, diagnostics: str, code: str = UNKNOWN_PARAM) -> UnsupportedParameter:
