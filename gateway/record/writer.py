@@ -137,11 +137,14 @@ class RecordWriter(RecordReader):
         if_match: IfMatch = None,
         if_none_match: IfNoneMatch = None,
         method: str = "PUT",
+        labels_only: bool = False,
     ) -> WriteResult:
         """Update (or create with a client-chosen id when update-as-create is on).
 
         ``if_none_match`` (RFC 9110 §13.1.2): ``"*"`` writes only when no current version
         exists (412 otherwise), a set of version ids only when the current one is not in it.
+        ``labels_only``: the caller changed nothing but ``meta.security``
+        (:meth:`update_labels`); the rules judge it as ``UPDATE_LABELS``.
         """
         _check_body_identity(resource, resource_type, rid)
         validate_json_form(resource)
@@ -160,7 +163,8 @@ class RecordWriter(RecordReader):
             raise _no_update_as_create(resource_type, rid)
         prepared = self._prepared(resource_type, resource, current if exists else None)
         if exists:
-            grant = self._check_write(Action.UPDATE, prepared, current)
+            action = Action.UPDATE_LABELS if labels_only else Action.UPDATE
+            grant = self._check_write(action, prepared, current)
             prepared = _with_kept_labels(prepared, grant.kept_labels)
         else:
             grant = self._check_write(Action.CREATE, prepared, None)
@@ -256,14 +260,7 @@ class RecordWriter(RecordReader):
         if security:
             meta["security"] = security
         changed = {**body, "meta": meta} if meta else {k: v for k, v in body.items() if k != "meta"}
-        prepared = self._prepared(resource_type, changed, current)
-        grant = self._check_write(Action.UPDATE_LABELS, prepared, current)
-        prepared = _with_kept_labels(prepared, grant.kept_labels)
-        issues = self._profile_issues(prepared)
-        if _same_content(prepared, current):
-            return WriteResult("unchanged", current, tuple(issues))
-        self._checked(resource_type, rid, prepared, current)
-        return self._queue(resource_type, rid, prepared, current, "PUT", issues, "updated", grant)
+        return self.update(resource_type, rid, changed, labels_only=True)
 
     def _check_write(
         self, action: Action, resource: dict[str, Any] | None, current: StoredVersion | None
